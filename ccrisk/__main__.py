@@ -1,0 +1,3 @@
+from ccrisk.cli import app
+
+app()

@@ -1,0 +1,188 @@
+"""`ccrisk` command line: train, serve, inspect the registry, make sample data.
+
+The entry point configures logging and the environment once; the pipelines live in `training/`
+and the service in `serving/` (imported lazily so `ccrisk --help` stays fast).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+app = typer.Typer(help="ccrisk: claims fraud scoring and contact-center ML.", no_args_is_help=True)
+train_app = typer.Typer(help="Train a model family (logs to MLflow, registers, gates).", no_args_is_help=True)
+data_app = typer.Typer(help="Generate the project's synthetic sample data.", no_args_is_help=True)
+models_app = typer.Typer(help="Inspect the model registry.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(data_app, name="data")
+app.add_typer(models_app, name="models")
+console = Console()
+logger = logging.getLogger("ccrisk")
+SAMPLE_CLAIMS = Path("data_samples/claims_sample.csv")
+
+
+def _settings():
+    from features.settings import load_settings, prepare_environment
+
+    settings = load_settings()
+    prepare_environment(settings)
+    return settings
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
+    for noisy in ("alembic", "mlflow.store", "urllib3", "git"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@train_app.command("fraud")
+def train_fraud(
+    data: Annotated[Path, typer.Option(help="claims CSV/Parquet with the spec's columns and target")],
+    spec: Annotated[Optional[str], typer.Option(help="spec name or YAML path (overrides config)")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="pipeline config YAML")] = None,
+    split: Annotated[
+        Optional[str], typer.Option(help="stratified | time (on the spec's time column)")
+    ] = None,
+    seed: Annotated[Optional[int], typer.Option(help="random seed for split and models")] = None,
+    trials: Annotated[Optional[int], typer.Option(help="Optuna trials (0 = no search)")] = None,
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", help="override a config key: a.b=value")
+    ] = None,
+) -> None:
+    """Train the claims fraud model, log it to MLflow, register it and apply the gate."""
+    from training.config import FraudTrainConfig, default_config_path, load_config
+    from training.fraud.pipeline import train_fraud as run
+
+    settings = _settings()
+    overrides = list(set_ or [])
+    for key, value in (("spec", spec), ("split.method", split), ("seed", seed), ("tuning.trials", trials)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    with _user_errors():
+        cfg = load_config(FraudTrainConfig, config or default_config_path("fraud"), overrides)
+        result = run(data, cfg, settings)
+    _print_result(result, settings.model("fraud").registered_name)
+
+
+@contextmanager
+def _user_errors():
+    """Input problems (bad data, spec or config) end with their message, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        yield
+    except (FileNotFoundError, ValueError, KeyError, ValidationError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _print_result(result, name: str) -> None:
+    table = Table(title=f"{name} v{result.version} (run {result.run_id[:8]})")
+    table.add_column("test metric")
+    table.add_column("value", justify="right")
+    for key in ("roc_auc", "pr_auc", "brier", "precision_at_recall_95", "recall_at_top_5pct", "cv_auc_mean"):
+        table.add_row(key, f"{result.metrics[key]:.4f}")
+    console.print(table)
+    colour = "green" if result.decision.alias == "champion" else "yellow"
+    console.print(f"[{colour}]@{result.decision.alias}[/]: {result.decision.reason}")
+    console.print(f"trained in {result.seconds:.1f}s")
+
+
+@data_app.command("synth-claims")
+def synth_claims(
+    out: Annotated[Path, typer.Option(help="CSV to write")] = SAMPLE_CLAIMS,
+    rows: Annotated[int, typer.Option(min=50, help="number of claims")] = 1500,
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+) -> None:
+    """Write seeded synthetic claims (the project's own fraud signal) in the vehicle_claims schema."""
+    from features.claims.spec import load_spec
+    from training.synthetic import generate_claims
+
+    df = generate_claims(load_spec("vehicle_claims"), rows, seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
+    console.print(f"wrote {len(df)} claims ({df['FraudFound_P'].mean():.1%} fraud) to {out}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Registered versions of every model family, with aliases and gate outcome."""
+    from mlflow import MlflowClient
+
+    settings = _settings()
+    client = MlflowClient()
+    table = Table("model", "version", "aliases", "gate", "run")
+    for family in settings.models.values():
+        for mv in client.search_model_versions(f"name='{family.registered_name}'"):
+            table.add_row(
+                mv.name, mv.version, ",".join(mv.aliases), mv.tags.get("gate.decision", ""), mv.run_id[:8]
+            )
+    console.print(table)
+
+
+@app.command("ensure-champion")
+def ensure_champion(
+    data: Annotated[Path, typer.Option(help="claims to train on when there is no champion")] = SAMPLE_CLAIMS,
+) -> None:
+    """Train the fraud model on the sample claims if the registry has no champion yet."""
+    from training.registry import alias_version
+
+    settings = _settings()
+    name = settings.model("fraud").registered_name
+    current = alias_version(name, settings.aliases.champion)
+    if current is not None:
+        console.print(f"{name}@{settings.aliases.champion} is version {current.version}; nothing to train")
+        return
+    console.print(f"no {name}@{settings.aliases.champion}: training on {data}")
+    train_fraud(data=data)
+
+
+@app.command("serve")
+def serve(
+    port: Annotated[Optional[int], typer.Option(help="port (default from mlflow.yaml, 3000)")] = None,
+    host: Annotated[Optional[str], typer.Option(help="bind address (default 127.0.0.1)")] = None,
+) -> None:
+    """Run the BentoML service (loads the registry's champion models at start-up)."""
+    from features.claims.spec import load_spec
+    from serving.loader import ChampionUnavailable, check_champions
+
+    settings = _settings()
+    try:
+        check_champions(settings, load_spec(settings.serving.claim_spec))  # fail fast, before forking
+    except ChampionUnavailable as exc:
+        console.print(f"[red]cannot serve:[/] {exc}")
+        raise typer.Exit(3) from exc
+    cmd = [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        "serving.service:CCRisk",
+        "--host",
+        host or settings.serving.host,
+        "--port",
+        str(port or settings.serving.port),
+    ]
+    console.print(
+        f"serving on http://{host or settings.serving.host}:{port or settings.serving.port} (docs at /docs)"
+    )
+    raise typer.Exit(subprocess.call(cmd, env=os.environ.copy()))
+
+
+if __name__ == "__main__":
+    app()

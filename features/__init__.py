@@ -1,0 +1,1 @@
+"""Shared contract between training and serving: schemas, transforms, settings, rules."""

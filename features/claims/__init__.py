@@ -1,0 +1,1 @@
+"""Claim schema (spec), transforms, business rules and the fraud scorer artifact."""

@@ -1,0 +1,83 @@
+"""Pydantic API models built from the claim spec (request) plus the fixed response models."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from features.claims.spec import ClaimSpec, ColumnSpec
+
+
+def _field_type(cs: ColumnSpec) -> Any:
+    if cs.is_categorical and cs.unknown == "reject":
+        return Literal[tuple(cs.levels + cs.missing_codes)]
+    if cs.is_categorical:
+        return str | int
+    return int if cs.type == "integer" else float
+
+
+def _field(name: str, cs: ColumnSpec) -> tuple[Any, Any]:
+    desc = cs.label
+    if cs.is_categorical:
+        desc += f"; one of {cs.levels}" + (
+            " (others are scored as unknown)" if cs.unknown == "missing" else ""
+        )
+    if cs.missing_codes:
+        desc += f"; {cs.missing_codes} means unknown"
+    bounds = {"ge": cs.min, "le": cs.max} if not cs.is_categorical else {}
+    example = cs.levels[0] if cs.levels else (cs.min if cs.min is not None else 0)
+    if not cs.feature:
+        return (
+            _field_type(cs) | None,
+            Field(None, description=desc + " (optional, not a feature)", **bounds),
+        )
+    return (_field_type(cs), Field(..., description=desc, examples=[example], **bounds))
+
+
+def claim_model(spec: ClaimSpec, example: dict[str, Any] | None = None) -> type[BaseModel]:
+    """Request model for one claim: every spec column, typed and bounded; unknown keys rejected."""
+    fields: dict[str, Any] = {
+        "claim_id": (
+            str | None,
+            Field(None, max_length=128, description="the claims system's id, echoed back"),
+        ),
+    }
+    fields.update({name: _field(name, cs) for name, cs in spec.columns.items()})
+    config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example]} if example else None)
+    return create_model("Claim", __config__=config, **fields)
+
+
+class ReasonOut(BaseModel):
+    feature: str = Field(description="model feature")
+    label: str = Field(description="feature in business words")
+    value: str = Field(description="the claim's value ('unknown' when missing)")
+    contribution: float = Field(description="TreeSHAP contribution to the log-odds (+ raises risk)")
+    text: str = Field(description="business sentence")
+
+
+class RuleHitOut(BaseModel):
+    id: str
+    description: str
+    severity: Literal["low", "medium", "high"]
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+    run_id: str
+    rules_version: str = Field(description="business-rules library version used for rules_hit")
+
+
+class ClaimScore(BaseModel):
+    claim_id: str | None
+    fraud_probability: float = Field(ge=0, le=1, description="calibrated probability of fraud")
+    risk_band: Literal["low", "medium", "high"]
+    reasons: list[ReasonOut] = Field(description="top contributing features, risk-raising first")
+    rules_hit: list[RuleHitOut]
+    model: ModelRef
+
+
+class BatchScore(BaseModel):
+    count: int
+    results: list[ClaimScore]

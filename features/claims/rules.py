@@ -1,0 +1,172 @@
+"""Business rules: a versioned YAML library of readable conditions on claim fields.
+
+Rules are evaluated beside the model score on every claim. They are data, not code: editing the
+YAML changes the hits without retraining; `RuleBook.reload_if_changed` picks edits up.
+
+A condition is a leaf ``{field, op, value}`` or a group ``{all: [...]}`` / ``{any: [...]}``.
+Ordering operators (lt, le, gt, ge) on an ordinal field follow the spec's level order, so
+``{field: Days_Policy_Accident, op: le, value: "8 to 15"}`` reads as it sounds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import polars as pl
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from features.claims.spec import ClaimSpec
+from features.claims.transform import ClaimEncoder, _as_text, column_expr, to_polars
+
+logger = logging.getLogger(__name__)
+Op = Literal["eq", "ne", "in", "not_in", "lt", "le", "gt", "ge"]
+ORDERING = {"lt", "le", "gt", "ge"}
+
+
+class Leaf(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    field: str
+    op: Op
+    value: Any
+
+
+class Group(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    all: list[Leaf | Group] | None = None
+    any: list[Leaf | Group] | None = None
+
+
+Group.model_rebuild()
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    description: str
+    severity: Literal["low", "medium", "high"]
+    when: Leaf | Group
+
+
+class RuleLibrary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str
+    spec: str = Field(description="name of the claim spec the rules are written against")
+    rules: list[Rule]
+
+
+class RuleHit(BaseModel):
+    id: str
+    description: str
+    severity: str
+
+
+def default_rules_path(spec_name: str) -> Path:
+    return Path(str(resources.files("features.claims") / "rules" / f"{spec_name}.yaml"))
+
+
+def _compare(expr: pl.Expr, op: str, value: Any) -> pl.Expr:
+    if op in ("in", "not_in"):
+        hit = expr.is_in(list(value))
+        return hit if op == "in" else ~hit
+    return {
+        "eq": expr == value,
+        "ne": expr != value,
+        "lt": expr < value,
+        "le": expr <= value,
+        "gt": expr > value,
+        "ge": expr >= value,
+    }[op]
+
+
+def _leaf_expr(leaf: Leaf, spec: ClaimSpec) -> pl.Expr:
+    derived = {d.name for d in spec.derived}
+    if leaf.field in derived:
+        return _compare(pl.col(leaf.field), leaf.op, leaf.value)
+    if leaf.field not in spec.columns:
+        raise ValueError(f"rule field {leaf.field!r} is not a column or derived feature of the spec")
+    cs = spec.columns[leaf.field]
+    if not cs.is_categorical:
+        return _compare(column_expr(leaf.field, cs), leaf.op, leaf.value)
+    values = leaf.value if leaf.op in ("in", "not_in") else [leaf.value]
+    unknown = [v for v in values if str(v) not in cs.level_strings()]
+    if unknown:
+        raise ValueError(f"rule on {leaf.field!r} uses values {unknown} not in its levels")
+    if leaf.op in ORDERING:
+        if cs.type != "ordinal":
+            raise ValueError(f"rule op {leaf.op!r} needs an ordinal field; {leaf.field!r} is nominal")
+        position = cs.level_strings().index(str(leaf.value))
+        return _compare(column_expr(leaf.field, cs), leaf.op, float(position))
+    text = [str(v) for v in values] if leaf.op in ("in", "not_in") else str(leaf.value)
+    return _compare(_as_text(leaf.field, cs), leaf.op, text)
+
+
+def condition_expr(cond: Leaf | Group, spec: ClaimSpec) -> pl.Expr:
+    """Polars boolean expression for a condition; missing values never fire a rule."""
+    if isinstance(cond, Leaf):
+        return _leaf_expr(cond, spec).fill_null(False)
+    if bool(cond.all) == bool(cond.any):
+        raise ValueError("a condition group needs exactly one of `all` or `any`, non-empty")
+    parts = [condition_expr(c, spec) for c in (cond.all or cond.any)]
+    return pl.all_horizontal(parts) if cond.all else pl.any_horizontal(parts)
+
+
+class RuleBook:
+    """A rule library bound to a spec, compiled once, reloaded when its file changes."""
+
+    def __init__(self, path: Path, spec: ClaimSpec):
+        self.path = Path(path)
+        self.spec = spec
+        self._mtime = -1.0
+        self._encoder = ClaimEncoder(spec)
+        self.reload()
+
+    def reload(self) -> None:
+        text = self.path.read_text()
+        library = RuleLibrary.model_validate(yaml.safe_load(text))
+        if library.spec != self.spec.name:
+            raise ValueError(
+                f"rules {self.path} are written for spec {library.spec!r}, not {self.spec.name!r}"
+            )
+        compiled = [(r, condition_expr(r.when, self.spec).alias(r.id)) for r in library.rules]
+        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+        self.library, self.compiled = library, compiled
+        self.version = f"{library.version}+{digest}"
+        self._mtime = self.path.stat().st_mtime
+        logger.info("loaded %d rules, version %s", len(compiled), self.version)
+
+    def reload_if_changed(self) -> bool:
+        """Reload when the file's mtime moved; a broken edit keeps the last good rules."""
+        try:
+            if self.path.stat().st_mtime == self._mtime:
+                return False
+            self.reload()
+            return True
+        except Exception:  # keep serving the last good library; the error is logged
+            logger.exception("rules file %s changed but failed to load; keeping %s", self.path, self.version)
+            self._mtime = self.path.stat().st_mtime if self.path.exists() else self._mtime
+            return False
+
+    def evaluate(
+        self, frame: pl.DataFrame | pd.DataFrame, features: pl.DataFrame | None = None
+    ) -> list[list[RuleHit]]:
+        """Rule hits per row, in library order (`features`: already-encoded rows, if at hand)."""
+        df = to_polars(frame)
+        if features is None:
+            features = self._encoder.features(df)
+        derived = features.select([d.name for d in self.spec.derived])
+        flags = pl.concat([df, derived], how="horizontal").select([e for _, e in self.compiled])
+        rules = [r for r, _ in self.compiled]
+        hits: list[list[RuleHit]] = []
+        for row in flags.iter_rows():
+            hits.append([_hit(r) for r, fired in zip(rules, row, strict=True) if fired])
+        return hits
+
+
+def _hit(rule: Rule) -> RuleHit:
+    return RuleHit(id=rule.id, description=rule.description, severity=rule.severity)

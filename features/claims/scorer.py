@@ -1,0 +1,179 @@
+"""The fraud artifact: preprocessing + boosters + calibrator + risk bands + reason texts + spec.
+
+This is the one object that crosses from training to serving. Training fits it and logs it to
+MLflow as a pyfunc; serving (and anyone else) loads it with
+``mlflow.pyfunc.load_model("models:/ccrisk-fraud@champion")``. `predict` takes raw claim rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from features.claims.spec import ClaimSpec
+from features.claims.transform import ClaimEncoder, to_matrix, to_polars
+
+logger = logging.getLogger(__name__)
+BANDS = ("low", "medium", "high")
+ALL_LOB = "__all__"
+SINGLE_THREAD_ROWS = 256  # below this, one LightGBM thread beats thread start-up costs
+
+
+@dataclass
+class Calibrator:
+    """Maps the ensemble's raw log-odds to a probability (a fitted scikit-learn estimator)."""
+
+    method: str
+    estimator: Any
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        if self.method == "isotonic":
+            return np.clip(self.estimator.predict(raw), 0.0, 1.0)
+        return self.estimator.predict_proba(raw.reshape(-1, 1))[:, 1]
+
+
+@dataclass
+class Bands:
+    """Probability cut-offs per line of business: {lob: (medium_from, high_from)}."""
+
+    column: str | None
+    cutoffs: dict[str, tuple[float, float]]
+
+    def assign(self, probability: np.ndarray, lob: list[Any] | None) -> list[str]:
+        keys = [str(v) for v in lob] if lob is not None else [ALL_LOB] * len(probability)
+        out = []
+        for p, key in zip(probability, keys, strict=True):
+            medium, high = self.cutoffs.get(key, self.cutoffs[ALL_LOB])
+            out.append("high" if p >= high else "medium" if p >= medium else "low")
+        return out
+
+
+@dataclass
+class Reason:
+    feature: str
+    label: str
+    value: str
+    contribution: float
+    text: str
+
+
+@dataclass
+class Assessment:
+    probability: np.ndarray
+    bands: list[str]
+    reasons: list[list[Reason]]
+    features: pl.DataFrame  # encoded features, derived ones included (the rules reuse them)
+
+
+@dataclass
+class FraudScorer(mlflow.pyfunc.PythonModel):
+    """Self-contained fraud model; see module docstring."""
+
+    spec: ClaimSpec
+    boosters: list[str]  # LightGBM model strings (portable across processes)
+    calibrator: Calibrator
+    bands: Bands
+    rules_version: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._models: list[lgb.Booster] | None = None
+        self._encoder: ClaimEncoder | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_models"] = state["_encoder"] = None  # rebuilt lazily after unpickling
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"_models": None, "_encoder": None, **state})
+
+    @property
+    def encoder(self) -> ClaimEncoder:
+        if self._encoder is None:
+            self._encoder = ClaimEncoder(self.spec)
+        return self._encoder
+
+    @property
+    def models(self) -> list[lgb.Booster]:
+        if self._models is None:
+            self._models = [lgb.Booster(model_str=s) for s in self.boosters]
+        return self._models
+
+    def load_context(self, context: Any) -> None:
+        _ = self.models, self.encoder  # build once, at load time, not on the first request
+
+    def raw_scores(self, x: np.ndarray) -> np.ndarray:
+        threads = 1 if len(x) < SINGLE_THREAD_ROWS else 0
+        scores = [m.predict(x, raw_score=True, num_threads=threads) for m in self.models]
+        return np.mean(scores, axis=0)
+
+    def score(self, frame: pl.DataFrame | pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+        """Calibrated fraud probabilities and risk bands for raw claim rows."""
+        df = to_polars(frame)
+        return self._probability_and_band(df, self.encoder.matrix(df))
+
+    def _probability_and_band(self, df: pl.DataFrame, x: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        probability = self.calibrator(self.raw_scores(x))
+        lob_col = self.bands.column
+        lob = df.get_column(lob_col).to_list() if lob_col and lob_col in df.columns else None
+        return probability, self.bands.assign(probability, lob)
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """TreeSHAP contributions in log-odds (LightGBM pred_contrib), averaged over boosters."""
+        threads = 1 if len(x) < SINGLE_THREAD_ROWS else 0
+        parts = [m.predict(x, pred_contrib=True, num_threads=threads) for m in self.models]
+        return np.mean(parts, axis=0)[:, :-1]
+
+    def assess(self, frame: pl.DataFrame | pd.DataFrame, k: int = 3) -> Assessment:
+        """Probability, band and top-k reasons, encoding the rows once."""
+        df = to_polars(frame)
+        features = self.encoder.features(df)
+        x = to_matrix(features)
+        probability, bands = self._probability_and_band(df, x)
+        reasons = self._reasons(df, features, self.contributions(x), k)
+        return Assessment(probability, bands, reasons, features)
+
+    def explain(self, frame: pl.DataFrame | pd.DataFrame, k: int = 3) -> list[list[Reason]]:
+        """Top-k features per claim by contribution, strongest risk-raising first."""
+        return self.assess(frame, k).reasons
+
+    def _reasons(
+        self, df: pl.DataFrame, features: pl.DataFrame, contrib: np.ndarray, k: int
+    ) -> list[list[Reason]]:
+        names = self.spec.feature_names
+        top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
+        wanted = sorted({names[j] for j in np.unique(top)})
+        encoded = features.select(wanted).to_dict(as_series=False)
+        raw = df.select([c for c in wanted if c in self.spec.columns]).to_dict(as_series=False)
+        templates = {n: self.spec.reason_template(n) for n in wanted}
+        out = []
+        for i, row in enumerate(top):
+            reasons = []
+            for j in row:
+                name = names[j]
+                enc = encoded[name][i]
+                value = "unknown" if enc is None else str(raw[name][i]) if name in raw else f"{enc:g}"
+                text = templates[name].format(value=value)
+                reasons.append(
+                    Reason(name, self.spec.label_of(name), value, round(float(contrib[i, j]), 6), text)
+                )
+            out.append(reasons)
+        return out
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None):
+        """pyfunc entry point: raw claim rows in, probability / band / top reasons out."""
+        k = int((params or {}).get("reason_count", 3))
+        a = self.assess(model_input, k)
+        reasons = ["; ".join(r.text for r in row) for row in a.reasons]
+        return pd.DataFrame(
+            {"fraud_probability": a.probability, "risk_band": a.bands, "top_reasons": reasons},
+            index=model_input.index,
+        )

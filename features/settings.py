@@ -1,0 +1,118 @@
+"""Platform settings from `mlflow.yaml`: tracking/registry URIs, model names, aliases, gates.
+
+Shared by training and serving. Nothing is read at import time: call `load_settings()`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+SETTINGS_ENV = "CCRISK_SETTINGS"  # path to another mlflow.yaml
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "BENTOML_DO_NOT_TRACK": "true",
+}
+
+
+class Gate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    metric: str
+    minimum: float = Field(description="absolute floor for the champion alias")
+    tolerance: float = Field(0.0, description="allowed shortfall against the current champion")
+    higher_is_better: bool = True
+
+
+class ModelSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    registered_name: str
+    experiment: str
+    gate: Gate
+
+
+class Aliases(BaseModel):
+    champion: str = "champion"
+    challenger: str = "challenger"
+
+
+class ServingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = 3000
+    claim_spec: str = "vehicle_claims"
+    rules_file: str | None = None
+    max_batch_claims: int = Field(10000, gt=0)
+    reason_count: int = Field(3, ge=1, le=20)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    root: Path = Field(Path("."), description="folder of the settings file; relative paths start here")
+    state_dir: Path
+    tracking_uri: str
+    artifact_location: Path
+    aliases: Aliases = Aliases()
+    models: dict[str, ModelSettings]
+    serving: ServingSettings = ServingSettings()
+
+    def model(self, family: str) -> ModelSettings:
+        if family not in self.models:
+            raise KeyError(f"no model family {family!r} in mlflow.yaml; known: {sorted(self.models)}")
+        return self.models[family]
+
+    @property
+    def state_path(self) -> Path:
+        return _resolve(self.root, self.state_dir)
+
+    @property
+    def artifact_path(self) -> Path:
+        return _resolve(self.root, self.artifact_location)
+
+    def resolved_tracking_uri(self) -> str:
+        """MLFLOW_TRACKING_URI wins; a relative sqlite path is anchored at the settings folder."""
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or self.tracking_uri
+        prefix = "sqlite:///"
+        if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+            uri = prefix + str(_resolve(self.root, Path(uri[len(prefix) :])))
+        return uri
+
+
+def _resolve(root: Path, p: Path) -> Path:
+    return p if p.is_absolute() else (root / p).resolve()
+
+
+def find_settings_file(start: Path | None = None) -> Path:
+    """$CCRISK_SETTINGS, else the nearest mlflow.yaml from `start` (default: cwd) upwards."""
+    if os.environ.get(SETTINGS_ENV):
+        return Path(os.environ[SETTINGS_ENV])
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "mlflow.yaml").is_file():
+            return folder / "mlflow.yaml"
+    packaged = Path(__file__).resolve().parent.parent / "mlflow.yaml"
+    if packaged.is_file():
+        return packaged
+    raise FileNotFoundError(f"no mlflow.yaml found from {here} upwards; set {SETTINGS_ENV}=PATH")
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    path = Path(path) if path else find_settings_file()
+    data = yaml.safe_load(path.read_text()) or {}
+    return Settings.model_validate({**data, "root": path.resolve().parent})
+
+
+def prepare_environment(settings: Settings) -> None:
+    """Offline and no-telemetry switches, BentoML home inside the state dir, MLflow URIs."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    state = settings.state_path
+    state.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("BENTOML_HOME", str(state / "bentoml"))
+    uri = settings.resolved_tracking_uri()
+    os.environ["MLFLOW_TRACKING_URI"] = uri

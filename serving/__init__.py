@@ -1,0 +1,1 @@
+"""BentoML service: loads the registry's champion models and serves them over HTTP."""

@@ -1,0 +1,70 @@
+"""Load champion models by registry alias; fail fast with a message that says what to do."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from features.claims.spec import ClaimSpec
+from features.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class ChampionUnavailable(RuntimeError):
+    """No usable champion: the service must not start half-up."""
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    version: str
+    run_id: str
+    python_model: Any
+
+
+def _missing(name: str, alias: str, settings: Settings, why: str) -> ChampionUnavailable:
+    return ChampionUnavailable(
+        f"{name}@{alias} {why} in {settings.resolved_tracking_uri()}. Train one first: "
+        f"`ccrisk train fraud --data data_samples/claims_sample.csv` (or `make run`), "
+        f"or point MLFLOW_TRACKING_URI at the store that holds it."
+    )
+
+
+def load_champion(settings: Settings, family: str) -> LoadedModel:
+    """Load `models:/<name>@champion` and unwrap our python model."""
+    name, alias = settings.model(family).registered_name, settings.aliases.champion
+    try:
+        mv = MlflowClient().get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        raise _missing(name, alias, settings, "does not exist") from exc
+    try:
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{name}@{alias}")
+        inner = pyfunc.unwrap_python_model()
+    except Exception as exc:  # corrupted or unreadable artifact: refuse to start
+        raise ChampionUnavailable(
+            f"{name} version {mv.version} (@{alias}) could not be loaded: {exc}. "
+            f"Re-train, or move @{alias} to a good version."
+        ) from exc
+    logger.info("loaded %s v%s (run %s)", name, mv.version, mv.run_id)
+    return LoadedModel(name, str(mv.version), mv.run_id, inner)
+
+
+def check_spec(loaded: LoadedModel, api_spec: ClaimSpec) -> None:
+    """The API is built from `api_spec`; the champion must have been trained on the same columns."""
+    trained = loaded.python_model.spec
+    if trained.name != api_spec.name or set(trained.columns) != set(api_spec.columns):
+        raise ChampionUnavailable(
+            f"{loaded.name} v{loaded.version} was trained on spec {trained.name!r}, but the API is "
+            f"built from {api_spec.name!r}; set serving.claim_spec in mlflow.yaml to the model's spec"
+        )
+
+
+def check_champions(settings: Settings, api_spec: ClaimSpec) -> None:
+    """Called by `ccrisk serve` before starting the server: fail fast and clearly."""
+    check_spec(load_champion(settings, "fraud"), api_spec)

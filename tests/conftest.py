@@ -1,0 +1,96 @@
+"""Shared fixtures: the shipped spec, the sample claims, and a trained model in a temp store."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_CLAIMS = ROOT / "data_samples" / "claims_sample.csv"
+SHARED = ROOT.parent / "shared" / "datasets"
+REAL_CLAIMS = SHARED / "vehicle_claim_fraud" / "fraud_oracle_dev.csv.gz"
+FAST_TRAINING = ["folds=3", "num_boost_round=400", "early_stopping_rounds=50"]
+
+
+def require_real(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"real data {path} is absent (../shared/datasets is only on CI and dev machines)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def spec():
+    from features.claims.spec import load_spec
+
+    return load_spec("vehicle_claims")
+
+
+@pytest.fixture(scope="session")
+def sample_frame() -> pl.DataFrame:
+    return pl.read_csv(SAMPLE_CLAIMS)
+
+
+def write_settings(folder: Path, **serving) -> Path:
+    """A copy of mlflow.yaml whose state and sqlite store live in `folder`."""
+    data = yaml.safe_load((ROOT / "mlflow.yaml").read_text())
+    data["state_dir"] = str(folder / "state")
+    data["tracking_uri"] = f"sqlite:///{folder}/mlflow.db"
+    data["artifact_location"] = str(folder / "artifacts")
+    data["serving"].update(serving)
+    path = folder / "mlflow.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@dataclass
+class TrainedStore:
+    folder: Path
+    settings_path: Path
+    rules_path: Path
+    result: object  # training.fraud.pipeline.TrainResult
+
+    def env(self) -> dict[str, str]:
+        """Environment for a subprocess (CLI or server) that uses this store."""
+        uri = f"sqlite:///{self.folder}/mlflow.db"
+        return {
+            **os.environ,
+            "CCRISK_SETTINGS": str(self.settings_path),
+            "MLFLOW_TRACKING_URI": uri,
+            "BENTOML_HOME": str(self.folder / "bentoml"),
+        }
+
+
+MAX_BATCH = 50
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> TrainedStore:
+    """Train the fraud model on the sample claims into a temporary MLflow store (once)."""
+    from features.claims.rules import default_rules_path
+    from features.settings import load_settings, prepare_environment
+    from training.config import FraudTrainConfig, default_config_path, load_config
+    from training.fraud.pipeline import train_fraud
+
+    folder = tmp_path_factory.mktemp("store")
+    rules = folder / "rules.yaml"
+    shutil.copy(default_rules_path("vehicle_claims"), rules)
+    settings_path = write_settings(folder, rules_file=str(rules), max_batch_claims=MAX_BATCH)
+    store = TrainedStore(folder, settings_path, rules, None)
+    os.environ.update(
+        {
+            k: v
+            for k, v in store.env().items()
+            if k in ("CCRISK_SETTINGS", "MLFLOW_TRACKING_URI", "BENTOML_HOME")
+        }
+    )
+    settings = load_settings(settings_path)
+    prepare_environment(settings)
+    cfg = load_config(FraudTrainConfig, default_config_path("fraud"), FAST_TRAINING)
+    store.result = train_fraud(SAMPLE_CLAIMS, cfg, settings)
+    return store

@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from features.claims.scorer import ALL_LOB, Bands
+from features.settings import Gate
+from training.config import BandsConfig
+from training.fraud.evaluate import precision_at_recall, recall_at_top
+from training.fraud.fit import fit_bands
+from training.registry import decide
+
+GATE = Gate(metric="roc_auc", minimum=0.7, tolerance=0.01)
+
+
+def test_gate_below_minimum_is_challenger():
+    d = decide(GATE, 0.65, None)
+    assert d.alias == "challenger" and "below the gate minimum" in d.reason
+
+
+def test_gate_first_model_above_minimum_is_champion():
+    assert decide(GATE, 0.8, None).alias == "champion"
+
+
+def test_gate_compares_with_champion_within_tolerance():
+    assert decide(GATE, 0.795, 0.80).alias == "champion"
+    worse = decide(GATE, 0.78, 0.80)
+    assert worse.alias == "challenger" and "worse than the champion" in worse.reason
+
+
+def test_precision_at_recall_and_recall_at_top():
+    y = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 1])
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05])
+    assert precision_at_recall(y, p, 0.6) == pytest.approx(2 / 3)
+    assert precision_at_recall(y, p, 1.0) == pytest.approx(3 / 10)
+    assert recall_at_top(y, p, 0.1) == pytest.approx(1 / 3)
+    assert recall_at_top(y, p, 0.3) == pytest.approx(2 / 3)
+
+
+def test_bands_follow_capacity_per_line_of_business():
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.uniform(0, 0.1, 1000), rng.uniform(0, 0.9, 1000)])
+    lob = np.array(["Liability"] * 1000 + ["Collision"] * 1000)
+    bands = fit_bands(
+        p, lob, "BasePolicy", BandsConfig(high_share=0.05, medium_share=0.15, min_group_rows=200)
+    )
+    assert set(bands.cutoffs) == {ALL_LOB, "Liability", "Collision"}
+    assigned = np.array(bands.assign(p, list(lob)))
+    for group in ("Liability", "Collision"):
+        share_high = (assigned[lob == group] == "high").mean()
+        assert share_high == pytest.approx(0.05, abs=0.01)
+    assert Bands("BasePolicy", bands.cutoffs).assign(np.array([0.99]), ["NewLine"]) == ["high"]

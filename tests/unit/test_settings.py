@@ -1,0 +1,30 @@
+from pathlib import Path
+
+from features.settings import load_settings
+
+
+def test_relative_sqlite_uri_is_anchored_at_the_settings_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    src = Path(__file__).resolve().parents[2] / "mlflow.yaml"
+    (tmp_path / "mlflow.yaml").write_text(src.read_text())
+    s = load_settings(tmp_path / "mlflow.yaml")
+    assert s.resolved_tracking_uri() == f"sqlite:///{tmp_path}/.ccrisk/mlflow.db"
+    assert s.state_path == tmp_path / ".ccrisk"
+
+
+def test_environment_overrides_tracking_uri(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////elsewhere/x.db")
+    s = load_settings(Path(__file__).resolve().parents[2] / "mlflow.yaml")
+    assert s.resolved_tracking_uri() == "sqlite:////elsewhere/x.db"
+
+
+def test_all_registered_names_are_declared():
+    s = load_settings(Path(__file__).resolve().parents[2] / "mlflow.yaml")
+    names = {m.registered_name for m in s.models.values()}
+    assert names == {
+        "ccrisk-fraud",
+        "ccrisk-complaint",
+        "ccrisk-complaint-topic",
+        "ccrisk-intent",
+        "ccrisk-kb",
+    }

@@ -1,0 +1,1 @@
+"""Training pipelines: each stage is a `ccrisk` command that logs to MLflow."""

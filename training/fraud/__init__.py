@@ -1,0 +1,1 @@
+"""Claims fraud pipeline: split, fit, calibrate, band, evaluate, log, register."""

@@ -1,0 +1,207 @@
+"""`ccrisk train fraud`: load -> split -> fit (CV-bagged LightGBM) -> calibrate -> band ->
+evaluate -> log to MLflow -> register -> gate -> alias."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import polars as pl
+import yaml
+from mlflow.models import infer_signature
+from mlflow.types import ColSpec, Schema
+from rich.progress import Progress
+
+from features.claims.rules import RuleBook, default_rules_path
+from features.claims.scorer import FraudScorer
+from features.claims.spec import ClaimSpec, load_spec, spec_path
+from features.claims.transform import categorical_indices, encode
+from features.settings import Settings
+from training.config import FraudTrainConfig
+from training.data import Lineage, load_claims
+from training.fraud import evaluate, fit
+from training.registry import GateDecision, alias_version, apply_decision, decide, ensure_experiment
+
+logger = logging.getLogger(__name__)
+FAMILY = "fraud"
+PIP_REQUIREMENTS = ["mlflow", "lightgbm", "scikit-learn", "polars", "pandas", "pydantic", "pyyaml"]
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    version: str
+    metrics: dict[str, float]
+    decision: GateDecision
+    seconds: float
+
+
+def fit_scorer(
+    frame: pl.DataFrame, spec: ClaimSpec, cfg: FraudTrainConfig, progress: Progress
+) -> tuple[FraudScorer, dict]:
+    """Fit boosters on the training rows, the calibrator and bands on their out-of-fold scores."""
+    x, y = encode(frame, spec), frame.get_column(spec.target).to_numpy()
+    cat_idx = categorical_indices(spec)
+    overrides: dict = {}
+    if cfg.tuning.trials:
+        progress.console.log(f"Optuna: up to {cfg.tuning.trials} trials, {cfg.tuning.timeout_s:.0f}s")
+        overrides = fit.tune(x, y, cat_idx, cfg)
+    task = progress.add_task("fitting fold models", total=cfg.folds)
+    ens = fit.fit_cv_ensemble(
+        x, y, cat_idx, fit.lgb_params(cfg, y, overrides), cfg, on_fold=lambda _: progress.advance(task)
+    )
+    calibrator = fit.fit_calibrator(ens.oof_raw, y, cfg.calibration)
+    lob_col = spec.line_of_business
+    lob = frame.get_column(lob_col).to_numpy() if lob_col else None
+    bands = fit.fit_bands(calibrator(ens.oof_raw), lob, lob_col, cfg.bands)
+    rules = RuleBook(default_rules_path(spec.name), spec)
+    importance = np.mean([b.feature_importance("gain") for b in ens.boosters], axis=0)
+    scorer = FraudScorer(
+        spec,
+        fit.booster_strings(ens),
+        calibrator,
+        bands,
+        rules.version,
+        {
+            "feature_importance": dict(zip(spec.feature_names, importance.round(3).tolist(), strict=True)),
+            "best_iterations": ens.best_iterations,
+            "tuned_params": overrides,
+        },
+    )
+    cv = {"cv_auc_mean": float(np.mean(ens.fold_auc)), "cv_auc_std": float(np.std(ens.fold_auc))}
+    return scorer, cv
+
+
+def input_schema(spec: ClaimSpec, example: pd.DataFrame) -> Schema:
+    """Raw-claim input schema: numbers as double (ints convert safely), non-feature columns optional."""
+    cols = []
+    for name in example.columns:
+        cs = spec.columns.get(name)
+        numeric = cs is None or not cs.is_categorical or all(isinstance(v, int) for v in cs.levels)
+        required = cs is not None and cs.feature
+        cols.append(ColSpec("double" if numeric else "string", name, required=required))
+    return Schema(cols)
+
+
+def raw_example(frame: pl.DataFrame, spec: ClaimSpec, n: int = 5) -> pd.DataFrame:
+    keep = [
+        c for c in ([spec.identifier] if spec.identifier else []) + list(spec.columns) if c in frame.columns
+    ]
+    df = frame.select(keep).head(n).to_pandas()
+    for name in df.columns:
+        if pd.api.types.is_integer_dtype(df[name]):
+            df[name] = df[name].astype("float64")
+    return df
+
+
+def log_model(scorer: FraudScorer, test: pl.DataFrame, spec: ClaimSpec, name: str) -> str:
+    example = raw_example(test, spec)
+    output = scorer.predict(None, example)
+    signature = infer_signature(example, output, params={"reason_count": 3})
+    signature.inputs = input_schema(spec, example)
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=scorer,
+        signature=signature,
+        input_example=example,
+        registered_model_name=name,
+        pip_requirements=PIP_REQUIREMENTS,
+    )
+    return str(info.registered_model_version)
+
+
+def champion_metric(
+    name: str, alias: str, test: pl.DataFrame, spec: ClaimSpec, metric: str
+) -> tuple[float | None, str]:
+    """The current champion's gate metric on the candidate's test rows (None if not comparable)."""
+    current = alias_version(name, alias)
+    if current is None:
+        return None, ""
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{name}@{alias}").unwrap_python_model()
+        p, _ = model.score(test)
+    except Exception as exc:  # another spec/schema: the gate falls back to the minimum alone
+        logger.warning(
+            "champion v%s cannot score these rows (%s); gate uses the minimum only", current.version, exc
+        )
+        return None, f" (champion v{current.version} cannot score this table)"
+    y = test.get_column(spec.target).to_numpy()
+    return evaluate.fraud_metrics(y, p)[metric], ""
+
+
+def train_fraud(data: Path, cfg: FraudTrainConfig, settings: Settings) -> TrainResult:
+    """Run the whole pipeline inside one MLflow run; returns the registered version and gate."""
+    start = time.monotonic()
+    model_cfg = settings.model(FAMILY)
+    spec = load_spec(cfg.spec)
+    frame, lineage = load_claims(data, spec)
+    train_idx, test_idx = fit.split_indices(frame, spec, cfg)
+    train, test = frame[train_idx], frame[test_idx]
+    mlflow.set_experiment(experiment_id=ensure_experiment(model_cfg.experiment, settings))
+    with Progress() as progress, mlflow.start_run() as run:
+        _log_inputs(cfg, spec, lineage, frame, train, test)
+        scorer, cv = fit_scorer(train, spec, cfg, progress)
+        p, bands = scorer.score(test)
+        y = test.get_column(spec.target).to_numpy()
+        metrics = {**evaluate.fraud_metrics(y, p), **evaluate.band_table(y, bands), **cv}
+        mlflow.log_metrics({f"test_{k}" if not k.startswith("cv_") else k: v for k, v in metrics.items()})
+        _log_plots(y, p, scorer.metadata["feature_importance"])
+        baseline, note = champion_metric(
+            model_cfg.registered_name, settings.aliases.champion, test, spec, model_cfg.gate.metric
+        )
+        version = log_model(scorer, test, spec, model_cfg.registered_name)
+        decision = decide(model_cfg.gate, metrics[model_cfg.gate.metric], baseline, note)
+        apply_decision(model_cfg.registered_name, version, decision, settings)
+        seconds = time.monotonic() - start
+        mlflow.log_metric("train_seconds", seconds)
+        mlflow.set_tags({"gate.decision": decision.alias, "gate.reason": decision.reason})
+    return TrainResult(run.info.run_id, version, metrics, decision, seconds)
+
+
+def _log_inputs(
+    cfg: FraudTrainConfig,
+    spec: ClaimSpec,
+    lineage: Lineage,
+    frame: pl.DataFrame,
+    train: pl.DataFrame,
+    test: pl.DataFrame,
+) -> None:
+    mlflow.log_params(
+        {
+            **lineage.as_params(),
+            "spec.name": spec.name,
+            "spec.version": spec.version,
+            "spec.fingerprint": spec.fingerprint(),
+            "rows.train": train.height,
+            "rows.test": test.height,
+            "split.method": cfg.split.method,
+        }
+    )
+    mlflow.log_params(_flatten(cfg.model_dump(mode="json"), "cfg"))
+    mlflow.log_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config/fraud.yaml")
+    mlflow.log_artifact(str(spec_path(cfg.spec)), "config")
+    dataset = mlflow.data.from_pandas(
+        frame.to_pandas(), source=lineage.path, name=Path(lineage.path).name, digest=lineage.sha256[:20]
+    )
+    mlflow.log_input(dataset, context="training")
+
+
+def _log_plots(y: np.ndarray, p: np.ndarray, importance: dict[str, float]) -> None:
+    import matplotlib.pyplot as plt
+
+    for name, fig in evaluate.plots(y, p, importance).items():
+        mlflow.log_figure(fig, f"plots/{name}")
+        plt.close(fig)
+
+
+def _flatten(d: dict, prefix: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}"
+        out.update(_flatten(v, key) if isinstance(v, dict) and v else {key: str(v)})
+    return out
