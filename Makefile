@@ -12,7 +12,7 @@ export BENTOML_DO_NOT_TRACK=true
 export DO_NOT_TRACK=true
 export BENTOML_HOME=$(CURDIR)/.ccrisk/bentoml
 
-.PHONY: install run serve train-sample test test-all lint format bench clean
+.PHONY: install run serve train-sample test test-all lint format clean
 
 install: $(STAMP)
 
@@ -48,9 +48,6 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
-
-bench: install
-	$(CCRISK) bench
 
 clean:
 	rm -rf .ccrisk .pytest_cache .ruff_cache

@@ -26,7 +26,7 @@ models_app = typer.Typer(help="Inspect the model registry.", no_args_is_help=Tru
 app.add_typer(train_app, name="train")
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
-console = Console()
+console = Console(soft_wrap=True)
 logger = logging.getLogger("ccrisk")
 SAMPLE_CLAIMS = Path("data_samples/claims_sample.csv")
 

@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import yaml
-from mlflow.models import infer_signature
-from mlflow.types import ColSpec, Schema
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+from mlflow.types.schema import AnyType
 from rich.progress import Progress
 
 from features.claims.rules import RuleBook, default_rules_path
@@ -78,13 +79,15 @@ def fit_scorer(
 
 
 def input_schema(spec: ClaimSpec, example: pd.DataFrame) -> Schema:
-    """Raw-claim input schema: numbers as double (ints convert safely), non-feature columns optional."""
+    """Raw-claim input schema: numeric columns take ints or floats (AnyType: MLflow refuses
+    int64 -> double, and NaN-holding floats -> long), text columns are strings, and the
+    identifier and non-feature columns are optional."""
     cols = []
     for name in example.columns:
         cs = spec.columns.get(name)
         numeric = cs is None or not cs.is_categorical or all(isinstance(v, int) for v in cs.levels)
         required = cs is not None and cs.feature
-        cols.append(ColSpec("double" if numeric else "string", name, required=required))
+        cols.append(ColSpec(AnyType() if numeric else "string", name, required=required))
     return Schema(cols)
 
 
@@ -92,18 +95,17 @@ def raw_example(frame: pl.DataFrame, spec: ClaimSpec, n: int = 5) -> pd.DataFram
     keep = [
         c for c in ([spec.identifier] if spec.identifier else []) + list(spec.columns) if c in frame.columns
     ]
-    df = frame.select(keep).head(n).to_pandas()
-    for name in df.columns:
-        if pd.api.types.is_integer_dtype(df[name]):
-            df[name] = df[name].astype("float64")
-    return df
+    return frame.select(keep).head(n).to_pandas()
 
 
 def log_model(scorer: FraudScorer, test: pl.DataFrame, spec: ClaimSpec, name: str) -> str:
     example = raw_example(test, spec)
     output = scorer.predict(None, example)
-    signature = infer_signature(example, output, params={"reason_count": 3})
-    signature.inputs = input_schema(spec, example)
+    signature = ModelSignature(
+        inputs=input_schema(spec, example),
+        outputs=infer_signature(output).inputs,
+        params=ParamSchema([ParamSpec("reason_count", "long", 3)]),
+    )
     info = mlflow.pyfunc.log_model(
         name="model",
         python_model=scorer,

@@ -1,0 +1,117 @@
+"""The claims endpoints over HTTP, against the real server and the registry's champion."""
+
+import os
+import time
+
+import mlflow
+import numpy as np
+import polars as pl
+import pytest
+import yaml
+
+from tests.conftest import MAX_BATCH, SAMPLE_CLAIMS
+
+
+def _claims(n: int, start: int = 0) -> list[dict]:
+    df = pl.read_csv(SAMPLE_CLAIMS).slice(start, n)
+    rows = df.drop("FraudFound_P").rename({"PolicyNumber": "claim_id"}).to_dicts()
+    for r in rows:
+        r["claim_id"] = f"C-{r['claim_id']}"
+    return rows
+
+
+def _pyfunc_scores(rows: list[dict]) -> np.ndarray:
+    frame = pl.DataFrame([{k: v for k, v in r.items() if k != "claim_id"} for r in rows]).to_pandas()
+    out = mlflow.pyfunc.load_model("models:/ccrisk-fraud@champion").predict(frame)
+    return out["fraud_probability"].to_numpy()
+
+
+def test_health_and_docs(server):
+    assert server.get("/healthz").status_code == 200
+    assert server.get("/readyz").status_code == 200
+    spec = server.get("/docs.json").json()
+    assert {"/v1/claims/score", "/v1/claims/score_batch"} <= set(spec["paths"])
+    assert "VehiclePrice" in str(spec["components"])
+
+
+def test_score_one_claim(server, trained):
+    claim = _claims(1)[0]
+    r = server.post("/v1/claims/score", json={"claim": claim})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["claim_id"] == claim["claim_id"]
+    assert 0 <= body["fraud_probability"] <= 1
+    assert body["risk_band"] in {"low", "medium", "high"}
+    assert len(body["reasons"]) == 3 and all(x["text"] for x in body["reasons"])
+    assert body["model"]["name"] == "ccrisk-fraud"
+    assert body["model"]["version"] == trained.result.version
+    assert body["model"]["run_id"] == trained.result.run_id
+    assert isinstance(body["rules_hit"], list)
+
+
+def test_batch_round_trip_equals_the_logged_model(server):
+    claims = _claims(40, start=100)
+    r = server.post("/v1/claims/score_batch", json={"claims": claims})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["claim_id"] for x in results] == [c["claim_id"] for c in claims]
+    served = np.array([x["fraud_probability"] for x in results])
+    assert np.allclose(served, _pyfunc_scores(claims), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"VehiclePrice": "cheap"}, "VehiclePrice"),
+        ({"DriverRating": 9}, "DriverRating"),
+        ({"Fault": None}, "Fault"),
+        ({"Vehicle_Price": "x"}, "Vehicle_Price"),
+    ],
+)
+def test_bad_claim_gets_400_naming_the_field(server, change, field):
+    claim = {**_claims(1)[0], **change}
+    r = server.post("/v1/claims/score", json={"claim": claim})
+    assert r.status_code == 400
+    assert field in [loc for d in r.json()["detail"] for loc in d["loc"]]
+
+
+def test_missing_field_bad_json_and_empty_batch(server):
+    claim = _claims(1)[0]
+    del claim["Fault"]
+    r = server.post("/v1/claims/score", json={"claim": claim})
+    assert r.status_code == 400 and "Fault" in r.text
+    assert server.post("/v1/claims/score", content=b"{not json").status_code == 400
+    r = server.post("/v1/claims/score_batch", json={"claims": []})
+    assert r.status_code == 400 and "claims" in r.text
+
+
+def test_batch_over_the_maximum_gets_413(server):
+    r = server.post("/v1/claims/score_batch", json={"claims": _claims(MAX_BATCH + 1)})
+    assert r.status_code == 413
+    assert f"maximum is {MAX_BATCH}" in r.text
+
+
+def test_editing_the_rules_file_changes_hits_without_retraining(server, trained):
+    claim = _claims(1)[0]
+    before = server.post("/v1/claims/score", json={"claim": claim}).json()
+    library = yaml.safe_load(trained.rules_path.read_text())
+    original = trained.rules_path.read_text()
+    library["version"] = "test-edit"
+    library["rules"].append(
+        {
+            "id": "T-001",
+            "description": "every claim",
+            "severity": "low",
+            "when": {"field": "Sex", "op": "in", "value": ["Female", "Male"]},
+        }
+    )
+    try:
+        trained.rules_path.write_text(yaml.safe_dump(library))
+        os.utime(trained.rules_path, (time.time() + 5, time.time() + 5))
+        after = server.post("/v1/claims/score", json={"claim": claim}).json()
+        assert "T-001" in [h["id"] for h in after["rules_hit"]]
+        assert after["model"]["rules_version"].startswith("test-edit+")
+        assert after["fraud_probability"] == before["fraud_probability"]
+    finally:
+        trained.rules_path.write_text(original)
+        os.utime(trained.rules_path, (time.time() + 10, time.time() + 10))
