@@ -46,24 +46,34 @@ def alias_version(name: str, alias: str) -> ModelVersion | None:
         return None
 
 
-def decide(gate: Gate, candidate: float, champion: float | None, note: str = "") -> GateDecision:
+@dataclass(frozen=True)
+class Baseline:
+    """The current champion's gate metric, and how it was obtained (for the decision's reason)."""
+
+    value: float | None
+    basis: str  # e.g. "on the same test rows"; without a value: why there is none
+
+
+NO_CHAMPION = Baseline(None, "no champion yet")
+
+
+def decide(gate: Gate, candidate: float, baseline: Baseline = NO_CHAMPION) -> GateDecision:
     """Champion if at least the gate minimum and not worse than the champion by > tolerance."""
     sign = 1 if gate.higher_is_better else -1
-    m = gate.metric
+    m, champion = gate.metric, baseline.value
     if sign * (candidate - gate.minimum) < 0:
-        return GateDecision(
-            "challenger", f"{m} {candidate:.4f} is below the gate minimum {gate.minimum}", candidate, champion
-        )
-    if champion is not None and sign * (candidate - champion) < -gate.tolerance:
+        why = f"{m} {candidate:.4f} is below the gate minimum {gate.minimum}"
+        return GateDecision("challenger", why, candidate, champion)
+    if champion is None:
+        why = f"{m} {candidate:.4f} passes the minimum {gate.minimum}; {baseline.basis}"
+        return GateDecision("champion", why, candidate, champion)
+    if sign * (candidate - champion) < -gate.tolerance:
         why = (
-            f"{m} {candidate:.4f} is worse than the champion's {champion:.4f} on the same test rows "
+            f"{m} {candidate:.4f} is worse than the champion's {champion:.4f} {baseline.basis} "
             f"(tolerance {gate.tolerance})"
         )
         return GateDecision("challenger", why, candidate, champion)
-    if champion is None:
-        why = f"{m} {candidate:.4f} passes the minimum {gate.minimum}; no comparable champion{note}"
-    else:
-        why = f"{m} {candidate:.4f} >= champion's {champion:.4f} - {gate.tolerance} on the same test rows"
+    why = f"{m} {candidate:.4f} >= champion's {champion:.4f} - {gate.tolerance} {baseline.basis}"
     return GateDecision("champion", why, candidate, champion)
 
 

@@ -35,8 +35,9 @@ def _field(name: str, cs: ColumnSpec) -> tuple[Any, Any]:
     return (_field_type(cs), Field(..., description=desc, examples=[example], **bounds))
 
 
-def claim_model(spec: ClaimSpec, example: dict[str, Any] | None = None) -> type[BaseModel]:
+def claim_model(spec: ClaimSpec) -> type[BaseModel]:
     """Request model for one claim: every spec column, typed and bounded; unknown keys rejected."""
+    example = {"claim_id": "CLM-0001", **spec.example} if spec.example else None
     fields: dict[str, Any] = {
         "claim_id": (
             str | None,

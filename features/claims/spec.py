@@ -102,6 +102,7 @@ class ClaimSpec(BaseModel):
     line_of_business: str | None = None
     columns: dict[str, ColumnSpec]
     derived: list[Derived] = Field(default_factory=list)
+    example: dict[str, Level] | None = Field(None, description="an example claim for the API docs")
 
     @model_validator(mode="after")
     def _roles_are_columns(self) -> ClaimSpec:

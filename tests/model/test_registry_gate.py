@@ -34,3 +34,11 @@ def test_model_worse_than_champion_is_challenger_and_champion_stays(trained):
     challenger = client.get_model_version_by_alias("ccrisk-fraud", "challenger")
     assert str(challenger.version) == result.version
     assert challenger.tags["gate.decision"] == "challenger"
+
+
+def test_same_data_other_split_compares_logged_metrics_not_seen_rows(trained):
+    """The champion trained on part of a time split's test rows: scoring it there would flatter it."""
+    result = _train(load_settings(trained.settings_path), [*FAST_TRAINING, "split.method=time"])
+    MlflowClient().set_registered_model_alias("ccrisk-fraud", "champion", trained.result.version)  # restore
+    assert "logged test part" in result.decision.reason
+    assert result.decision.champion == trained.result.metrics["roc_auc"]

@@ -36,3 +36,8 @@ def test_open_vocabulary_accepts_new_make(Claim, spec):
 def test_numeric_bounds(Claim, spec):
     with pytest.raises(ValidationError, match=r"DriverRating\n.*less than or equal to 4"):
         Claim(**_claim(spec, DriverRating=7))
+
+
+def test_spec_example_is_a_valid_request(Claim, spec):
+    assert Claim(**spec.example).Fault == spec.example["Fault"]
+    assert Claim.model_json_schema()["examples"][0]["claim_id"] == "CLM-0001"

@@ -6,23 +6,25 @@ from features.settings import Gate
 from training.config import BandsConfig
 from training.fraud.evaluate import precision_at_recall, recall_at_top
 from training.fraud.fit import fit_bands
-from training.registry import decide
+from training.registry import Baseline, decide
 
 GATE = Gate(metric="roc_auc", minimum=0.7, tolerance=0.01)
 
 
 def test_gate_below_minimum_is_challenger():
-    d = decide(GATE, 0.65, None)
+    d = decide(GATE, 0.65)
     assert d.alias == "challenger" and "below the gate minimum" in d.reason
 
 
 def test_gate_first_model_above_minimum_is_champion():
-    assert decide(GATE, 0.8, None).alias == "champion"
+    first = decide(GATE, 0.8)
+    assert first.alias == "champion" and "no champion yet" in first.reason
 
 
 def test_gate_compares_with_champion_within_tolerance():
-    assert decide(GATE, 0.795, 0.80).alias == "champion"
-    worse = decide(GATE, 0.78, 0.80)
+    same_rows = Baseline(0.80, "on the same test rows")
+    assert decide(GATE, 0.795, same_rows).alias == "champion"
+    worse = decide(GATE, 0.78, same_rows)
     assert worse.alias == "challenger" and "worse than the champion" in worse.reason
 
 

@@ -26,7 +26,8 @@ from features.settings import Settings
 from training.config import FraudTrainConfig
 from training.data import Lineage, load_claims
 from training.fraud import evaluate, fit
-from training.registry import GateDecision, alias_version, apply_decision, decide, ensure_experiment
+from training.fraud.baseline import champion_baseline
+from training.registry import GateDecision, apply_decision, decide, ensure_experiment
 
 logger = logging.getLogger(__name__)
 FAMILY = "fraud"
@@ -117,25 +118,6 @@ def log_model(scorer: FraudScorer, test: pl.DataFrame, spec: ClaimSpec, name: st
     return str(info.registered_model_version)
 
 
-def champion_metric(
-    name: str, alias: str, test: pl.DataFrame, spec: ClaimSpec, metric: str
-) -> tuple[float | None, str]:
-    """The current champion's gate metric on the candidate's test rows (None if not comparable)."""
-    current = alias_version(name, alias)
-    if current is None:
-        return None, ""
-    try:
-        model = mlflow.pyfunc.load_model(f"models:/{name}@{alias}").unwrap_python_model()
-        p, _ = model.score(test)
-    except Exception as exc:  # another spec/schema: the gate falls back to the minimum alone
-        logger.warning(
-            "champion v%s cannot score these rows (%s); gate uses the minimum only", current.version, exc
-        )
-        return None, f" (champion v{current.version} cannot score this table)"
-    y = test.get_column(spec.target).to_numpy()
-    return evaluate.fraud_metrics(y, p)[metric], ""
-
-
 def train_fraud(data: Path, cfg: FraudTrainConfig, settings: Settings) -> TrainResult:
     """Run the whole pipeline inside one MLflow run; returns the registered version and gate."""
     start = time.monotonic()
@@ -153,11 +135,9 @@ def train_fraud(data: Path, cfg: FraudTrainConfig, settings: Settings) -> TrainR
         metrics = {**evaluate.fraud_metrics(y, p), **evaluate.band_table(y, bands), **cv}
         mlflow.log_metrics({f"test_{k}" if not k.startswith("cv_") else k: v for k, v in metrics.items()})
         _log_plots(y, p, scorer.metadata["feature_importance"])
-        baseline, note = champion_metric(
-            model_cfg.registered_name, settings.aliases.champion, test, spec, model_cfg.gate.metric
-        )
+        baseline = champion_baseline(model_cfg, settings.aliases.champion, test, spec, lineage, cfg)
         version = log_model(scorer, test, spec, model_cfg.registered_name)
-        decision = decide(model_cfg.gate, metrics[model_cfg.gate.metric], baseline, note)
+        decision = decide(model_cfg.gate, metrics[model_cfg.gate.metric], baseline)
         apply_decision(model_cfg.registered_name, version, decision, settings)
         seconds = time.monotonic() - start
         mlflow.log_metric("train_seconds", seconds)
