@@ -128,10 +128,15 @@ def models_list() -> None:
     client = MlflowClient()
     table = Table("model", "version", "aliases", "gate", "run")
     for family in settings.models.values():
-        for mv in client.search_model_versions(f"name='{family.registered_name}'"):
-            table.add_row(
-                mv.name, mv.version, ",".join(mv.aliases), mv.tags.get("gate.decision", ""), mv.run_id[:8]
-            )
+        versions = client.search_model_versions(f"name='{family.registered_name}'")
+        if not versions:
+            continue
+        aliases: dict[str, list[str]] = {}
+        for alias, version in client.get_registered_model(family.registered_name).aliases.items():
+            aliases.setdefault(str(version), []).append(alias)
+        for mv in versions:
+            held = ",".join(aliases.get(str(mv.version), []))
+            table.add_row(mv.name, str(mv.version), held, mv.tags.get("gate.decision", ""), mv.run_id[:8])
     console.print(table)
 
 
