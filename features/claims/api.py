@@ -32,7 +32,8 @@ def _field(name: str, cs: ColumnSpec) -> tuple[Any, Any]:
             _field_type(cs) | None,
             Field(None, description=desc + " (optional, not a feature)", **bounds),
         )
-    return (_field_type(cs), Field(..., description=desc, examples=[example], **bounds))
+    # OpenAPI 3.0 `example` (singular): BentoML's spec builder rejects the plural form.
+    return (_field_type(cs), Field(..., description=desc, json_schema_extra={"example": example}, **bounds))
 
 
 def claim_model(spec: ClaimSpec) -> type[BaseModel]:
@@ -45,7 +46,7 @@ def claim_model(spec: ClaimSpec) -> type[BaseModel]:
         ),
     }
     fields.update({name: _field(name, cs) for name, cs in spec.columns.items()})
-    config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example]} if example else None)
+    config = ConfigDict(extra="forbid", json_schema_extra={"example": example} if example else None)
     return create_model("Claim", __config__=config, **fields)
 
 

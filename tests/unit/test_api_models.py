@@ -40,4 +40,4 @@ def test_numeric_bounds(Claim, spec):
 
 def test_spec_example_is_a_valid_request(Claim, spec):
     assert Claim(**spec.example).Fault == spec.example["Fault"]
-    assert Claim.model_json_schema()["examples"][0]["claim_id"] == "CLM-0001"
+    assert Claim.model_json_schema()["example"]["claim_id"] == "CLM-0001"

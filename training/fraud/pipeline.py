@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,9 @@ from training.registry import GateDecision, apply_decision, decide, ensure_exper
 
 logger = logging.getLogger(__name__)
 FAMILY = "fraud"
+# MLflow hints that do not apply: our signature types numbers as AnyType, and the dataset source
+# is a local file path.
+NOISY_WARNINGS = ("Hint: Inferred schema contains integer", "The specified dataset source can be")
 PIP_REQUIREMENTS = ["mlflow", "lightgbm", "scikit-learn", "polars", "pandas", "pydantic", "pyyaml"]
 
 
@@ -127,7 +131,9 @@ def train_fraud(data: Path, cfg: FraudTrainConfig, settings: Settings) -> TrainR
     train_idx, test_idx = fit.split_indices(frame, spec, cfg)
     train, test = frame[train_idx], frame[test_idx]
     mlflow.set_experiment(experiment_id=ensure_experiment(model_cfg.experiment, settings))
-    with Progress() as progress, mlflow.start_run() as run:
+    with Progress() as progress, mlflow.start_run() as run, warnings.catch_warnings():
+        for noise in NOISY_WARNINGS:
+            warnings.filterwarnings("ignore", message=noise)
         _log_inputs(cfg, spec, lineage, frame, train, test)
         scorer, cv = fit_scorer(train, spec, cfg, progress)
         p, bands = scorer.score(test)
