@@ -74,13 +74,25 @@ class Settings(BaseModel):
     def artifact_path(self) -> Path:
         return _resolve(self.root, self.artifact_location)
 
-    def resolved_tracking_uri(self) -> str:
-        """MLFLOW_TRACKING_URI wins; a relative sqlite path is anchored at the settings folder."""
-        uri = os.environ.get("MLFLOW_TRACKING_URI") or self.tracking_uri
-        prefix = "sqlite:///"
+    def configured_tracking_uri(self) -> str:
+        """The store in the settings file; a relative sqlite path is anchored at its folder."""
+        uri, prefix = self.tracking_uri, "sqlite:///"
         if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
             uri = prefix + str(_resolve(self.root, Path(uri[len(prefix) :])))
         return uri
+
+    def resolved_tracking_uri(self) -> str:
+        """MLFLOW_TRACKING_URI wins over the settings file."""
+        return os.environ.get("MLFLOW_TRACKING_URI") or self.configured_tracking_uri()
+
+    def artifact_root(self, tracking_uri: str) -> Path | None:
+        """Where a new experiment keeps artifacts: `artifact_location` for the configured store,
+        beside the database for another sqlite store, the server's choice otherwise."""
+        if tracking_uri == self.configured_tracking_uri():
+            return self.artifact_path
+        if tracking_uri.startswith("sqlite:///"):
+            return Path(tracking_uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts"
+        return None
 
 
 def _resolve(root: Path, p: Path) -> Path:

@@ -52,7 +52,7 @@ class FraudService:
         )
         scorer = self.loaded.python_model
         a = scorer.assess(frame, self.reason_count)
-        hits = self.rules.evaluate(frame, a.features)
+        hits = self.rules.evaluate(frame)
         ref = self.model_ref()
         results = [
             ClaimScore(

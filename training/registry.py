@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import mlflow
 from mlflow import MlflowClient
@@ -26,14 +25,13 @@ class GateDecision:
 
 
 def ensure_experiment(name: str, settings: Settings) -> str:
-    """Experiment id; a new one stores artifacts beside a sqlite store (or in state_dir)."""
+    """Experiment id; a new one keeps its artifacts where `Settings.artifact_root` says."""
     existing = mlflow.get_experiment_by_name(name)
     if existing is not None:
         return existing.experiment_id
-    uri = mlflow.get_tracking_uri()
-    location = settings.artifact_path
-    if uri.startswith("sqlite:///") and uri != settings.resolved_tracking_uri():
-        location = Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts"
+    location = settings.artifact_root(mlflow.get_tracking_uri())
+    if location is None:
+        return mlflow.create_experiment(name)
     location.mkdir(parents=True, exist_ok=True)
     return mlflow.create_experiment(name, artifact_location=location.as_uri())
 

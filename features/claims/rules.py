@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from features.claims.spec import ClaimSpec
-from features.claims.transform import ClaimEncoder, _as_text, column_expr, to_polars
+from features.claims.transform import _as_text, column_expr, derived_expr, to_polars
 
 logger = logging.getLogger(__name__)
 Op = Literal["eq", "ne", "in", "not_in", "lt", "le", "gt", "ge"]
@@ -85,9 +85,9 @@ def _compare(expr: pl.Expr, op: str, value: Any) -> pl.Expr:
 
 
 def _leaf_expr(leaf: Leaf, spec: ClaimSpec) -> pl.Expr:
-    derived = {d.name for d in spec.derived}
+    derived = {d.name: d for d in spec.derived}
     if leaf.field in derived:
-        return _compare(pl.col(leaf.field), leaf.op, leaf.value)
+        return _compare(derived_expr(derived[leaf.field], spec), leaf.op, leaf.value)
     if leaf.field not in spec.columns:
         raise ValueError(f"rule field {leaf.field!r} is not a column or derived feature of the spec")
     cs = spec.columns[leaf.field]
@@ -123,7 +123,6 @@ class RuleBook:
         self.path = Path(path)
         self.spec = spec
         self._mtime = -1.0
-        self._encoder = ClaimEncoder(spec)
         self.reload()
 
     def reload(self) -> None:
@@ -152,16 +151,11 @@ class RuleBook:
             self._mtime = self.path.stat().st_mtime if self.path.exists() else self._mtime
             return False
 
-    def evaluate(
-        self, frame: pl.DataFrame | pd.DataFrame, features: pl.DataFrame | None = None
-    ) -> list[list[RuleHit]]:
-        """Rule hits per row, in library order (`features`: already-encoded rows, if at hand)."""
-        df = to_polars(frame)
-        if features is None:
-            features = self._encoder.features(df)
-        derived = features.select([d.name for d in self.spec.derived])
-        flags = pl.concat([df, derived], how="horizontal").select([e for _, e in self.compiled])
-        rules = [r for r, _ in self.compiled]
+    def evaluate(self, frame: pl.DataFrame | pd.DataFrame) -> list[list[RuleHit]]:
+        """Rule hits per row, in library order (one Polars pass over the raw rows)."""
+        compiled = self.compiled  # one consistent library even if a reload swaps it meanwhile
+        flags = to_polars(frame).select([e for _, e in compiled])
+        rules = [r for r, _ in compiled]
         hits: list[list[RuleHit]] = []
         for row in flags.iter_rows():
             hits.append([_hit(r) for r, fired in zip(rules, row, strict=True) if fired])

@@ -151,8 +151,8 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
         names = self.spec.feature_names
         top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
         wanted = sorted({names[j] for j in np.unique(top)})
-        encoded = features.select(wanted).to_dict(as_series=False)
-        raw = df.select([c for c in wanted if c in self.spec.columns]).to_dict(as_series=False)
+        encoded = {n: features.get_column(n).to_list() for n in wanted}
+        raw = {n: df.get_column(n).to_list() for n in wanted if n in self.spec.columns}
         templates = {n: self.spec.reason_template(n) for n in wanted}
         out = []
         for i, row in enumerate(top):

@@ -74,6 +74,11 @@ def _parts_mismatch(d: PartsMismatch) -> pl.Expr:
     return (pl.col(d.column).cast(pl.Utf8) != joined).cast(pl.Float64).alias(d.name)
 
 
+def derived_expr(d: CalendarGap | PartsMismatch, spec: ClaimSpec) -> pl.Expr:
+    """A derived feature computed from raw columns."""
+    return _calendar_gap(d, spec) if isinstance(d, CalendarGap) else _parts_mismatch(d)
+
+
 class ClaimEncoder:
     """Compiled feature expressions for one spec (build once, reuse for every request)."""
 
@@ -81,9 +86,7 @@ class ClaimEncoder:
         self.spec = spec
         self.required = [c for c, s in spec.columns.items() if s.feature]
         exprs = [column_expr(c, spec.columns[c]) for c in self.required]
-        for d in spec.derived:
-            exprs.append(_calendar_gap(d, spec) if isinstance(d, CalendarGap) else _parts_mismatch(d))
-        self.exprs = exprs
+        self.exprs = exprs + [derived_expr(d, spec) for d in spec.derived]
 
     def features(self, frame: pl.DataFrame | pd.DataFrame) -> pl.DataFrame:
         """Encoded features (Float64, null = missing) in `spec.feature_names` order."""

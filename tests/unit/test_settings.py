@@ -28,3 +28,10 @@ def test_all_registered_names_are_declared():
         "ccrisk-intent",
         "ccrisk-kb",
     }
+
+
+def test_artifacts_follow_the_store(tmp_path, monkeypatch):
+    s = load_settings(Path(__file__).resolve().parents[2] / "mlflow.yaml")
+    assert s.artifact_root(s.configured_tracking_uri()) == s.artifact_path
+    assert s.artifact_root(f"sqlite:///{tmp_path}/other.db") == tmp_path / "mlartifacts"
+    assert s.artifact_root("http://127.0.0.1:5000") is None
