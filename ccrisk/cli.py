@@ -186,7 +186,10 @@ def serve(
     console.print(
         f"serving on http://{host or settings.serving.host}:{port or settings.serving.port} (docs at /docs)"
     )
-    raise typer.Exit(subprocess.call(cmd, env=os.environ.copy()))
+    env = os.environ.copy()
+    if settings.serving.polars_threads:
+        env.setdefault("POLARS_MAX_THREADS", str(settings.serving.polars_threads))
+    raise typer.Exit(subprocess.call(cmd, env=env))
 
 
 if __name__ == "__main__":

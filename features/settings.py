@@ -49,6 +49,11 @@ class ServingSettings(BaseModel):
     rules_file: str | None = None
     max_batch_claims: int = Field(10000, gt=0)
     reason_count: int = Field(3, ge=1, le=20)
+    polars_threads: int = Field(
+        1,
+        ge=0,
+        description="POLARS_MAX_THREADS for the server (0 = all cores); requests run in parallel already",
+    )
 
 
 class Settings(BaseModel):

@@ -38,7 +38,7 @@ class FraudService:
         m = self.loaded
         return ModelRef(name=m.name, version=m.version, run_id=m.run_id, rules_version=self.rules.version)
 
-    def score(self, claims: list[BaseModel]) -> BatchScore:
+    def score(self, claims: list[BaseModel], explain: str = "all") -> BatchScore:
         if not claims:
             raise ValueError("claims: send at least one claim")
         if len(claims) > self.max_batch:
@@ -51,7 +51,7 @@ class FraudService:
             rows, schema_overrides=_text_columns(self.loaded.python_model.spec), strict=False
         )
         scorer = self.loaded.python_model
-        a = scorer.assess(frame, self.reason_count)
+        a = scorer.assess(frame, self.reason_count, explain)
         hits = self.rules.evaluate(frame)
         ref = self.model_ref()
         results = [

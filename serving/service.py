@@ -8,7 +8,7 @@ and the spec when it is imported: BentoML needs the types when the class is defi
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 
 import bentoml
 from bentoml.exceptions import BentoMLException, InvalidArgument
@@ -49,9 +49,16 @@ class CCRisk:
     def claims_score_batch(
         self,
         claims: Annotated[list[Claim], Field(min_length=1)],  # type: ignore[valid-type]
+        explain: Annotated[
+            Literal["all", "flagged", "none"],
+            Field(description="which claims get reasons: all, flagged (medium/high band) or none"),
+        ] = "flagged",
     ) -> BatchScore:
-        """Score a batch of claims (up to serving.max_batch_claims), in request order."""
-        return self._score(claims)
+        """Score a batch of claims (up to serving.max_batch_claims), in request order.
+
+        Reasons (TreeSHAP) cost far more than scores, so by default only flagged claims
+        (medium or high band) get them; send "explain": "all" to explain every claim."""
+        return self._score(claims, explain)
 
     @bentoml.api(route="/v1/admin/reload_rules")
     def reload_rules(self) -> dict[str, str]:
@@ -59,9 +66,9 @@ class CCRisk:
         self.fraud.rules.reload()
         return {"rules_version": self.fraud.rules.version}
 
-    def _score(self, claims: list) -> BatchScore:
+    def _score(self, claims: list, explain: str = "all") -> BatchScore:
         try:
-            return self.fraud.score(claims)
+            return self.fraud.score(claims, explain)
         except TooManyClaims as exc:
             raise PayloadTooLarge(str(exc)) from exc
         except ValueError as exc:

@@ -75,7 +75,10 @@ class ClaimScore(BaseModel):
     claim_id: str | None
     fraud_probability: float = Field(ge=0, le=1, description="calibrated probability of fraud")
     risk_band: Literal["low", "medium", "high"]
-    reasons: list[ReasonOut] = Field(description="top contributing features, risk-raising first")
+    reasons: list[ReasonOut] = Field(
+        description="top contributing features, risk-raising first (empty for a low-band claim when "
+        'a batch asked for "explain": "flagged", and for every claim with "none")'
+    )
     rules_hit: list[RuleHitOut]
     model: ModelRef
 

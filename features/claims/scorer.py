@@ -23,7 +23,8 @@ from features.claims.transform import ClaimEncoder, to_matrix, to_polars
 logger = logging.getLogger(__name__)
 BANDS = ("low", "medium", "high")
 ALL_LOB = "__all__"
-SINGLE_THREAD_ROWS = 256  # below this, one LightGBM thread beats thread start-up costs
+SINGLE_THREAD_ROWS = 256
+EXPLAIN_MODES = ("all", "flagged", "none")  # below this, one LightGBM thread beats thread start-up costs
 
 
 @dataclass
@@ -132,13 +133,24 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
         parts = [m.predict(x, pred_contrib=True, num_threads=threads) for m in self.models]
         return np.mean(parts, axis=0)[:, :-1]
 
-    def assess(self, frame: pl.DataFrame | pd.DataFrame, k: int = 3) -> Assessment:
-        """Probability, band and top-k reasons, encoding the rows once."""
+    def assess(self, frame: pl.DataFrame | pd.DataFrame, k: int = 3, explain: str = "all") -> Assessment:
+        """Probability, band and top-k reasons, encoding the rows once.
+
+        `explain`: "all" claims get reasons, only "flagged" ones (medium/high band), or "none".
+        TreeSHAP costs far more than scoring, so large batches can ask for fewer explanations.
+        """
+        if explain not in EXPLAIN_MODES:
+            raise ValueError(f"explain must be one of {EXPLAIN_MODES}, not {explain!r}")
         df = to_polars(frame)
         features = self.encoder.features(df)
         x = to_matrix(features)
         probability, bands = self._probability_and_band(df, x)
-        reasons = self._reasons(df, features, self.contributions(x), k)
+        reasons: list[list[Reason]] = [[] for _ in range(len(x))]
+        rows = np.arange(len(x)) if explain == "all" else np.flatnonzero(np.array(bands) != "low")
+        if explain != "none" and len(rows):
+            explained = self._reasons(df[rows], features[rows], self.contributions(x[rows]), k)
+            for i, row_reasons in zip(rows, explained, strict=True):
+                reasons[i] = row_reasons
         return Assessment(probability, bands, reasons, features)
 
     def explain(self, frame: pl.DataFrame | pd.DataFrame, k: int = 3) -> list[list[Reason]]:

@@ -51,12 +51,22 @@ def test_score_one_claim(server, trained):
 
 def test_batch_round_trip_equals_the_logged_model(server):
     claims = _claims(40, start=100)
-    r = server.post("/v1/claims/score_batch", json={"claims": claims})
+    r = server.post("/v1/claims/score_batch", json={"claims": claims, "explain": "all"})
     assert r.status_code == 200, r.text
     results = r.json()["results"]
     assert [x["claim_id"] for x in results] == [c["claim_id"] for c in claims]
     served = np.array([x["fraud_probability"] for x in results])
     assert np.allclose(served, _pyfunc_scores(claims), rtol=0, atol=1e-12)
+    assert all(len(x["reasons"]) == 3 for x in results)
+
+
+def test_batch_explains_flagged_claims_by_default(server):
+    results = server.post("/v1/claims/score_batch", json={"claims": _claims(40)}).json()["results"]
+    assert {x["risk_band"] for x in results} != {"low"}
+    for x in results:
+        assert (len(x["reasons"]) == 3) == (x["risk_band"] != "low")
+    r = server.post("/v1/claims/score_batch", json={"claims": _claims(2), "explain": "some"})
+    assert r.status_code == 400 and "explain" in r.text
 
 
 @pytest.mark.parametrize(

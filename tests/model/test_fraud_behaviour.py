@@ -109,3 +109,16 @@ def test_logged_run_has_lineage_metrics_and_plots(trained):
         assert key in run.data.metrics
     plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert {"plots/roc.png", "plots/pr.png", "plots/calibration.png", "plots/feature_importance.png"} <= plots
+
+
+def test_explain_modes_only_change_which_claims_get_reasons(scorer, claims):
+    full = scorer.assess(claims, k=3, explain="all")
+    flagged = scorer.assess(claims, k=3, explain="flagged")
+    none = scorer.assess(claims, k=3, explain="none")
+    assert np.array_equal(full.probability, flagged.probability)
+    assert np.array_equal(full.probability, none.probability)
+    for band, f, g, n in zip(full.bands, full.reasons, flagged.reasons, none.reasons, strict=True):
+        assert n == []
+        assert g == (f if band != "low" else [])
+    with pytest.raises(ValueError, match="explain must be one of"):
+        scorer.assess(claims, explain="some")
