@@ -12,7 +12,7 @@ export BENTOML_DO_NOT_TRACK=true
 export DO_NOT_TRACK=true
 export BENTOML_HOME=$(CURDIR)/.ccrisk/bentoml
 
-.PHONY: install run serve train-sample test test-all lint format clean
+.PHONY: install run serve train-sample test test-all lint format bench bench-quick clean
 
 install: $(STAMP)
 
@@ -48,6 +48,13 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Benchmarks write JSON under benchmarks/results/ (several minutes; --quick for a smoke run).
+bench: install
+	$(CCRISK) bench
+
+bench-quick: install
+	$(CCRISK) bench --quick
 
 clean:
 	rm -rf .ccrisk .pytest_cache .ruff_cache

@@ -157,6 +157,17 @@ def ensure_champion(
     train_fraud(data=data)
 
 
+@app.command("bench")
+def bench(
+    quick: Annotated[bool, typer.Option(help="short smoke run (2 s per point, fewer sizes)")] = False,
+) -> None:
+    """Quality on the real data and serving speed side by side; JSON under benchmarks/results/."""
+    from benchmarks.run import run_bench
+
+    out = run_bench(quick, console)
+    console.print(f"wrote {out}")
+
+
 @app.command("serve")
 def serve(
     port: Annotated[Optional[int], typer.Option(help="port (default from mlflow.yaml, 3000)")] = None,

@@ -40,6 +40,7 @@ class FraudTrainConfig(BaseModel):
     seed: int = 42
     split: SplitConfig = SplitConfig()
     folds: int = Field(5, ge=2, le=20)
+    ensemble: Literal["refit", "bag"] = "refit"
     num_boost_round: int = Field(3000, ge=1)
     early_stopping_rounds: int = Field(200, ge=1)
     imbalance: Literal["none", "balanced"] = "none"

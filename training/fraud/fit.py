@@ -96,9 +96,16 @@ def fit_cv_ensemble(
     return CVEnsemble(boosters, oof, aucs, iters)
 
 
-def booster_strings(ensemble: CVEnsemble) -> list[str]:
-    """Model strings truncated at each booster's best iteration (what the artifact stores)."""
-    return [b.model_to_string(num_iteration=b.best_iteration) for b in ensemble.boosters]
+def refit_full(
+    x: np.ndarray, y: np.ndarray, cat_idx: list[int], params: dict, ensemble: CVEnsemble
+) -> lgb.Booster:
+    """One booster on all training rows, with the fold models' mean best iteration scaled up for
+    the larger training set (k/(k-1)). One model instead of k: k times cheaper to score and to
+    explain (TreeSHAP), at the same held-out AUC in our measurements."""
+    k = len(ensemble.boosters)
+    rounds = max(1, round(float(np.mean(ensemble.best_iterations)) * k / (k - 1)))
+    train = lgb.Dataset(x, y, categorical_feature=cat_idx)
+    return lgb.train(params, train, num_boost_round=rounds)
 
 
 def fit_calibrator(raw: np.ndarray, y: np.ndarray, method: str) -> Calibrator:

@@ -58,18 +58,18 @@ def fit_scorer(
         progress.console.log(f"Optuna: up to {cfg.tuning.trials} trials, {cfg.tuning.timeout_s:.0f}s")
         overrides = fit.tune(x, y, cat_idx, cfg)
     task = progress.add_task("fitting fold models", total=cfg.folds)
-    ens = fit.fit_cv_ensemble(
-        x, y, cat_idx, fit.lgb_params(cfg, y, overrides), cfg, on_fold=lambda _: progress.advance(task)
-    )
+    params = fit.lgb_params(cfg, y, overrides)
+    ens = fit.fit_cv_ensemble(x, y, cat_idx, params, cfg, on_fold=lambda _: progress.advance(task))
     calibrator = fit.fit_calibrator(ens.oof_raw, y, cfg.calibration)
     lob_col = spec.line_of_business
     lob = frame.get_column(lob_col).to_numpy() if lob_col else None
     bands = fit.fit_bands(calibrator(ens.oof_raw), lob, lob_col, cfg.bands)
     rules = RuleBook(default_rules_path(spec.name), spec)
-    importance = np.mean([b.feature_importance("gain") for b in ens.boosters], axis=0)
+    boosters = [fit.refit_full(x, y, cat_idx, params, ens)] if cfg.ensemble == "refit" else ens.boosters
+    importance = np.mean([b.feature_importance("gain") for b in boosters], axis=0)
     scorer = FraudScorer(
         spec,
-        fit.booster_strings(ens),
+        [b.model_to_string(num_iteration=b.best_iteration) for b in boosters],
         calibrator,
         bands,
         rules.version,

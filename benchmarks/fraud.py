@@ -1,0 +1,128 @@
+"""Fraud benchmarks: quality on the real claims, and the served model side by side with
+`mlflow models serve` on the same registered model and the same claim."""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import time
+from pathlib import Path
+
+import mlflow
+import polars as pl
+
+from benchmarks.loadgen import run_load, timed_posts
+from benchmarks.servers import start_ccrisk, start_mlflow
+from features.claims.spec import load_spec
+from features.settings import Settings
+
+logger = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[1]
+REAL_CLAIMS = ROOT.parent / "shared" / "datasets" / "vehicle_claim_fraud" / "fraud_oracle_dev.csv.gz"
+SAMPLE_CLAIMS = ROOT / "data_samples" / "claims_sample.csv"
+QUALITY_KEYS = ("roc_auc", "pr_auc", "brier", "precision_at_recall_95", "recall_at_top_5pct", "cv_auc_mean")
+
+
+def train_for_bench(settings: Settings) -> tuple[dict, Path]:
+    """Train the default pipeline (real data when present) into the current store."""
+    from training.config import FraudTrainConfig, default_config_path, load_config
+    from training.fraud.pipeline import train_fraud
+
+    data = REAL_CLAIMS if REAL_CLAIMS.exists() else SAMPLE_CLAIMS
+    if data == SAMPLE_CLAIMS:
+        logger.warning("real claims absent (%s): quality skipped, serving uses the sample model", REAL_CLAIMS)
+    cfg = load_config(FraudTrainConfig, default_config_path("fraud"))
+    result = train_fraud(data, cfg, settings)
+    quality = {
+        "data": data.name,
+        "split": "stratified 80/20, seed 42",
+        "train_seconds": round(result.seconds, 1),
+        **{k: round(result.metrics[k], 4) for k in QUALITY_KEYS},
+    }
+    return ({"fraud": quality} if data == REAL_CLAIMS else {"fraud": "skipped: real data absent"}), data
+
+
+def _claims(data: Path, n: int) -> list[dict]:
+    spec = load_spec()
+    frame = pl.read_csv(data)
+    while frame.height < n:
+        frame = pl.concat([frame, frame])
+    keep = [c for c in spec.columns if c in frame.columns]
+    return frame.head(n).select(keep).to_dicts()
+
+
+def _load_table(server, url: str, payload: dict, levels: list[int], seconds: float) -> list[dict]:
+    return [run_load(server.base + url, payload, c, seconds).as_dict() for c in levels]
+
+
+def single_claim(env: dict, logs: Path, levels: list[int], seconds: float) -> dict:
+    """Same claim, same load generator: ccrisk's endpoint vs `mlflow models serve`, one at a time."""
+    claim = load_spec().example
+    out: dict = {}
+    for name, starter, url, payload in (
+        ("ccrisk", lambda: start_ccrisk(env, logs / "ccrisk.log"), "/v1/claims/score", {"claim": claim}),
+        (
+            "mlflow",
+            lambda: start_mlflow("models:/ccrisk-fraud@champion", env, logs / "mlflow.log"),
+            "/invocations",
+            {"dataframe_records": [claim]},
+        ),
+    ):
+        server = starter()
+        try:
+            out[name] = {
+                "cold_start_s": round(server.cold_start_s, 2),
+                "load": _load_table(server, url, payload, levels, seconds),
+                "rss_mb": round(server.rss_mb(), 1),
+            }
+        finally:
+            server.stop()
+    out["ratio_rps"] = [
+        round(a["rps"] / b["rps"], 2) if b["rps"] else None
+        for a, b in zip(out["ccrisk"]["load"], out["mlflow"]["load"], strict=True)
+    ]
+    return out
+
+
+def polars_threads_tuning(env: dict, logs: Path, seconds: float) -> dict:
+    """Before/after for the serving knob we set: Polars threads per server (c=8, one claim)."""
+    claim = load_spec().example
+    out = {}
+    for label, threads in (("polars_all_cores", str(os.cpu_count())), ("polars_one_thread", "1")):
+        server = start_ccrisk({**env, "POLARS_MAX_THREADS": threads}, logs / f"ccrisk-{label}.log")
+        try:
+            out[label] = run_load(server.base + "/v1/claims/score", {"claim": claim}, 8, seconds).as_dict()
+        finally:
+            server.stop()
+    return out
+
+
+def batches(env: dict, logs: Path, data: Path, sizes: list[int], repeats: int) -> dict:
+    """Claims/s through the batch endpoint vs in-process raw prediction on the same rows."""
+    scorer = mlflow.pyfunc.load_model("models:/ccrisk-fraud@champion").unwrap_python_model()
+    server = start_ccrisk(env, logs / "ccrisk-batch.log")
+    out = {}
+    try:
+        for n in sizes:
+            rows = _claims(data, n)
+            x = scorer.encoder.matrix(pl.DataFrame(rows))
+            raw = min(_time(lambda x=x: scorer.raw_scores(x)) for _ in range(3))
+            entry = {"in_process_raw_predict_rows_per_s": round(n / raw)}
+            for explain in ("none", "flagged"):
+                secs = timed_posts(
+                    server.base + "/v1/claims/score_batch", {"claims": rows, "explain": explain}, repeats
+                )
+                entry[f"endpoint_explain_{explain}_claims_per_s"] = round(n / statistics.median(secs))
+            entry["endpoint_none_vs_raw"] = round(entry["endpoint_explain_none_claims_per_s"] * raw / n, 3)
+            out[str(n)] = entry
+        out["rss_mb_after"] = round(server.rss_mb(), 1)
+    finally:
+        server.stop()
+    return out
+
+
+def _time(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start

@@ -1,0 +1,94 @@
+"""A bounded async load generator (aiohttp): fixed concurrency, fixed duration, every latency kept."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import asdict, dataclass
+
+import aiohttp
+import numpy as np
+
+
+@dataclass
+class LoadResult:
+    concurrency: int
+    seconds: float
+    requests: int
+    errors: int
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+    def as_dict(self) -> dict:
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+async def _worker(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    deadline: float,
+    latencies: list[float],
+    errors: list[int],
+) -> None:
+    headers = {"content-type": "application/json"}
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        try:
+            async with session.post(url, data=body, headers=headers) as resp:
+                await resp.read()
+                ok = resp.status == 200
+        except aiohttp.ClientError:
+            ok = False
+        latencies.append(time.perf_counter() - start)
+        if not ok:
+            errors.append(1)
+
+
+async def _run(url: str, payload: dict, concurrency: int, seconds: float) -> LoadResult:
+    body = json.dumps(payload).encode()
+    latencies: list[float] = []
+    errors: list[int] = []
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        for _ in range(3):  # warm the connections and the server
+            async with session.post(url, data=body, headers={"content-type": "application/json"}) as r:
+                await r.read()
+        start = time.perf_counter()
+        deadline = start + seconds
+        await asyncio.gather(
+            *[_worker(session, url, body, deadline, latencies, errors) for _ in range(concurrency)]
+        )
+        elapsed = time.perf_counter() - start
+    ms = np.array(latencies) * 1000 if latencies else np.array([np.nan])
+    return LoadResult(
+        concurrency,
+        round(elapsed, 3),
+        len(latencies),
+        len(errors),
+        len(latencies) / elapsed,
+        *(float(np.percentile(ms, q)) for q in (50, 95, 99)),
+    )
+
+
+def run_load(url: str, payload: dict, concurrency: int, seconds: float) -> LoadResult:
+    """POST `payload` to `url` from `concurrency` workers for `seconds`; bounded in count by time."""
+    return asyncio.run(_run(url, payload, concurrency, seconds))
+
+
+def timed_posts(url: str, payload: dict, repeats: int) -> list[float]:
+    """Seconds per request for `repeats` sequential POSTs (for large batch payloads)."""
+    import httpx
+
+    out = []
+    with httpx.Client(timeout=600) as client:
+        client.post(url, json=payload).raise_for_status()  # warm-up
+        for _ in range(repeats):
+            start = time.perf_counter()
+            client.post(url, json=payload).raise_for_status()
+            out.append(time.perf_counter() - start)
+    return out

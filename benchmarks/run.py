@@ -1,0 +1,137 @@
+"""Orchestrates `ccrisk bench`: a temporary MLflow store, quality, serving, JSON + table + README."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import mlflow
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks import fraud
+from features.settings import load_settings, prepare_environment
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+PACKAGES = ("lightgbm", "mlflow", "bentoml", "polars", "scikit-learn", "numpy", "torch", "pydantic")
+BARS = {
+    "fraud_rps_vs_mlflow_at_c8": 3.0,
+    "single_claim_p99_ms_at_c8": 10.0,
+    "batch_none_share_of_raw_predict": 0.5,
+    "rss_mb_all_models": 1536,
+}
+
+
+def machine() -> dict:
+    import psutil
+
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+    }
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def _isolated_store(folder: Path) -> None:
+    """Point this process and its servers at a fresh store in `folder`."""
+    data = yaml.safe_load((ROOT / "mlflow.yaml").read_text())
+    data.update(
+        state_dir=str(folder / "state"),
+        tracking_uri=f"sqlite:///{folder}/mlflow.db",
+        artifact_location=str(folder / "artifacts"),
+    )
+    (folder / "mlflow.yaml").write_text(yaml.safe_dump(data))
+    os.environ["CCRISK_SETTINGS"] = str(folder / "mlflow.yaml")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder}/mlflow.db"
+    os.environ["BENTOML_HOME"] = str(folder / "bentoml")
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+
+
+def run_bench(quick: bool, console: Console) -> Path:
+    seconds, levels = (2.0, [1, 8]) if quick else (10.0, [1, 8, 32])
+    sizes, repeats = ([1000], 2) if quick else ([1000, 10000], 3)
+    report: dict = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "quick": quick,
+        "machine": machine(),
+        "versions": {p: metadata.version(p) for p in PACKAGES},
+        "git_commit": git_commit(),
+        "load_generator": "aiohttp bounded async client, same process for both servers, loopback",
+        "duration_s_per_point": seconds,
+    }
+    with tempfile.TemporaryDirectory(prefix="ccrisk-bench-") as tmp:
+        folder = Path(tmp)
+        _isolated_store(folder)
+        settings = load_settings(folder / "mlflow.yaml")
+        prepare_environment(settings)
+        env = dict(os.environ)
+        console.log("training the fraud model (quality)")
+        report["quality"], data = fraud.train_for_bench(settings)
+        report["quality"]["text"] = report["quality"]["kb"] = "skipped: not built yet"
+        console.log("single claim: ccrisk vs mlflow models serve")
+        report["serving"] = {"fraud_single": fraud.single_claim(env, folder, levels, seconds)}
+        console.log("batch endpoint vs in-process predict")
+        report["serving"]["fraud_batch"] = fraud.batches(env, folder, data, sizes, repeats)
+        console.log("tuning: Polars threads")
+        report["serving"]["tuning"] = fraud.polars_threads_tuning(env, folder, seconds)
+    report["bars"] = check_bars(report)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / ("bench-quick.json" if quick else "bench.json")
+    out.write_text(json.dumps(report, indent=2))
+    console.print(summary_table(report))
+    return out
+
+
+def check_bars(report: dict) -> dict:
+    single = report["serving"]["fraud_single"]
+    at8 = {r["concurrency"]: r for r in single["ccrisk"]["load"]}[8]
+    ml8 = {r["concurrency"]: r for r in single["mlflow"]["load"]}[8]
+    batch = report["serving"]["fraud_batch"]
+    largest = batch[max((k for k in batch if k.isdigit()), key=int)]
+    measured = {
+        "fraud_rps_vs_mlflow_at_c8": round(at8["rps"] / ml8["rps"], 2),
+        "single_claim_p99_ms_at_c8": at8["p99_ms"],
+        "batch_none_share_of_raw_predict": largest["endpoint_none_vs_raw"],
+        "rss_mb_all_models": single["ccrisk"]["rss_mb"],
+    }
+    lower_is_better = {"single_claim_p99_ms_at_c8", "rss_mb_all_models"}
+    return {
+        k: {"bar": BARS[k], "measured": v, "met": v <= BARS[k] if k in lower_is_better else v >= BARS[k]}
+        for k, v in measured.items()
+    }
+
+
+def summary_table(report: dict) -> Table:
+    table = Table(title="ccrisk bench" + (" (quick)" if report["quick"] else ""))
+    for col in ("figure", "value"):
+        table.add_column(col)
+    q = report["quality"].get("fraud")
+    if isinstance(q, dict):
+        for k in ("roc_auc", "pr_auc", "brier", "precision_at_recall_95"):
+            table.add_row(f"fraud test {k}", str(q[k]))
+    single = report["serving"]["fraud_single"]
+    for name in ("ccrisk", "mlflow"):
+        for r in single[name]["load"]:
+            figures = f"{r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} / p99 {r['p99_ms']:.1f} ms"
+            table.add_row(f"{name} single c={r['concurrency']}", f"{figures}, errors {r['errors']}")
+    for k, v in report["bars"].items():
+        table.add_row(f"bar {k}", f"{v['measured']} vs {v['bar']}: {'met' if v['met'] else 'NOT met'}")
+    return table

@@ -1,0 +1,94 @@
+"""Start and stop the servers under test on loopback; cold start and memory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    name: str
+    proc: subprocess.Popen
+    base: str
+    cold_start_s: float
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server and all its worker processes."""
+        root = psutil.Process(self.proc.pid)
+        procs = [root, *root.children(recursive=True)]
+        return sum(p.memory_info().rss for p in procs if p.is_running()) / 2**20
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def start(
+    name: str, cmd: list[str], ready_path: str, port: int, env: dict, log: Path, timeout_s: float = 300
+) -> Server:
+    """Launch `cmd`, poll `ready_path` until 200; the wait is the cold start."""
+    begin = time.perf_counter()
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    while time.perf_counter() - begin < timeout_s:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}; see {log}")
+        try:
+            if httpx.get(base + ready_path, timeout=2).status_code == 200:
+                return Server(name, proc, base, time.perf_counter() - begin)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    Server(name, proc, base, 0).stop()
+    raise RuntimeError(f"{name} not ready after {timeout_s}s; see {log}")
+
+
+def start_ccrisk(env: dict, log: Path) -> Server:
+    port = free_port()
+    cmd = [sys.executable, "-m", "ccrisk", "serve", "--port", str(port)]
+    return start("ccrisk (BentoML)", cmd, "/readyz", port, env, log)
+
+
+def start_mlflow(model_uri: str, env: dict, log: Path) -> Server:
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        model_uri,
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        "1",
+    ]
+    path = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # it execs `uvicorn`
+    return start("mlflow models serve", cmd, "/ping", port, {**env, "PATH": path}, log)
