@@ -56,7 +56,7 @@ def _load_table(server, url: str, payload: dict, levels: list[int], seconds: flo
     return [run_load(server.base + url, payload, c, seconds).as_dict() for c in levels]
 
 
-def single_claim(env: dict, logs: Path, levels: list[int], seconds: float) -> dict:
+def single_claim(env: dict, logs: Path, levels: list[int], seconds: float, workers: int) -> dict:
     """Same claim, same load generator: ccrisk's endpoint vs `mlflow models serve`, one at a time."""
     claim = load_spec().example
     out: dict = {}
@@ -64,7 +64,7 @@ def single_claim(env: dict, logs: Path, levels: list[int], seconds: float) -> di
         ("ccrisk", lambda: start_ccrisk(env, logs / "ccrisk.log"), "/v1/claims/score", {"claim": claim}),
         (
             "mlflow",
-            lambda: start_mlflow("models:/ccrisk-fraud@champion", env, logs / "mlflow.log"),
+            lambda: start_mlflow("models:/ccrisk-fraud@champion", env, logs / "mlflow.log", workers),
             "/invocations",
             {"dataframe_records": [claim]},
         ),

@@ -71,7 +71,8 @@ def start_ccrisk(env: dict, log: Path) -> Server:
     return start("ccrisk (BentoML)", cmd, "/readyz", port, env, log)
 
 
-def start_mlflow(model_uri: str, env: dict, log: Path) -> Server:
+def start_mlflow(model_uri: str, env: dict, log: Path, workers: int) -> Server:
+    """`mlflow models serve` with as many uvicorn workers as ccrisk has: equal resources."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -88,7 +89,7 @@ def start_mlflow(model_uri: str, env: dict, log: Path) -> Server:
         "-p",
         str(port),
         "-w",
-        "1",
+        str(workers),
     ]
     path = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # it execs `uvicorn`
     return start("mlflow models serve", cmd, "/ping", port, {**env, "PATH": path}, log)

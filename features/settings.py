@@ -49,6 +49,7 @@ class ServingSettings(BaseModel):
     rules_file: str | None = None
     max_batch_claims: int = Field(10000, gt=0)
     reason_count: int = Field(3, ge=1, le=20)
+    workers: int = Field(2, ge=1, le=64, description="BentoML worker processes (each loads the models)")
     polars_threads: int = Field(
         1,
         ge=0,

@@ -33,7 +33,7 @@ class PayloadTooLarge(BentoMLException):
     error_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
 
 
-@bentoml.service(name="ccrisk", traffic={"timeout": 60})
+@bentoml.service(name="ccrisk", traffic={"timeout": 60}, workers=_SETTINGS.serving.workers)
 class CCRisk:
     """Claims fraud scoring (more model families join as they are built)."""
 
