@@ -51,9 +51,7 @@ class ServingSettings(BaseModel):
     reason_count: int = Field(3, ge=1, le=20)
     workers: int = Field(2, ge=1, le=64, description="BentoML worker processes (each loads the models)")
     polars_threads: int = Field(
-        1,
-        ge=0,
-        description="POLARS_MAX_THREADS for the server (0 = all cores); requests run in parallel already",
+        0, ge=0, description="POLARS_MAX_THREADS for the server (0 = Polars' default)"
     )
 
 
