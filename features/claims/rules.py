@@ -61,9 +61,12 @@ class RuleLibrary(BaseModel):
 
 
 class RuleHit(BaseModel):
+    """A rule that fired on a claim (what the API returns beside the score)."""
+
+    model_config = ConfigDict(frozen=True)
     id: str
     description: str
-    severity: str
+    severity: Literal["low", "medium", "high"]
 
 
 def default_rules_path(spec_name: str) -> Path:
@@ -132,7 +135,7 @@ class RuleBook:
             raise ValueError(
                 f"rules {self.path} are written for spec {library.spec!r}, not {self.spec.name!r}"
             )
-        compiled = [(r, condition_expr(r.when, self.spec).alias(r.id)) for r in library.rules]
+        compiled = [(_hit(r), condition_expr(r.when, self.spec).alias(r.id)) for r in library.rules]
         digest = hashlib.sha256(text.encode()).hexdigest()[:8]
         self.library, self.compiled = library, compiled
         self.version = f"{library.version}+{digest}"
@@ -155,11 +158,8 @@ class RuleBook:
         """Rule hits per row, in library order (one Polars pass over the raw rows)."""
         compiled = self.compiled  # one consistent library even if a reload swaps it meanwhile
         flags = to_polars(frame).select([e for _, e in compiled])
-        rules = [r for r, _ in compiled]
-        hits: list[list[RuleHit]] = []
-        for row in flags.iter_rows():
-            hits.append([_hit(r) for r, fired in zip(rules, row, strict=True) if fired])
-        return hits
+        rules = [hit for hit, _ in compiled]  # one frozen RuleHit per rule, shared by every row
+        return [[hit for hit, fired in zip(rules, row, strict=True) if fired] for row in flags.iter_rows()]
 
 
 def _hit(rule: Rule) -> RuleHit:
