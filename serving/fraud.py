@@ -51,8 +51,9 @@ class FraudService:
             rows, schema_overrides=_text_columns(self.loaded.python_model.spec), strict=False
         )
         scorer = self.loaded.python_model
-        a = scorer.assess(frame, self.reason_count, explain)
-        hits = self.rules.evaluate(frame)
+        rules, rule_exprs = self.rules.snapshot()
+        a = scorer.assess(frame, self.reason_count, explain, extra=rule_exprs)  # one Polars pass
+        hits = self.rules.hits(rules, a.extra)
         ref = self.model_ref()
         # model_construct: these objects are built from our own model outputs, so pydantic's
         # validation would only cost time (0.5 s for a 10,000-claim batch).

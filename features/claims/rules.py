@@ -154,12 +154,20 @@ class RuleBook:
             self._mtime = self.path.stat().st_mtime if self.path.exists() else self._mtime
             return False
 
+    def snapshot(self) -> tuple[list[RuleHit], list[pl.Expr]]:
+        """The rules in force and their boolean expressions (consistent even if a reload swaps them)."""
+        compiled = self.compiled
+        return [hit for hit, _ in compiled], [expr for _, expr in compiled]
+
+    @staticmethod
+    def hits(rules: list[RuleHit], flags: pl.DataFrame) -> list[list[RuleHit]]:
+        """Rule hits per row from the flag columns of `snapshot()`'s expressions."""
+        return [[hit for hit, fired in zip(rules, row, strict=True) if fired] for row in flags.iter_rows()]
+
     def evaluate(self, frame: pl.DataFrame | pd.DataFrame) -> list[list[RuleHit]]:
         """Rule hits per row, in library order (one Polars pass over the raw rows)."""
-        compiled = self.compiled  # one consistent library even if a reload swaps it meanwhile
-        flags = to_polars(frame).select([e for _, e in compiled])
-        rules = [hit for hit, _ in compiled]  # one frozen RuleHit per rule, shared by every row
-        return [[hit for hit, fired in zip(rules, row, strict=True) if fired] for row in flags.iter_rows()]
+        rules, exprs = self.snapshot()
+        return self.hits(rules, to_polars(frame).select(exprs))
 
 
 def _hit(rule: Rule) -> RuleHit:

@@ -8,6 +8,7 @@ MLflow as a pyfunc; serving (and anyone else) loads it with
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,7 +71,8 @@ class Assessment:
     probability: np.ndarray
     bands: list[str]
     reasons: list[list[Reason]]
-    features: pl.DataFrame  # encoded features, derived ones included (the rules reuse them)
+    features: pl.DataFrame  # encoded features, derived ones included
+    extra: pl.DataFrame  # columns of the `extra` expressions (empty when none were asked for)
 
 
 @dataclass
@@ -133,25 +135,35 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
         parts = [m.predict(x, pred_contrib=True, num_threads=threads) for m in self.models]
         return np.mean(parts, axis=0)[:, :-1]
 
-    def assess(self, frame: pl.DataFrame | pd.DataFrame, k: int = 3, explain: str = "all") -> Assessment:
+    def assess(
+        self,
+        frame: pl.DataFrame | pd.DataFrame,
+        k: int = 3,
+        explain: str = "all",
+        extra: Sequence[pl.Expr] = (),
+    ) -> Assessment:
         """Probability, band and top-k reasons, encoding the rows once.
 
         `explain`: "all" claims get reasons, only "flagged" ones (medium/high band), or "none".
         TreeSHAP costs far more than scoring, so large batches can ask for fewer explanations.
+        `extra`: more expressions on the raw rows (business rules), computed in the same pass.
         """
         if explain not in EXPLAIN_MODES:
             raise ValueError(f"explain must be one of {EXPLAIN_MODES}, not {explain!r}")
         df = to_polars(frame)
-        features = self.encoder.features(df)
+        columns = self.encoder.features(df, extra).get_columns()
+        n = len(self.spec.feature_names)
+        features, extras = pl.DataFrame(columns[:n]), pl.DataFrame(columns[n:])
         x = to_matrix(features)
         probability, bands = self._probability_and_band(df, x)
         reasons: list[list[Reason]] = [[] for _ in range(len(x))]
         rows = np.arange(len(x)) if explain == "all" else np.flatnonzero(np.array(bands) != "low")
         if explain != "none" and len(rows):
-            explained = self._reasons(df[rows], features[rows], self.contributions(x[rows]), k)
+            picked = (df, features) if len(rows) == len(x) else (df[rows], features[rows])
+            explained = self._reasons(*picked, self.contributions(x[rows]), k)
             for i, row_reasons in zip(rows, explained, strict=True):
                 reasons[i] = row_reasons
-        return Assessment(probability, bands, reasons, features)
+        return Assessment(probability, bands, reasons, features, extras)
 
     def explain(self, frame: pl.DataFrame | pd.DataFrame, k: int = 3) -> list[list[Reason]]:
         """Top-k features per claim by contribution, strongest risk-raising first."""

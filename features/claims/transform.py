@@ -8,6 +8,7 @@ codes and unknown values become NaN (LightGBM's missing), and derived features a
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -88,13 +89,14 @@ class ClaimEncoder:
         exprs = [column_expr(c, spec.columns[c]) for c in self.required]
         self.exprs = exprs + [derived_expr(d, spec) for d in spec.derived]
 
-    def features(self, frame: pl.DataFrame | pd.DataFrame) -> pl.DataFrame:
-        """Encoded features (Float64, null = missing) in `spec.feature_names` order."""
+    def features(self, frame: pl.DataFrame | pd.DataFrame, extra: Sequence[pl.Expr] = ()) -> pl.DataFrame:
+        """Encoded features (Float64, null = missing) in `spec.feature_names` order, then the
+        `extra` expressions' columns: one Polars pass for everything a request needs."""
         df = to_polars(frame)
         absent = [c for c in self.required if c not in df.columns]
         if absent:
             raise SchemaError(absent[0], f"missing from the input (all missing: {absent})")
-        return df.select(self.exprs)
+        return df.select([*self.exprs, *extra])
 
     def matrix(self, frame: pl.DataFrame | pd.DataFrame) -> np.ndarray:
         """Feature matrix (float64, NaN = missing) for the booster."""

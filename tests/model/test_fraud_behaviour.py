@@ -122,3 +122,14 @@ def test_explain_modes_only_change_which_claims_get_reasons(scorer, claims):
         assert g == (f if band != "low" else [])
     with pytest.raises(ValueError, match="explain must be one of"):
         scorer.assess(claims, explain="some")
+
+
+def test_rules_in_the_scoring_pass_match_separate_evaluation(scorer, claims, spec):
+    from features.claims.rules import RuleBook, default_rules_path
+
+    book = RuleBook(default_rules_path("vehicle_claims"), spec)
+    rules, exprs = book.snapshot()
+    a = scorer.assess(claims, k=3, explain="none", extra=exprs)
+    assert a.features.columns == spec.feature_names
+    assert RuleBook.hits(rules, a.extra) == book.evaluate(claims)
+    assert np.array_equal(a.probability, scorer.assess(claims, explain="none").probability)
