@@ -193,9 +193,11 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
         return out
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None):
-        """pyfunc entry point: raw claim rows in, probability / band / top reasons out."""
-        k = int((params or {}).get("reason_count", 3))
-        a = self.assess(model_input, k)
+        """pyfunc entry point: raw claim rows in, probability / band / top reasons out.
+
+        params: reason_count (default 3); explain = all | flagged | none (default all)."""
+        params = params or {}
+        a = self.assess(model_input, int(params.get("reason_count", 3)), str(params.get("explain", "all")))
         reasons = ["; ".join(r.text for r in row) for row in a.reasons]
         return pd.DataFrame(
             {"fraud_probability": a.probability, "risk_band": a.bands, "top_reasons": reasons},

@@ -44,3 +44,23 @@ def test_training_on_a_missing_file_says_so(tmp_path, trained):
         ["train", "fraud", "--data", str(tmp_path / "nope.csv")], _empty_store_env(tmp_path, trained)
     )
     assert done.returncode == 2 and "not found" in done.stdout
+
+
+def test_serve_with_a_corrupted_champion_fails_fast(tmp_path, trained):
+    """Train into a fresh store, damage the logged model, and `ccrisk serve` must refuse to start."""
+    env = _empty_store_env(tmp_path, trained)
+    small = tmp_path / "small.csv"
+    pl.read_csv(SAMPLE_CLAIMS).head(600).write_csv(small)
+    done = _ccrisk(
+        ["train", "fraud", "--data", str(small), "--set", "folds=2", "--set", "num_boost_round=50"],
+        env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    pickles = list(tmp_path.rglob("python_model.pkl"))
+    assert len(pickles) == 1
+    pickles[0].write_bytes(b"not a pickle")
+    done = _ccrisk(["serve", "--port", "1"], env)
+    assert done.returncode == 3
+    text = " ".join(done.stdout.split())
+    assert "could not be loaded" in text and "Re-train" in text

@@ -87,6 +87,17 @@ def test_pyfunc_round_trip_scores_identically(trained, scorer):
     assert out["risk_band"].tolist() == bands
 
 
+def test_pyfunc_params_choose_reasons(trained):
+    pdf = pl.read_csv(SAMPLE_CLAIMS).head(20).to_pandas()
+    model = mlflow.pyfunc.load_model("models:/ccrisk-fraud@champion")
+    full = model.predict(pdf)
+    quiet = model.predict(pdf, params={"explain": "none"})
+    assert (quiet["top_reasons"] == "").all() and (full["top_reasons"] != "").all()
+    assert np.array_equal(full["fraud_probability"], quiet["fraud_probability"])
+    one = model.predict(pdf, params={"reason_count": 1})
+    assert (one["top_reasons"].str.count(";") == 0).all()
+
+
 def test_pyfunc_accepts_float_columns_and_unknown_make(trained):
     pdf = pl.read_csv(SAMPLE_CLAIMS).head(5).to_pandas()
     pdf["Age"] = pdf["Age"].astype(float)

@@ -109,7 +109,7 @@ def log_model(scorer: FraudScorer, test: pl.DataFrame, spec: ClaimSpec, name: st
     signature = ModelSignature(
         inputs=input_schema(spec, example),
         outputs=infer_signature(output).inputs,
-        params=ParamSchema([ParamSpec("reason_count", "long", 3)]),
+        params=ParamSchema([ParamSpec("reason_count", "long", 3), ParamSpec("explain", "string", "all")]),
     )
     info = mlflow.pyfunc.log_model(
         name="model",
