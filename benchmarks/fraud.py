@@ -98,6 +98,26 @@ def polars_threads_tuning(env: dict, logs: Path, seconds: float) -> dict:
     return out
 
 
+def workers_tuning(env: dict, logs: Path, seconds: float) -> dict:
+    """Before/after for BentoML worker processes (1 vs the configured count), c=8, one claim."""
+    import yaml
+
+    settings_path = Path(env["CCRISK_SETTINGS"])
+    data = yaml.safe_load(settings_path.read_text())
+    configured = data["serving"].get("workers", 2)
+    out = {}
+    for workers in sorted({1, configured}):
+        variant = settings_path.with_name(f"mlflow-workers-{workers}.yaml")
+        variant.write_text(yaml.safe_dump({**data, "serving": {**data["serving"], "workers": workers}}))
+        server = start_ccrisk({**env, "CCRISK_SETTINGS": str(variant)}, logs / f"ccrisk-w{workers}.log")
+        try:
+            result = run_load(server.base + "/v1/claims/score", {"claim": load_spec().example}, 8, seconds)
+            out[f"workers_{workers}"] = {**result.as_dict(), "rss_mb": round(server.rss_mb(), 1)}
+        finally:
+            server.stop()
+    return out
+
+
 def batches(env: dict, logs: Path, data: Path, sizes: list[int], repeats: int) -> dict:
     """Claims/s through the batch endpoint vs in-process raw prediction on the same rows."""
     scorer = mlflow.pyfunc.load_model("models:/ccrisk-fraud@champion").unwrap_python_model()

@@ -48,16 +48,20 @@ async def _worker(
             errors.append(1)
 
 
-async def _run(url: str, payload: dict, concurrency: int, seconds: float) -> LoadResult:
+async def _run(url: str, payload: dict, concurrency: int, seconds: float, warmup_s: float) -> LoadResult:
     body = json.dumps(payload).encode()
     latencies: list[float] = []
     errors: list[int] = []
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        for _ in range(3):  # warm the connections and the server
-            async with session.post(url, data=body, headers={"content-type": "application/json"}) as r:
-                await r.read()
+        # Warm-up at full concurrency, not measured: connections, lazy init, and every server
+        # worker up (a server reports ready when its first worker is, not its last).
+        warm: list[float] = []
+        warm_deadline = time.perf_counter() + warmup_s
+        await asyncio.gather(
+            *[_worker(session, url, body, warm_deadline, warm, []) for _ in range(concurrency)]
+        )
         start = time.perf_counter()
         deadline = start + seconds
         await asyncio.gather(
@@ -75,9 +79,10 @@ async def _run(url: str, payload: dict, concurrency: int, seconds: float) -> Loa
     )
 
 
-def run_load(url: str, payload: dict, concurrency: int, seconds: float) -> LoadResult:
-    """POST `payload` to `url` from `concurrency` workers for `seconds`; bounded in count by time."""
-    return asyncio.run(_run(url, payload, concurrency, seconds))
+def run_load(url: str, payload: dict, concurrency: int, seconds: float, warmup_s: float = 3.0) -> LoadResult:
+    """POST `payload` to `url` from `concurrency` workers for `seconds` after `warmup_s` of
+    unmeasured load; bounded by time."""
+    return asyncio.run(_run(url, payload, concurrency, seconds, warmup_s))
 
 
 def timed_posts(url: str, payload: dict, repeats: int) -> list[float]:

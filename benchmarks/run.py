@@ -92,8 +92,11 @@ def run_bench(quick: bool, console: Console) -> Path:
         }
         console.log("batch endpoint vs in-process predict")
         report["serving"]["fraud_batch"] = fraud.batches(env, folder, data, sizes, repeats)
-        console.log("tuning: Polars threads")
-        report["serving"]["tuning"] = fraud.polars_threads_tuning(env, folder, seconds)
+        console.log("tuning: Polars threads, BentoML workers")
+        report["serving"]["tuning"] = {
+            **fraud.polars_threads_tuning(env, folder, seconds),
+            **fraud.workers_tuning(env, folder, seconds),
+        }
     report["bars"] = check_bars(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / ("bench-quick.json" if quick else "bench.json")
@@ -184,6 +187,15 @@ def markdown(report: dict) -> str:
                 f"| {b['endpoint_explain_none_claims_per_s']} "
                 f"| {b['endpoint_explain_flagged_claims_per_s']} |"
             )
+    lines += [
+        "",
+        "| tuning (one claim, concurrency 8) | req/s | p50 ms | p99 ms |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {k} | {v['rps']:.0f} | {v['p50_ms']:.1f} | {v['p99_ms']:.1f} |"
+        for k, v in report["serving"].get("tuning", {}).items()
+    ]
     lines += ["", "| bar | target | measured | met |", "| --- | --- | --- | --- |"]
     lines += [
         f"| {k} | {v['bar']} | {v['measured']} | {'yes' if v['met'] else 'no'} |"
