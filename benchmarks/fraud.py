@@ -61,7 +61,12 @@ def single_claim(env: dict, logs: Path, levels: list[int], seconds: float, worke
     claim = load_spec().example
     out: dict = {}
     for name, starter, url, payload in (
-        ("ccrisk", lambda: start_ccrisk(env, logs / "ccrisk.log"), "/v1/claims/score", {"claim": claim}),
+        (
+            "ccrisk",
+            lambda: start_ccrisk(env, logs / "ccrisk.log", _workers(env)),
+            "/v1/claims/score",
+            {"claim": claim},
+        ),
         (
             "mlflow",
             lambda: start_mlflow("models:/ccrisk-fraud@champion", env, logs / "mlflow.log", workers),
@@ -90,7 +95,9 @@ def polars_threads_tuning(env: dict, logs: Path, seconds: float) -> dict:
     claim = load_spec().example
     out = {}
     for label, threads in (("polars_all_cores", str(os.cpu_count())), ("polars_one_thread", "1")):
-        server = start_ccrisk({**env, "POLARS_MAX_THREADS": threads}, logs / f"ccrisk-{label}.log")
+        server = start_ccrisk(
+            {**env, "POLARS_MAX_THREADS": threads}, logs / f"ccrisk-{label}.log", _workers(env)
+        )
         try:
             out[label] = run_load(server.base + "/v1/claims/score", {"claim": claim}, 8, seconds).as_dict()
         finally:
@@ -109,7 +116,9 @@ def workers_tuning(env: dict, logs: Path, seconds: float) -> dict:
     for workers in sorted({1, configured}):
         variant = settings_path.with_name(f"mlflow-workers-{workers}.yaml")
         variant.write_text(yaml.safe_dump({**data, "serving": {**data["serving"], "workers": workers}}))
-        server = start_ccrisk({**env, "CCRISK_SETTINGS": str(variant)}, logs / f"ccrisk-w{workers}.log")
+        server = start_ccrisk(
+            {**env, "CCRISK_SETTINGS": str(variant)}, logs / f"ccrisk-w{workers}.log", workers
+        )
         try:
             result = run_load(server.base + "/v1/claims/score", {"claim": load_spec().example}, 8, seconds)
             out[f"workers_{workers}"] = {**result.as_dict(), "rss_mb": round(server.rss_mb(), 1)}
@@ -121,7 +130,7 @@ def workers_tuning(env: dict, logs: Path, seconds: float) -> dict:
 def batches(env: dict, logs: Path, data: Path, sizes: list[int], repeats: int) -> dict:
     """Claims/s through the batch endpoint vs in-process raw prediction on the same rows."""
     scorer = mlflow.pyfunc.load_model("models:/ccrisk-fraud@champion").unwrap_python_model()
-    server = start_ccrisk(env, logs / "ccrisk-batch.log")
+    server = start_ccrisk(env, logs / "ccrisk-batch.log", _workers(env))
     out = {}
     try:
         for n in sizes:
@@ -140,6 +149,13 @@ def batches(env: dict, logs: Path, data: Path, sizes: list[int], repeats: int) -
     finally:
         server.stop()
     return out
+
+
+def _workers(env: dict) -> int:
+    """Worker processes the ccrisk server under test will start (from its settings file)."""
+    import yaml
+
+    return int(yaml.safe_load(Path(env["CCRISK_SETTINGS"]).read_text())["serving"].get("workers", 2))
 
 
 def _time(fn) -> float:

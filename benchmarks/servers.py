@@ -45,9 +45,20 @@ class Server:
 
 
 def start(
-    name: str, cmd: list[str], ready_path: str, port: int, env: dict, log: Path, timeout_s: float = 300
+    name: str,
+    cmd: list[str],
+    ready_path: str,
+    port: int,
+    env: dict,
+    log: Path,
+    ready_line: str,
+    workers: int,
+    timeout_s: float = 300,
 ) -> Server:
-    """Launch `cmd`, poll `ready_path` until 200; the wait is the cold start."""
+    """Launch `cmd`; ready when `ready_path` answers 200 and the log shows `ready_line` once per
+    worker (a server answers as soon as its first worker is up; a client's keep-alive
+    connections opened before the others are would all stay on that one). The wait is the
+    cold start."""
     begin = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
@@ -56,7 +67,8 @@ def start(
         if proc.poll() is not None:
             raise RuntimeError(f"{name} exited with {proc.returncode}; see {log}")
         try:
-            if httpx.get(base + ready_path, timeout=2).status_code == 200:
+            up = httpx.get(base + ready_path, timeout=2).status_code == 200
+            if up and log.read_text(errors="replace").count(ready_line) >= workers:
                 return Server(name, proc, base, time.perf_counter() - begin)
         except httpx.TransportError:
             pass
@@ -65,10 +77,10 @@ def start(
     raise RuntimeError(f"{name} not ready after {timeout_s}s; see {log}")
 
 
-def start_ccrisk(env: dict, log: Path) -> Server:
+def start_ccrisk(env: dict, log: Path, workers: int) -> Server:
     port = free_port()
     cmd = [sys.executable, "-m", "ccrisk", "serve", "--port", str(port)]
-    return start("ccrisk (BentoML)", cmd, "/readyz", port, env, log)
+    return start("ccrisk (BentoML)", cmd, "/readyz", port, env, log, "Service ccrisk initialized", workers)
 
 
 def start_mlflow(model_uri: str, env: dict, log: Path, workers: int) -> Server:
@@ -92,4 +104,5 @@ def start_mlflow(model_uri: str, env: dict, log: Path, workers: int) -> Server:
         str(workers),
     ]
     path = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # it execs `uvicorn`
-    return start("mlflow models serve", cmd, "/ping", port, {**env, "PATH": path}, log)
+    env = {**env, "PATH": path}
+    return start("mlflow models serve", cmd, "/ping", port, env, log, "Application startup complete", workers)

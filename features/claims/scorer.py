@@ -157,7 +157,7 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
         x = to_matrix(features)
         probability, bands = self._probability_and_band(df, x)
         reasons: list[list[Reason]] = [[] for _ in range(len(x))]
-        rows = np.arange(len(x)) if explain == "all" else np.flatnonzero(np.array(bands) != "low")
+        rows = np.arange(len(x)) if explain != "flagged" else np.flatnonzero(np.array(bands) != "low")
         if explain != "none" and len(rows):
             picked = (df, features) if len(rows) == len(x) else (df[rows], features[rows])
             explained = self._reasons(*picked, self.contributions(x[rows]), k)
@@ -165,13 +165,10 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
                 reasons[i] = row_reasons
         return Assessment(probability, bands, reasons, features, extras)
 
-    def explain(self, frame: pl.DataFrame | pd.DataFrame, k: int = 3) -> list[list[Reason]]:
-        """Top-k features per claim by contribution, strongest risk-raising first."""
-        return self.assess(frame, k).reasons
-
     def _reasons(
         self, df: pl.DataFrame, features: pl.DataFrame, contrib: np.ndarray, k: int
     ) -> list[list[Reason]]:
+        """Top-k features per row by contribution, strongest risk-raising first, in words."""
         names = self.spec.feature_names
         top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
         wanted = sorted({names[j] for j in np.unique(top)})
