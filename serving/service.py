@@ -8,6 +8,7 @@ and the spec when it is imported: BentoML needs the types when the class is defi
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Annotated, Literal
 
 import bentoml
@@ -28,7 +29,7 @@ Claim = claim_model(_SPEC)
 
 
 class PayloadTooLarge(BentoMLException):
-    from http import HTTPStatus
+    """413: a batch over serving.max_batch_claims."""
 
     error_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
 
