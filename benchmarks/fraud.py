@@ -63,7 +63,7 @@ def single_claim(env: dict, logs: Path, levels: list[int], seconds: float, worke
     for name, starter, url, payload in (
         (
             "ccrisk",
-            lambda: start_ccrisk(env, logs / "ccrisk.log", _workers(env)),
+            lambda: start_ccrisk(env, logs / "ccrisk.log", workers),
             "/v1/claims/score",
             {"claim": claim},
         ),
@@ -90,19 +90,24 @@ def single_claim(env: dict, logs: Path, levels: list[int], seconds: float, worke
     return out
 
 
+def _one_claim_at_c8(env: dict, log: Path, workers: int, seconds: float) -> dict:
+    """Start ccrisk with `env`, load it with one claim at concurrency 8, stop it."""
+    server = start_ccrisk(env, log, workers)
+    try:
+        result = run_load(server.base + "/v1/claims/score", {"claim": load_spec().example}, 8, seconds)
+        return {**result.as_dict(), "rss_mb": round(server.rss_mb(), 1)}
+    finally:
+        server.stop()
+
+
 def polars_threads_tuning(env: dict, logs: Path, seconds: float) -> dict:
-    """Before/after for the serving knob we set: Polars threads per server (c=8, one claim)."""
-    claim = load_spec().example
-    out = {}
-    for label, threads in (("polars_all_cores", str(os.cpu_count())), ("polars_one_thread", "1")):
-        server = start_ccrisk(
-            {**env, "POLARS_MAX_THREADS": threads}, logs / f"ccrisk-{label}.log", _workers(env)
+    """Before/after for the Polars threads per server (c=8, one claim)."""
+    return {
+        label: _one_claim_at_c8(
+            {**env, "POLARS_MAX_THREADS": threads}, logs / f"ccrisk-{label}.log", _workers(env), seconds
         )
-        try:
-            out[label] = run_load(server.base + "/v1/claims/score", {"claim": claim}, 8, seconds).as_dict()
-        finally:
-            server.stop()
-    return out
+        for label, threads in (("polars_all_cores", str(os.cpu_count())), ("polars_one_thread", "1"))
+    }
 
 
 def workers_tuning(env: dict, logs: Path, seconds: float) -> dict:
@@ -111,19 +116,13 @@ def workers_tuning(env: dict, logs: Path, seconds: float) -> dict:
 
     settings_path = Path(env["CCRISK_SETTINGS"])
     data = yaml.safe_load(settings_path.read_text())
-    configured = data["serving"].get("workers", 2)
     out = {}
-    for workers in sorted({1, configured}):
+    for workers in sorted({1, _workers(env)}):
         variant = settings_path.with_name(f"mlflow-workers-{workers}.yaml")
         variant.write_text(yaml.safe_dump({**data, "serving": {**data["serving"], "workers": workers}}))
-        server = start_ccrisk(
-            {**env, "CCRISK_SETTINGS": str(variant)}, logs / f"ccrisk-w{workers}.log", workers
+        out[f"workers_{workers}"] = _one_claim_at_c8(
+            {**env, "CCRISK_SETTINGS": str(variant)}, logs / f"ccrisk-w{workers}.log", workers, seconds
         )
-        try:
-            result = run_load(server.base + "/v1/claims/score", {"claim": load_spec().example}, 8, seconds)
-            out[f"workers_{workers}"] = {**result.as_dict(), "rss_mb": round(server.rss_mb(), 1)}
-        finally:
-            server.stop()
     return out
 
 
