@@ -29,6 +29,7 @@ app.add_typer(models_app, name="models")
 console = Console(soft_wrap=True)
 logger = logging.getLogger("ccrisk")
 SAMPLE_CLAIMS = Path("data_samples/claims_sample.csv")
+SAMPLE_MESSAGES = Path("data_samples/contact_messages.csv")
 
 
 def _settings():
@@ -79,6 +80,43 @@ def train_fraud(
     _print_result(result, settings.model("fraud").registered_name)
 
 
+@train_app.command("text")
+def train_text(
+    task: Annotated[str, typer.Option(help="complaint | complaint_topic | intent")],
+    data: Annotated[
+        Optional[Path], typer.Option(help="CSV in the task's format (default: the config's data.path)")
+    ] = None,
+    sample: Annotated[
+        bool, typer.Option(help="train on the project's sample messages (data_samples/)")
+    ] = False,
+    config: Annotated[Optional[Path], typer.Option(help="pipeline config YAML")] = None,
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", help="override a config key: a.b=value")
+    ] = None,
+) -> None:
+    """Train a contact-text model (cross-validated), log it to MLflow, register it, apply the gate."""
+    from training.text.config import load_text_config
+    from training.text.pipeline import train_text as run
+
+    settings = _settings()
+    with _user_errors():
+        cfg = load_text_config(task, config, list(set_ or []), sample=sample)
+        result = run(data, cfg, settings)
+    table = Table(title=f"{settings.model(task).registered_name} v{result.version} (run {result.run_id[:8]})")
+    table.add_column("cross-validated metric")
+    table.add_column("value", justify="right")
+    for key, value in result.metrics.items():
+        table.add_row(key, f"{value:.4f}")
+    console.print(table)
+    _print_decision(result)
+
+
+def _print_decision(result) -> None:
+    colour = "green" if result.decision.alias == "champion" else "yellow"
+    console.print(f"[{colour}]@{result.decision.alias}[/]: {result.decision.reason}")
+    console.print(f"trained in {result.seconds:.1f}s")
+
+
 @contextmanager
 def _user_errors():
     """Input problems (bad data, spec or config) end with their message, not a traceback."""
@@ -98,9 +136,7 @@ def _print_result(result, name: str) -> None:
     for key in ("roc_auc", "pr_auc", "brier", "precision_at_recall_95", "recall_at_top_5pct", "cv_auc_mean"):
         table.add_row(key, f"{result.metrics[key]:.4f}")
     console.print(table)
-    colour = "green" if result.decision.alias == "champion" else "yellow"
-    console.print(f"[{colour}]@{result.decision.alias}[/]: {result.decision.reason}")
-    console.print(f"trained in {result.seconds:.1f}s")
+    _print_decision(result)
 
 
 @data_app.command("synth-claims")
@@ -117,6 +153,21 @@ def synth_claims(
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out, index=False)
     console.print(f"wrote {len(df)} claims ({df['FraudFound_P'].mean():.1%} fraud) to {out}")
+
+
+@data_app.command("synth-messages")
+def synth_messages(
+    out: Annotated[Path, typer.Option(help="CSV to write")] = SAMPLE_MESSAGES,
+    rows: Annotated[int, typer.Option(min=50, help="number of messages")] = 480,
+    seed: Annotated[int, typer.Option(help="random seed")] = 11,
+) -> None:
+    """Write the project's seeded sample customer messages (complaint, topic and intent labels)."""
+    from training.synthetic_text import generate_messages
+
+    df = generate_messages(rows, seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
+    console.print(f"wrote {len(df)} messages ({df['complaint'].mean():.0%} complaints) to {out}")
 
 
 @models_app.command("list")
@@ -144,17 +195,23 @@ def models_list() -> None:
 def ensure_champion(
     data: Annotated[Path, typer.Option(help="claims to train on when there is no champion")] = SAMPLE_CLAIMS,
 ) -> None:
-    """Train the fraud model on the sample claims if the registry has no champion yet."""
+    """Train, on the sample data, every served model family that has no champion yet."""
     from training.registry import alias_version
 
     settings = _settings()
-    name = settings.model("fraud").registered_name
-    current = alias_version(name, settings.aliases.champion)
-    if current is not None:
-        console.print(f"{name}@{settings.aliases.champion} is version {current.version}; nothing to train")
-        return
-    console.print(f"no {name}@{settings.aliases.champion}: training on {data}")
-    train_fraud(data=data)
+    for family in ("fraud", "complaint", "complaint_topic", "intent"):
+        name = settings.model(family).registered_name
+        current = alias_version(name, settings.aliases.champion)
+        if current is not None:
+            console.print(
+                f"{name}@{settings.aliases.champion} is version {current.version}; nothing to train"
+            )
+            continue
+        console.print(f"no {name}@{settings.aliases.champion}: training on the sample data")
+        if family == "fraud":
+            train_fraud(data=data)
+        else:
+            train_text(task=family, sample=True)
 
 
 @app.command("bench")

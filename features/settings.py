@@ -48,6 +48,10 @@ class ServingSettings(BaseModel):
     claim_spec: str = "vehicle_claims"
     rules_file: str | None = None
     max_batch_claims: int = Field(10000, gt=0)
+    max_batch_texts: int = Field(256, gt=0, description="messages per /v1/contact/analyze_batch call")
+    torch_threads: int = Field(
+        1, ge=0, description="torch (encoder) threads per worker; 0 = torch's default (all cores)"
+    )
     reason_count: int = Field(3, ge=1, le=20)
     workers: int = Field(2, ge=1, le=64, description="BentoML worker processes (each loads the models)")
     polars_threads: int = Field(

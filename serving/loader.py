@@ -31,7 +31,7 @@ class LoadedModel:
 def _missing(name: str, alias: str, settings: Settings, why: str) -> ChampionUnavailable:
     return ChampionUnavailable(
         f"{name}@{alias} {why} in {settings.resolved_tracking_uri()}. Train one first: "
-        f"`ccrisk train fraud --data data_samples/claims_sample.csv` (or `make run`), "
+        f"`ccrisk ensure-champion` (sample data) or `ccrisk train ...` (or `make run`), "
         f"or point MLFLOW_TRACKING_URI at the store that holds it."
     )
 
@@ -65,6 +65,12 @@ def check_spec(loaded: LoadedModel, api_spec: ClaimSpec) -> None:
         )
 
 
+SERVED = ("fraud", "complaint", "complaint_topic", "intent")
+
+
 def check_champions(settings: Settings, api_spec: ClaimSpec) -> None:
     """Called by `ccrisk serve` before starting the server: fail fast and clearly."""
-    check_spec(load_champion(settings, "fraud"), api_spec)
+    for family in SERVED:
+        loaded = load_champion(settings, family)
+        if family == "fraud":
+            check_spec(loaded, api_spec)

@@ -17,7 +17,9 @@ from pydantic import Field
 
 from features.claims.api import BatchScore, ClaimScore, claim_model
 from features.claims.spec import load_spec
+from features.contact.api import Channel, ContactAnalysis, ContactBatch, ContactMessage, KeyPhraseMode, Text
 from features.settings import load_settings, prepare_environment
+from serving.contact import ContactService, TooManyTexts
 from serving.fraud import FraudService, TooManyClaims
 
 logger = logging.getLogger(__name__)
@@ -29,17 +31,31 @@ Claim = claim_model(_SPEC)
 
 
 class PayloadTooLarge(BentoMLException):
-    """413: a batch over serving.max_batch_claims."""
+    """413: a batch over serving.max_batch_claims or serving.max_batch_texts."""
 
     error_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
 
 
+def limit_threads(torch_threads: int) -> None:
+    """Per worker: BLAS single-threaded (numpy and torch threads in one request contend on few
+    cores) and torch at `torch_threads` (0 leaves torch's default)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(torch_threads)
+
+
 @bentoml.service(name="ccrisk", traffic={"timeout": 60}, workers=_SETTINGS.serving.workers)
 class CCRisk:
-    """Claims fraud scoring (more model families join as they are built)."""
+    """Claims fraud scoring and contact-text analysis (complaint risk, topic, intent)."""
 
     def __init__(self) -> None:
+        limit_threads(_SETTINGS.serving.torch_threads)
         self.fraud = FraudService(_SETTINGS, _SPEC)
+        self.contact = ContactService(_SETTINGS)
 
     @bentoml.api(route="/v1/claims/score")
     def claims_score(self, claim: Claim) -> ClaimScore:  # type: ignore[valid-type]
@@ -61,11 +77,44 @@ class CCRisk:
         (medium or high band) get them; send "explain": "all" to explain every claim."""
         return self._score(claims, explain)
 
+    @bentoml.api(route="/v1/contact/analyze")
+    def contact_analyze(
+        self,
+        text: Text,
+        channel: Channel | None = None,
+        key_phrases: KeyPhraseMode = "flagged",
+    ) -> ContactAnalysis:
+        """One customer message: complaint risk (band and key phrases), topic and intent.
+
+        Key phrases (spaCy + occlusion) cost extra model passes, so by default only messages in
+        the medium or high complaint band get them; send "key_phrases": "all" for every one."""
+        message = ContactMessage(text=text, channel=channel)
+        return self._analyze([message], key_phrases, single=True).results[0]
+
+    @bentoml.api(route="/v1/contact/analyze_batch")
+    def contact_analyze_batch(
+        self,
+        messages: Annotated[list[ContactMessage], Field(min_length=1)],
+        key_phrases: KeyPhraseMode = "flagged",
+    ) -> ContactBatch:
+        """Many messages (up to serving.max_batch_texts), results in request order."""
+        return self._analyze(messages, key_phrases)
+
     @bentoml.api(route="/v1/admin/reload_rules")
     def reload_rules(self) -> dict[str, str]:
         """Reload the business-rules file now (it is also reloaded when it changes)."""
         self.fraud.rules.reload()
         return {"rules_version": self.fraud.rules.version}
+
+    def _analyze(
+        self, messages: list[ContactMessage], key_phrases: str, single: bool = False
+    ) -> ContactBatch:
+        try:
+            return self.contact.analyze(messages, key_phrases, single)
+        except TooManyTexts as exc:
+            raise PayloadTooLarge(str(exc)) from exc
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from exc
 
     def _score(self, claims: list, explain: str = "all") -> BatchScore:
         try:

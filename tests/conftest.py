@@ -16,6 +16,9 @@ SAMPLE_CLAIMS = ROOT / "data_samples" / "claims_sample.csv"
 SHARED = ROOT.parent / "shared" / "datasets"
 REAL_CLAIMS = SHARED / "vehicle_claim_fraud" / "fraud_oracle_dev.csv.gz"
 FAST_TRAINING = ["folds=3", "num_boost_round=400", "early_stopping_rounds=50"]
+SAMPLE_MESSAGES = ROOT / "data_samples" / "contact_messages.csv"
+TEXT_TASKS = ("complaint", "complaint_topic", "intent")
+FAST_TEXT = ["folds=3"]
 
 
 def require_real(path: Path) -> Path:
@@ -54,6 +57,7 @@ class TrainedStore:
     settings_path: Path
     rules_path: Path
     result: object  # training.fraud.pipeline.TrainResult
+    text_results: dict | None = None  # task -> training.text.pipeline.TextTrainResult
 
     def env(self) -> dict[str, str]:
         """Environment for a subprocess (CLI or server) that uses this store."""
@@ -67,20 +71,25 @@ class TrainedStore:
 
 
 MAX_BATCH = 50
+MAX_TEXTS = 8
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> TrainedStore:
-    """Train the fraud model on the sample claims into a temporary MLflow store (once)."""
+    """Train every served model on the sample data into a temporary MLflow store (once)."""
     from features.claims.rules import default_rules_path
     from features.settings import load_settings, prepare_environment
     from training.config import FraudTrainConfig, default_config_path, load_config
     from training.fraud.pipeline import train_fraud
+    from training.text.config import load_text_config
+    from training.text.pipeline import train_text
 
     folder = tmp_path_factory.mktemp("store")
     rules = folder / "rules.yaml"
     shutil.copy(default_rules_path("vehicle_claims"), rules)
-    settings_path = write_settings(folder, rules_file=str(rules), max_batch_claims=MAX_BATCH)
+    settings_path = write_settings(
+        folder, rules_file=str(rules), max_batch_claims=MAX_BATCH, max_batch_texts=MAX_TEXTS
+    )
     store = TrainedStore(folder, settings_path, rules, None)
     os.environ.update(
         {
@@ -93,4 +102,8 @@ def trained(tmp_path_factory) -> TrainedStore:
     prepare_environment(settings)
     cfg = load_config(FraudTrainConfig, default_config_path("fraud"), FAST_TRAINING)
     store.result = train_fraud(SAMPLE_CLAIMS, cfg, settings)
+    store.text_results = {
+        task: train_text(None, load_text_config(task, overrides=FAST_TEXT, sample=True), settings)
+        for task in TEXT_TASKS
+    }
     return store

@@ -1,0 +1,1 @@
+"""Contact-text models: complaint risk, complaint topic, intent routing."""

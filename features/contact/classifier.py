@@ -1,0 +1,106 @@
+"""One text model = normalisation + (TF-IDF and/or sentence embeddings) + a calibrated linear head.
+
+`TextClassifier` is the MLflow pyfunc the registry holds for each text task (complaint,
+complaint_topic, intent): `predict` takes a DataFrame with a `text` column and returns `label`,
+`probability` (of that label) and one `p_<label>` column per class.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from features.contact import encoder
+from features.text import normalize
+
+logger = logging.getLogger(__name__)
+TEXT_COLUMN = "text"
+
+
+def truncate_words(text: str, max_words: int) -> str:
+    """At most `max_words` white-space tokens (a warning says when a text was cut)."""
+    words = text.split(" ")
+    if len(words) <= max_words:
+        return text
+    logger.warning("text of %d words truncated to the first %d", len(words), max_words)
+    return " ".join(words[:max_words])
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Risk bands on the positive-class probability (complaint): medium and high cut-offs."""
+
+    medium: float = 0.4
+    high: float = 0.7
+
+    def of(self, p: float) -> str:
+        return "high" if p >= self.high else "medium" if p >= self.medium else "low"
+
+
+@dataclass
+class TextClassifier(mlflow.pyfunc.PythonModel):
+    task: str
+    labels: list[str]
+    head: Any  # fitted head with predict_proba, classes_ == labels (LinearSigmoidHead or sklearn)
+    vectorizer: Any | None = None  # fitted TF-IDF union, or None
+    encoder_ref: str | None = encoder.PACKAGED  # None: no embeddings
+    embedding_weight: float = 1.0
+    max_words: int = 400
+    max_tokens: int = 256
+    positive: str | None = None  # the class a risk probability is about ("complaint")
+    bands: Bands = field(default_factory=Bands)
+    low_confidence: float = 0.5
+    metadata: dict = field(default_factory=dict)
+
+    # -- the steps, usable one by one (the service shares one embedding across models) --
+    def prepare(self, texts: list[str]) -> list[str]:
+        return [truncate_words(normalize(t), self.max_words) for t in texts]
+
+    @property
+    def encoder_path(self) -> str | None:
+        return None if self.encoder_ref is None else str(encoder.resolve(self.encoder_ref))
+
+    def embed(self, prepared: list[str]) -> np.ndarray | None:
+        if self.encoder_ref is None:
+            return None
+        return encoder.embed(self.encoder_path, prepared, self.max_tokens)
+
+    def design(self, prepared: list[str], embeddings: np.ndarray | None) -> sp.csr_matrix:
+        parts = []
+        if self.vectorizer is not None:
+            parts.append(self.vectorizer.transform(prepared))
+        if self.encoder_ref is not None:
+            emb = self.embed(prepared) if embeddings is None else embeddings
+            parts.append(sp.csr_matrix(emb * self.embedding_weight))
+        return sp.hstack(parts, format="csr")
+
+    def proba(self, prepared: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """(n, len(labels)) class probabilities, columns in `labels` order."""
+        return self.head.predict_proba(self.design(prepared, embeddings))
+
+    def positive_index(self) -> int:
+        if self.positive is None:
+            raise ValueError(f"task {self.task!r} has no positive class")
+        return self.labels.index(self.positive)
+
+    def frame(self, p: np.ndarray) -> pd.DataFrame:
+        best = p.argmax(axis=1)
+        out = pd.DataFrame(
+            {"label": [self.labels[i] for i in best], "probability": p[np.arange(len(p)), best]}
+        )
+        per_class = pd.DataFrame(p, columns=[f"p_{label}" for label in self.labels])
+        return pd.concat([out, per_class], axis=1)
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        if TEXT_COLUMN not in model_input.columns:
+            raise ValueError(
+                f"input needs a {TEXT_COLUMN!r} column of strings; got {list(model_input.columns)}"
+            )
+        texts = model_input[TEXT_COLUMN].fillna("").astype(str).tolist()
+        return self.frame(self.proba(self.prepare(texts)))

@@ -1,0 +1,125 @@
+"""Contact-text analysis behind /v1/contact/*: complaint risk + key phrases, topic, intent.
+
+The three champions are separate registry models; a message is embedded once per distinct
+encoder and the embedding is shared by the models that use it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from features.contact.api import (
+    ComplaintOut,
+    ContactAnalysis,
+    ContactBatch,
+    ContactMessage,
+    IntentOut,
+    KeyPhraseOut,
+    LabelScore,
+    TextModelRef,
+    TopicOut,
+)
+from features.contact.classifier import TextClassifier
+from features.contact.phrases import key_phrases, load_nlp
+from features.settings import Settings
+from features.text import mask_pii
+from serving.loader import ChampionUnavailable, LoadedModel, load_champion
+
+logger = logging.getLogger(__name__)
+TASKS = ("complaint", "complaint_topic", "intent")
+
+
+class TooManyTexts(ValueError):
+    """A batch over serving.max_batch_texts."""
+
+
+def check_text_models(models: dict[str, LoadedModel]) -> None:
+    complaint = models["complaint"]
+    if getattr(complaint.python_model, "positive", None) is None:
+        raise ChampionUnavailable(
+            f"{complaint.name} v{complaint.version} has no positive class; re-train it with "
+            f"`ccrisk train text --task complaint`"
+        )
+
+
+class ContactService:
+    def __init__(self, settings: Settings):
+        self.loaded = {task: load_champion(settings, task) for task in TASKS}
+        check_text_models(self.loaded)
+        self.models: dict[str, TextClassifier] = {t: m.python_model for t, m in self.loaded.items()}
+        self.max_batch = settings.serving.max_batch_texts
+        self.refs = [
+            TextModelRef(task=t, name=m.name, version=m.version, run_id=m.run_id)
+            for t, m in self.loaded.items()
+        ]
+        load_nlp()
+        self.analyze([ContactMessage(text="Warm-up: my card has not arrived, this is unacceptable")], "all")
+
+    def analyze(
+        self, messages: list[ContactMessage], phrases: str = "flagged", single: bool = False
+    ) -> ContactBatch:
+        """Analyse messages in order; `single` names fields as the one-message endpoint does."""
+        if not messages:
+            raise ValueError("messages: send at least one message")
+        if len(messages) > self.max_batch:
+            raise TooManyTexts(
+                f"messages: {len(messages)} in one batch; the maximum is {self.max_batch}, split the batch"
+            )
+        texts = [m.text for m in messages]
+        for i, t in enumerate(texts):
+            if not t.strip():
+                where = "text" if single else f"messages[{i}].text"
+                raise ValueError(f"{where}: the message is empty or white space only; send its text")
+        probs, prepared = self._probabilities(texts)
+        complaint = self.models["complaint"]
+        pos = complaint.positive_index()
+        results = []
+        for i, text in enumerate(texts):
+            p_c = float(probs["complaint"][i, pos])
+            band = complaint.bands.of(p_c)
+            want = phrases == "all" or (phrases == "flagged" and band != "low")
+            kp = key_phrases(complaint, prepared["complaint"][i], p_c) if want else []
+            results.append(
+                ContactAnalysis(
+                    complaint=ComplaintOut(
+                        probability=p_c,
+                        band=band,
+                        key_phrases=[KeyPhraseOut(text=k.text, impact=k.impact) for k in kp],
+                    ),
+                    topic=TopicOut(**_top(self.models["complaint_topic"], probs["complaint_topic"][i])),
+                    intent=self._intent(probs["intent"][i]),
+                    truncated=any(len(text.split()) > m.max_words for m in self.models.values()),
+                    models=self.refs,
+                )
+            )
+        logger.debug("analysed %d messages; first: %s", len(texts), mask_pii(texts[0])[:80])
+        return ContactBatch(count=len(results), results=results)
+
+    def _probabilities(self, texts: list[str]) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+        """Class probabilities per task; one embedding per (encoder, prepared texts)."""
+        cache: dict[tuple, np.ndarray | None] = {}
+        probs, prepared = {}, {}
+        for task, model in self.models.items():
+            prepared[task] = model.prepare(texts)
+            key = (model.encoder_path, model.max_tokens, tuple(prepared[task]))
+            if key not in cache:
+                cache[key] = model.embed(prepared[task])
+            probs[task] = model.proba(prepared[task], cache[key])
+        return probs, prepared
+
+    def _intent(self, p: np.ndarray) -> IntentOut:
+        model = self.models["intent"]
+        top = _top(model, p)
+        return IntentOut(**top, low_confidence=top["probability"] < model.low_confidence)
+
+
+def _top(model: TextClassifier, p: np.ndarray, k: int = 3) -> dict:
+    order = np.argsort(-p)[:k]
+    best = int(order[0])
+    return {
+        "label": model.labels[best],
+        "probability": float(p[best]),
+        "top3": [LabelScore(label=model.labels[j], probability=float(p[j])) for j in order],
+    }

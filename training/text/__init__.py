@@ -1,0 +1,1 @@
+"""Contact-text model training (`ccrisk train text --task NAME`)."""

@@ -1,0 +1,77 @@
+"""The text pipeline's typed config: one YAML per task, differing only in data, labels and gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from training.config import default_config_path, load_config
+
+TASKS = ("complaint", "complaint_topic", "intent")
+
+
+class DataConfig(BaseModel):
+    """How to read the task's table: which columns hold the text and the label."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(description="CSV (optionally .gz); relative paths start at the project root")
+    header: bool = True
+    columns: list[str] | None = Field(None, description="column names when the file has no header")
+    text: str = "text"
+    label: str = "label"
+    label_names: dict[str, str] = Field(default_factory=dict, description="raw label -> name")
+    exclude: dict[str, list[str]] = Field(
+        default_factory=dict, description="drop rows whose column holds one of these values"
+    )
+
+
+class FeatureConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tfidf: bool = True
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (2, 5)
+    min_df: int = Field(2, ge=1)
+    embeddings: bool = True
+    embedding_weight: float = Field(1.0, gt=0)
+    max_words: int = Field(400, ge=8, description="longer texts are cut (with a warning)")
+    max_tokens: int = Field(256, ge=8, le=512, description="encoder word pieces per text")
+
+
+class HeadConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["svc", "logreg"] = "svc"
+    C: float = Field(1.0, gt=0)
+    class_weight: Literal["balanced"] | None = None
+    calibration_folds: int = Field(3, ge=2)
+
+
+class TextTrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    task: str
+    data: DataConfig
+    sample: DataConfig | None = Field(None, description="the project's sample messages (--sample)")
+    seed: int = 42
+    folds: int = Field(5, ge=2, le=20)
+    features: FeatureConfig = FeatureConfig()
+    head: HeadConfig = HeadConfig()
+    positive: str | None = Field(None, description="class whose probability is the risk score")
+    bands: dict[str, float] = Field(default_factory=lambda: {"medium": 0.4, "high": 0.7})
+    low_confidence: float = Field(0.5, ge=0, le=1)
+
+
+def load_text_config(
+    task: str, path: Path | None = None, overrides: list[str] | None = None, sample: bool = False
+) -> TextTrainConfig:
+    """The task's config; with `sample`, its `sample` data section replaces `data`."""
+    if path is None and task not in TASKS:
+        raise ValueError(f"unknown text task {task!r}; choose one of {', '.join(TASKS)}")
+    cfg = load_config(TextTrainConfig, path or default_config_path(f"text_{task}"), overrides)
+    if cfg.task != task:
+        raise ValueError(f"config is for task {cfg.task!r}, not {task!r}")
+    if sample:
+        if cfg.sample is None:
+            raise ValueError(f"config for {task!r} has no `sample` section; pass --data instead")
+        cfg = cfg.model_copy(update={"data": cfg.sample})
+    return cfg

