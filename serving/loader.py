@@ -28,10 +28,16 @@ class LoadedModel:
     python_model: Any
 
 
-def _missing(name: str, alias: str, settings: Settings, why: str) -> ChampionUnavailable:
+def train_command(family: str) -> str:
+    if family == "fraud":
+        return "ccrisk train fraud --data data_samples/claims_sample.csv"
+    return f"ccrisk train text --task {family} --sample"
+
+
+def _missing(family: str, name: str, alias: str, settings: Settings, why: str) -> ChampionUnavailable:
     return ChampionUnavailable(
         f"{name}@{alias} {why} in {settings.resolved_tracking_uri()}. Train one first: "
-        f"`ccrisk ensure-champion` (sample data) or `ccrisk train ...` (or `make run`), "
+        f"`{train_command(family)}` (or `ccrisk ensure-champion` / `make run` for every model), "
         f"or point MLFLOW_TRACKING_URI at the store that holds it."
     )
 
@@ -42,7 +48,7 @@ def load_champion(settings: Settings, family: str) -> LoadedModel:
     try:
         mv = MlflowClient().get_model_version_by_alias(name, alias)
     except MlflowException as exc:
-        raise _missing(name, alias, settings, "does not exist") from exc
+        raise _missing(family, name, alias, settings, "does not exist") from exc
     try:
         pyfunc = mlflow.pyfunc.load_model(f"models:/{name}@{alias}")
         inner = pyfunc.unwrap_python_model()

@@ -55,6 +55,7 @@ class TextTrainResult:
     decision: GateDecision
     seconds: float
     model: TextClassifier  # the in-memory model that was logged (round-trip checks)
+    folds: int  # cross-validation folds used (fewer than configured for tiny classes)
 
 
 def train_text(data_path: Path | None, cfg: TextTrainConfig, settings: Settings) -> TextTrainResult:
@@ -91,7 +92,7 @@ def train_text(data_path: Path | None, cfg: TextTrainConfig, settings: Settings)
         seconds = time.monotonic() - start
         mlflow.log_metric("train_seconds", seconds)
         mlflow.set_tags({"task": cfg.task, "gate.decision": decision.alias, "gate.reason": decision.reason})
-    return TextTrainResult(run.info.run_id, version, metrics, decision, seconds, model)
+    return TextTrainResult(run.info.run_id, version, metrics, decision, seconds, model, folds)
 
 
 def champion_baseline(model_cfg: ModelSettings, alias: str, data: TextData, cfg: TextTrainConfig) -> Baseline:
