@@ -64,3 +64,14 @@ def test_serve_with_a_corrupted_champion_fails_fast(tmp_path, trained):
     assert done.returncode == 3
     text = " ".join(done.stdout.split())
     assert "could not be loaded" in text and "Re-train" in text
+
+
+def test_text_training_errors_name_the_fix(tmp_path, trained):
+    env = _empty_store_env(tmp_path, trained)
+    done = _ccrisk(["train", "text", "--task", "sentiment"], env)
+    assert done.returncode == 2 and "unknown text task 'sentiment'" in done.stdout
+    bad = tmp_path / "messages.csv"
+    bad.write_text("message,label\nhello,a\n")
+    done = _ccrisk(["train", "text", "--task", "intent", "--data", str(bad)], env)
+    text = " ".join(done.stdout.split())
+    assert done.returncode == 2 and "no column 'text'" in text and "set data.text" in text

@@ -28,7 +28,7 @@ from training.config import FraudTrainConfig
 from training.data import Lineage, load_claims
 from training.fraud import evaluate, fit
 from training.fraud.baseline import champion_baseline
-from training.registry import GateDecision, apply_decision, decide, ensure_experiment
+from training.registry import GateDecision, apply_decision, decide, ensure_experiment, log_and_register
 
 logger = logging.getLogger(__name__)
 FAMILY = "fraud"
@@ -111,15 +111,7 @@ def log_model(scorer: FraudScorer, test: pl.DataFrame, spec: ClaimSpec, name: st
         outputs=infer_signature(output).inputs,
         params=ParamSchema([ParamSpec("reason_count", "long", 3), ParamSpec("explain", "string", "all")]),
     )
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=scorer,
-        signature=signature,
-        input_example=example,
-        registered_model_name=name,
-        pip_requirements=PIP_REQUIREMENTS,
-    )
-    return str(info.registered_model_version)
+    return log_and_register(scorer, signature, example, name, PIP_REQUIREMENTS)
 
 
 def train_fraud(data: Path, cfg: FraudTrainConfig, settings: Settings) -> TrainResult:

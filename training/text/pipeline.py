@@ -30,6 +30,7 @@ from training.registry import (
     apply_decision,
     decide,
     ensure_experiment,
+    log_and_register,
 )
 from training.text import evaluate, fit
 from training.text.config import TextTrainConfig
@@ -119,15 +120,7 @@ def log_model(model: TextClassifier, data: TextData, name: str) -> str:
         inputs=Schema([ColSpec("string", TEXT_COLUMN)]),
         outputs=infer_signature(model.predict(None, example)).inputs,
     )
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=model,
-        signature=signature,
-        input_example=example,
-        registered_model_name=name,
-        pip_requirements=PIP_REQUIREMENTS,
-    )
-    return str(info.registered_model_version)
+    return log_and_register(model, signature, example, name, PIP_REQUIREMENTS)
 
 
 def _log_inputs(cfg: TextTrainConfig, data: TextData) -> None:
