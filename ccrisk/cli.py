@@ -111,6 +111,33 @@ def train_text(
     _print_decision(result)
 
 
+@train_app.command("text-finetune-trial")
+def text_finetune_trial(
+    task: Annotated[str, typer.Option(help="complaint | complaint_topic | intent")],
+    data: Annotated[Optional[Path], typer.Option(help="CSV in the task's format")] = None,
+    sample: Annotated[bool, typer.Option(help="use the project's sample messages")] = False,
+    folds: Annotated[int, typer.Option(min=1, help="CV folds to run (each fine-tunes once)")] = 1,
+    epochs: Annotated[int, typer.Option(min=1, help="fine-tuning epochs")] = 3,
+    lr: Annotated[float, typer.Option(help="encoder learning rate")] = 5e-5,
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", help="override a config key: a.b=value")
+    ] = None,
+) -> None:
+    """Measure fine-tuning the encoder against the frozen one on the same CV folds (an MLflow
+    run; registers nothing)."""
+    from training.text.config import load_text_config
+    from training.text.finetune import run_trial
+
+    settings = _settings()
+    with _user_errors():
+        cfg = load_text_config(task, None, list(set_ or []), sample=sample)
+        results = run_trial(data, cfg, settings, folds, epochs, lr)
+    table = Table("fold metric", "value")
+    for key, value in results.items():
+        table.add_row(key, f"{value:.4f}")
+    console.print(table)
+
+
 def _print_decision(result) -> None:
     colour = "green" if result.decision.alias == "champion" else "yellow"
     console.print(f"[{colour}]@{result.decision.alias}[/]: {result.decision.reason}")

@@ -58,9 +58,3 @@ def embed(path: str, texts: list[str], max_tokens: int = 256, batch_size: int = 
     with _LOCK:  # one forward pass at a time per process: threads would only contend for cores
         out = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
     return np.asarray(out, dtype=np.float32)
-
-
-def token_count(path: str, text: str) -> int:
-    """Word pieces the encoder sees for `text` (before its own truncation)."""
-    tok = load_encoder(path).tokenizer
-    return len(tok(text, add_special_tokens=False)["input_ids"])

@@ -48,7 +48,7 @@ class LinearSigmoidHead:
                 fold.append(f)
         return cls(
             classes_=classes,
-            weights=np.asarray(w, dtype=np.float64).T,
+            weights=np.ascontiguousarray(np.asarray(w, dtype=np.float64).T),
             intercepts=np.asarray(c, dtype=np.float64),
             a=np.asarray(a, dtype=np.float64),
             b=np.asarray(b, dtype=np.float64),
@@ -57,6 +57,8 @@ class LinearSigmoidHead:
         )
 
     def predict_proba(self, x) -> np.ndarray:
+        if not self.weights.flags.c_contiguous:  # sparse @ F-ordered dense copies it every call
+            self.weights = np.ascontiguousarray(self.weights)
         decision = np.asarray(x @ self.weights) + self.intercepts
         calibrated = expit(-(self.a * decision + self.b))
         n, k = decision.shape[0], len(self.classes_)

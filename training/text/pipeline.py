@@ -105,7 +105,15 @@ def champion_baseline(model_cfg: ModelSettings, alias: str, data: TextData, cfg:
     metric = model_cfg.gate.metric
     params = MlflowClient().get_run(mv.run_id).data
     if params.params.get("data.sha256") == data.lineage.sha256 and f"cv_{metric}" in params.metrics:
-        return Baseline(params.metrics[f"cv_{metric}"], f"(v{mv.version}, cross-validated on the same file)")
+        rows = params.params.get("data.rows")
+        where = (
+            "the same rows"
+            if rows == str(data.lineage.rows)
+            else f"{rows} rows of it, {data.lineage.rows} here"
+        )
+        return Baseline(
+            params.metrics[f"cv_{metric}"], f"(v{mv.version}, cross-validated on the same file: {where})"
+        )
     champion = mlflow.pyfunc.load_model(f"models:/{model_cfg.registered_name}@{alias}")
     inner: TextClassifier = champion.unwrap_python_model()
     p = inner.proba(inner.prepare(data.texts))
