@@ -23,13 +23,12 @@ logger = logging.getLogger(__name__)
 TEXT_COLUMN = "text"
 
 
-def truncate_words(text: str, max_words: int) -> str:
-    """At most `max_words` white-space tokens (a warning says when a text was cut)."""
+def truncate_words(text: str, max_words: int) -> tuple[str, bool]:
+    """At most `max_words` white-space tokens; the flag says whether the text was cut."""
     words = text.split(" ")
     if len(words) <= max_words:
-        return text
-    logger.warning("text of %d words truncated to the first %d", len(words), max_words)
-    return " ".join(words[:max_words])
+        return text, False
+    return " ".join(words[:max_words]), True
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,17 @@ class TextClassifier(mlflow.pyfunc.PythonModel):
 
     # -- the steps, usable one by one (the service shares one embedding across models) --
     def prepare(self, texts: list[str]) -> list[str]:
-        return [truncate_words(normalize(t), self.max_words) for t in texts]
+        """Normalised texts, cut at `max_words` (one warning says how many were cut)."""
+        out, cut = [], 0
+        for t in texts:
+            text, was_cut = truncate_words(normalize(t), self.max_words)
+            out.append(text)
+            cut += was_cut
+        if cut:
+            logger.warning(
+                "%s: %d of %d texts cut to their first %d words", self.task, cut, len(texts), self.max_words
+            )
+        return out
 
     @property
     def encoder_path(self) -> str | None:

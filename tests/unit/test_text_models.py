@@ -6,17 +6,23 @@ import scipy.sparse as sp
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import LinearSVC
 
-from features.contact.classifier import Bands, truncate_words
+from features.contact.classifier import Bands, TextClassifier, truncate_words
 from features.contact.head import LinearSigmoidHead
 from training.text.config import load_text_config
 from training.text.data import load_text_table
 
 
-def test_truncate_words_warns_and_keeps_the_start(caplog):
-    assert truncate_words("a b c", 5) == "a b c"
+def test_truncate_words_keeps_the_start():
+    assert truncate_words("a b c", 5) == ("a b c", False)
+    assert truncate_words("a b c d e f", 3) == ("a b c", True)
+
+
+def test_prepare_normalises_and_warns_once_for_cut_texts(caplog):
+    model = TextClassifier("intent", [], None, max_words=3)
     with caplog.at_level("WARNING"):
-        assert truncate_words("a b c d e f", 3) == "a b c"
-    assert "truncated" in caplog.text
+        out = model.prepare(["@bank  hi https://x.io", "one two three four five", "six seven eight nine"])
+    assert out == ["@user hi <url>", "one two three", "six seven eight"]
+    assert caplog.text.count("cut to their first 3 words") == 1 and "2 of 3 texts" in caplog.text
 
 
 def test_bands():

@@ -75,7 +75,8 @@ def train_text(data_path: Path | None, cfg: TextTrainConfig, settings: Settings)
         probe = TextClassifier(cfg.task, [], None, max_words=cfg.features.max_words)
         prepared = probe.prepare(data.texts)
         y = np.asarray(data.labels)
-        progress.console.log(f"embedding {len(prepared)} texts")
+        if cfg.features.embeddings:
+            progress.console.log(f"embedding {len(prepared)} texts (cached after the first run)")
         emb = fit.embed_all(prepared, cfg, settings.state_path / "cache" / "embeddings")
         task = progress.add_task(f"{cfg.task}: cross-validation", total=cfg.folds)
         oof, classes, folds = fit.cross_validate(
