@@ -98,7 +98,10 @@ class ContactService:
         return ContactBatch(count=len(results), results=results)
 
     def _probabilities(self, texts: list[str]) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
-        """Class probabilities per task; one embedding per (encoder, prepared texts)."""
+        """Class probabilities per task; one embedding per (encoder, prepared texts).
+
+        (Embedding on a helper thread while this one does TF-IDF was measured and did not pay:
+        eager-mode torch needs the GIL for every layer call.)"""
         cache: dict[tuple, np.ndarray | None] = {}
         probs, prepared = {}, {}
         for task, model in self.models.items():

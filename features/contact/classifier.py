@@ -83,7 +83,9 @@ class TextClassifier(mlflow.pyfunc.PythonModel):
     def design(self, prepared: list[str], embeddings: np.ndarray | None) -> sp.csr_matrix:
         parts = []
         if self.vectorizer is not None:
-            parts.append(self.vectorizer.transform(prepared))
+            # The union's parts one by one: FeatureUnion.transform is the same columns plus
+            # joblib dispatch that costs more than the transform itself for one message.
+            parts += [t.transform(prepared) for _, t in self.vectorizer.transformer_list]
         if self.encoder_ref is not None:
             emb = self.embed(prepared) if embeddings is None else embeddings
             parts.append(sp.csr_matrix(emb * self.embedding_weight))

@@ -53,8 +53,20 @@ def load_encoder(path: str, max_tokens: int = 256):
 
 
 def embed(path: str, texts: list[str], max_tokens: int = 256, batch_size: int = 64) -> np.ndarray:
-    """Unit-length float32 embeddings, one row per text."""
+    """Unit-length float32 embeddings, one row per text (mean-pooled, as `encode` gives them).
+
+    Calls the model directly rather than through `SentenceTransformer.encode`, whose per-call
+    bookkeeping costs ~2.5 ms of a ~14 ms single-message embedding on one core. Texts are
+    batched by length so padding stays small."""
+    import torch
+
     model = load_encoder(path, max_tokens)
-    with _LOCK:  # one forward pass at a time per process: threads would only contend for cores
-        out = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
-    return np.asarray(out, dtype=np.float32)
+    out = np.zeros((len(texts), model.get_embedding_dimension()), dtype=np.float32)
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    with _LOCK, torch.inference_mode():  # one forward pass at a time per process
+        for i in range(0, len(order), batch_size):
+            rows = order[i : i + batch_size]
+            features = model.preprocess([texts[j] for j in rows])
+            vectors = model(features)["sentence_embedding"]
+            out[rows] = torch.nn.functional.normalize(vectors, dim=1).numpy()
+    return out
