@@ -39,15 +39,19 @@ def load_nlp() -> Any:
 
 
 def candidates(doc: Any, limit: int = 12) -> list[tuple[int, int]]:
-    """Character spans of distinct candidate phrases, longest first, at most `limit`."""
+    """Character spans of candidate phrases, longest first, none inside another, at most `limit`."""
     spans = {(c.start_char, c.end_char) for c in doc.noun_chunks if not _trivial(c)}
     spans |= {(e.start_char, e.end_char) for e in doc.ents}
     covered = {i for s, e in spans for i in range(s, e)}
     for tok in doc:
         if tok.pos_ in OPINION_POS and not tok.is_stop and tok.idx not in covered and len(tok) > 2:
             spans.add((tok.idx, tok.idx + len(tok)))
-    ordered = sorted(spans, key=lambda s: (s[0] - s[1], s[0]))
-    return [s for s in ordered if not PLACEHOLDER.match(doc.text[s[0] : s[1]])][:limit]
+    kept: list[tuple[int, int]] = []
+    for s in sorted(spans, key=lambda s: (s[0] - s[1], s[0])):  # longest first
+        inside = any(k[0] <= s[0] and s[1] <= k[1] for k in kept)  # "Third" in "Third time"
+        if not inside and not PLACEHOLDER.match(doc.text[s[0] : s[1]]):
+            kept.append(s)
+    return kept[:limit]
 
 
 def _trivial(chunk: Any) -> bool:
@@ -59,7 +63,7 @@ def without(text: str, span: tuple[int, int]) -> str:
 
 
 def key_phrases(
-    model: TextClassifier, prepared: str, base: float, top: int = 5, limit: int = 8
+    model: TextClassifier, prepared: str, base: float, top: int = 5, limit: int = 6
 ) -> list[KeyPhrase]:
     """Phrases of `prepared` (normalised text) that raise the complaint probability `base` most;
     one batch of occluded texts through the model."""

@@ -73,3 +73,15 @@ def test_loader_names_a_missing_column(tmp_path):
     path.write_text("message,category\nhi,a\n")
     with pytest.raises(ValueError, match="no column 'text'"):
         load_text_table(path, load_text_config("intent").data)
+
+
+def test_key_phrase_candidates_are_distinct_and_bounded():
+    from features.contact.phrases import candidates, load_nlp, without
+
+    text = "Third time I'm asking: my card was stolen and nobody helps! Absolutely unacceptable. @user <url>"
+    spans = candidates(load_nlp()(text), limit=6)
+    phrases = [text[a:b] for a, b in spans]
+    assert 0 < len(spans) <= 6 and "unacceptable" in phrases
+    assert not any(a <= c and d <= b for a, b in spans for c, d in spans if (a, b) != (c, d))
+    assert "@user" not in phrases and "<url>" not in phrases
+    assert without("my card was stolen", (3, 7)) == "my was stolen"
