@@ -94,7 +94,8 @@ class ContactService:
                     models=self.refs,
                 )
             )
-        logger.debug("analysed %d messages; first: %s", len(texts), mask_pii(texts[0])[:80])
+        if logger.isEnabledFor(logging.DEBUG):  # masking costs time; only when it is logged
+            logger.debug("analysed %d messages; first: %s", len(texts), mask_pii(texts[0])[:80])
         return ContactBatch(count=len(results), results=results)
 
     def _probabilities(self, texts: list[str]) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
