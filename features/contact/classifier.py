@@ -80,9 +80,14 @@ class TextClassifier(mlflow.pyfunc.PythonModel):
             return None
         return encoder.embed(self.encoder_path, prepared, self.max_tokens)
 
-    def design(self, prepared: list[str], embeddings: np.ndarray | None) -> sp.csr_matrix:
+    def design(
+        self, prepared: list[str], embeddings: np.ndarray | None, lexical: sp.spmatrix | None = None
+    ) -> sp.csr_matrix:
+        """TF-IDF columns (`lexical` when already computed, e.g. by fit_transform) + embeddings."""
         parts = []
-        if self.vectorizer is not None:
+        if lexical is not None:
+            parts.append(lexical)
+        elif self.vectorizer is not None:
             # The union's parts one by one: FeatureUnion.transform is the same columns plus
             # joblib dispatch that costs more than the transform itself for one message.
             parts += [t.transform(prepared) for _, t in self.vectorizer.transformer_list]

@@ -87,12 +87,8 @@ def run_trial(
             seconds = time.monotonic() - start
             tuned_emb = tuned.encode(prepared, batch_size=64, normalize_embeddings=True)
             for name, emb in (("frozen", frozen_emb), ("finetuned", tuned_emb)):
-                m = fit.fit_classifier(texts[tr].tolist(), y[tr], emb[tr], cfg)
-                p = m.proba(texts[te].tolist(), emb[te])
-                cols = [classes.index(c) for c in m.labels]
-                full = np.zeros((len(te), len(classes)))
-                full[:, cols] = p
-                for key, value in evaluate.text_metrics(y[te], full, classes, None).items():
+                p = fit.fold_proba(texts, y, emb, tr, te, classes, cfg)
+                for key, value in evaluate.text_metrics(y[te], p, classes, None).items():
                     results[f"fold{k}_{name}_{key}"] = value
             results[f"fold{k}_finetune_seconds"] = seconds
             mlflow.log_metrics(results)

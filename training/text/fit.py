@@ -75,8 +75,7 @@ def fit_classifier(
 ) -> TextClassifier:
     """Fit vectorizer and head on these rows; the result scores raw text end to end."""
     vectorizer = make_vectorizer(cfg)
-    if vectorizer is not None:
-        vectorizer.fit(prepared)
+    lexical = None if vectorizer is None else vectorizer.fit_transform(prepared)  # one pass, not two
     model = TextClassifier(
         task=cfg.task,
         labels=[],
@@ -90,13 +89,31 @@ def fit_classifier(
         bands=Bands(**cfg.bands),
         low_confidence=cfg.low_confidence,
     )
-    x = model.design(prepared, emb)
+    x = model.design(prepared, emb, lexical)
     min_class = int(np.unique(labels, return_counts=True)[1].min())
     head = make_head(cfg, min_class).fit(x, labels)
     # Same probabilities as scikit-learn's object, without its per-call checks (serving speed).
     model.head = LinearSigmoidHead.from_calibrated(head) if cfg.head.kind == "svc" else head
     model.labels = [str(c) for c in model.head.classes_]
     return model
+
+
+def fold_proba(
+    texts: np.ndarray,
+    labels: np.ndarray,
+    emb: np.ndarray | None,
+    train: np.ndarray,
+    test: np.ndarray,
+    classes: list[str],
+    cfg: TextTrainConfig,
+) -> np.ndarray:
+    """Fit on the `train` rows, score the `test` rows; columns in `classes` order (a class the
+    training rows lack gets probability 0)."""
+    model = fit_classifier(texts[train].tolist(), labels[train], None if emb is None else emb[train], cfg)
+    p = model.proba(texts[test].tolist(), None if emb is None else emb[test])
+    out = np.zeros((len(test), len(classes)))
+    out[:, [classes.index(c) for c in model.labels]] = p
+    return out
 
 
 def cross_validate(
@@ -118,9 +135,6 @@ def cross_validate(
     texts = np.asarray(prepared, dtype=object)
     splitter = StratifiedKFold(folds, shuffle=True, random_state=cfg.seed)
     for i, (tr, te) in enumerate(splitter.split(texts, labels)):
-        model = fit_classifier(texts[tr].tolist(), labels[tr], None if emb is None else emb[tr], cfg)
-        p = model.proba(texts[te].tolist(), None if emb is None else emb[te])
-        cols = [classes.index(c) for c in model.labels]
-        oof[np.ix_(te, cols)] = p
+        oof[te] = fold_proba(texts, labels, emb, tr, te, classes, cfg)
         on_fold(i)
     return oof, classes, folds
