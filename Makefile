@@ -35,6 +35,7 @@ serve: install
 train-sample: install
 	$(CCRISK) train fraud --data data_samples/claims_sample.csv
 	for task in complaint complaint_topic intent; do $(CCRISK) train text --task $$task --sample || exit 1; done
+	$(CCRISK) train kb
 
 test: install
 	$(PY) -m pytest -m "not slow" -q

@@ -10,14 +10,15 @@ import logging
 import os
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
+
+from ccrisk.common import console, load_cli_settings, print_decision, user_errors
+from ccrisk.kb_cli import evaluate_app, kb_app, train_kb
 
 app = typer.Typer(help="ccrisk: claims fraud scoring and contact-center ML.", no_args_is_help=True)
 train_app = typer.Typer(help="Train a model family (logs to MLflow, registers, gates).", no_args_is_help=True)
@@ -26,18 +27,12 @@ models_app = typer.Typer(help="Inspect the model registry.", no_args_is_help=Tru
 app.add_typer(train_app, name="train")
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
-console = Console(soft_wrap=True)
+app.add_typer(kb_app, name="kb")
+app.add_typer(evaluate_app, name="evaluate")
+train_app.command("kb")(train_kb)
 logger = logging.getLogger("ccrisk")
 SAMPLE_CLAIMS = Path("data_samples/claims_sample.csv")
 SAMPLE_MESSAGES = Path("data_samples/contact_messages.csv")
-
-
-def _settings():
-    from features.settings import load_settings, prepare_environment
-
-    settings = load_settings()
-    prepare_environment(settings)
-    return settings
 
 
 @app.callback()
@@ -69,12 +64,12 @@ def train_fraud(
     from training.config import FraudTrainConfig, default_config_path, load_config
     from training.fraud.pipeline import train_fraud as run
 
-    settings = _settings()
+    settings = load_cli_settings()
     overrides = list(set_ or [])
     for key, value in (("spec", spec), ("split.method", split), ("seed", seed), ("tuning.trials", trials)):
         if value is not None:
             overrides.append(f"{key}={value}")
-    with _user_errors():
+    with user_errors():
         cfg = load_config(FraudTrainConfig, config or default_config_path("fraud"), overrides)
         result = run(data, cfg, settings)
     _print_result(result, settings.model("fraud").registered_name)
@@ -98,8 +93,8 @@ def train_text(
     from training.text.config import load_text_config
     from training.text.pipeline import train_text as run
 
-    settings = _settings()
-    with _user_errors():
+    settings = load_cli_settings()
+    with user_errors():
         cfg = load_text_config(task, config, list(set_ or []), sample=sample)
         result = run(data, cfg, settings)
     table = Table(title=f"{settings.model(task).registered_name} v{result.version} (run {result.run_id[:8]})")
@@ -108,7 +103,7 @@ def train_text(
     for key, value in result.metrics.items():
         table.add_row(key, f"{value:.4f}")
     console.print(table)
-    _print_decision(result)
+    print_decision(result)
 
 
 @train_app.command("text-finetune-trial")
@@ -128,32 +123,14 @@ def text_finetune_trial(
     from training.text.config import load_text_config
     from training.text.finetune import run_trial
 
-    settings = _settings()
-    with _user_errors():
+    settings = load_cli_settings()
+    with user_errors():
         cfg = load_text_config(task, None, list(set_ or []), sample=sample)
         results = run_trial(data, cfg, settings, folds, epochs, lr)
     table = Table("fold metric", "value")
     for key, value in results.items():
         table.add_row(key, f"{value:.4f}")
     console.print(table)
-
-
-def _print_decision(result) -> None:
-    colour = "green" if result.decision.alias == "champion" else "yellow"
-    console.print(f"[{colour}]@{result.decision.alias}[/]: {result.decision.reason}")
-    console.print(f"trained in {result.seconds:.1f}s")
-
-
-@contextmanager
-def _user_errors():
-    """Input problems (bad data, spec or config) end with their message, not a traceback."""
-    from pydantic import ValidationError
-
-    try:
-        yield
-    except (FileNotFoundError, ValueError, KeyError, ValidationError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
 
 
 def _print_result(result, name: str) -> None:
@@ -163,7 +140,7 @@ def _print_result(result, name: str) -> None:
     for key in ("roc_auc", "pr_auc", "brier", "precision_at_recall_95", "recall_at_top_5pct", "cv_auc_mean"):
         table.add_row(key, f"{result.metrics[key]:.4f}")
     console.print(table)
-    _print_decision(result)
+    print_decision(result)
 
 
 @data_app.command("synth-claims")
@@ -202,7 +179,7 @@ def models_list() -> None:
     """Registered versions of every model family, with aliases and gate outcome."""
     from mlflow import MlflowClient
 
-    settings = _settings()
+    settings = load_cli_settings()
     client = MlflowClient()
     table = Table("model", "version", "aliases", "gate", "run")
     for family in settings.models.values():
@@ -225,8 +202,8 @@ def ensure_champion(
     """Train, on the sample data, every served model family that has no champion yet."""
     from training.registry import alias_version
 
-    settings = _settings()
-    for family in ("fraud", "complaint", "complaint_topic", "intent"):
+    settings = load_cli_settings()
+    for family in ("fraud", "complaint", "complaint_topic", "intent", "kb"):
         name = settings.model(family).registered_name
         current = alias_version(name, settings.aliases.champion)
         if current is not None:
@@ -237,6 +214,8 @@ def ensure_champion(
         console.print(f"no {name}@{settings.aliases.champion}: training on the sample data")
         if family == "fraud":
             train_fraud(data=data)
+        elif family == "kb":
+            train_kb()
         else:
             train_text(task=family, sample=True)
 
@@ -261,7 +240,7 @@ def serve(
     from features.claims.spec import load_spec
     from serving.loader import ChampionUnavailable, check_champions
 
-    settings = _settings()
+    settings = load_cli_settings()
     try:
         check_champions(settings, load_spec(settings.serving.claim_spec))  # fail fast, before forking
     except ChampionUnavailable as exc:

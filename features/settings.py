@@ -54,6 +54,9 @@ class ServingSettings(BaseModel):
     )
     reason_count: int = Field(3, ge=1, le=20)
     workers: int = Field(2, ge=1, le=64, description="BentoML worker processes (each loads the models)")
+    feedback_db: str | None = Field(
+        None, description="SQLite file for KB searches and feedback (default: <state_dir>/feedback.sqlite)"
+    )
     polars_threads: int = Field(
         0, ge=0, description="POLARS_MAX_THREADS for the server (0 = Polars' default)"
     )
@@ -81,6 +84,11 @@ class Settings(BaseModel):
     @property
     def artifact_path(self) -> Path:
         return _resolve(self.root, self.artifact_location)
+
+    @property
+    def feedback_path(self) -> Path:
+        db = self.serving.feedback_db
+        return _resolve(self.root, Path(db)) if db else self.state_path / "feedback.sqlite"
 
     def configured_tracking_uri(self) -> str:
         """The store in the settings file; a relative sqlite path is anchored at its folder."""

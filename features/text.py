@@ -18,7 +18,7 @@ SPACE = re.compile(r"\s+")
 
 EMAIL = re.compile(r"(?i)\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-PHONE = re.compile(r"(?<!\w)(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)\s?|\d{2,4}[\s.-])\d{3,4}[\s.-]?\d{3,4}(?!\w)")
+PHONE = re.compile(r"(?<!\w)(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)\s?|\d{2,5}[\s.-])\d{3,4}[\s.-]?\d{3,4}(?!\w)")
 ACCOUNT = re.compile(
     r"(?i)\b(policy|claim|account|acct|member|card|reference|ref)(\s*(?:no\.?|number|num|#|id)?(?:\s+is)?\s*[:#]?\s*)"
     r"([A-Z]{0,4}-?\d[\dA-Z-]{3,})\b"

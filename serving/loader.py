@@ -31,6 +31,8 @@ class LoadedModel:
 def train_command(family: str) -> str:
     if family == "fraud":
         return "ccrisk train fraud --data data_samples/claims_sample.csv"
+    if family == "kb":
+        return "ccrisk train kb"
     return f"ccrisk train text --task {family} --sample"
 
 
@@ -71,7 +73,7 @@ def check_spec(loaded: LoadedModel, api_spec: ClaimSpec) -> None:
         )
 
 
-SERVED = ("fraud", "complaint", "complaint_topic", "intent")
+SERVED = ("fraud", "complaint", "complaint_topic", "intent", "kb")
 
 
 def check_champions(settings: Settings, api_spec: ClaimSpec) -> None:

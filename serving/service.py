@@ -12,15 +12,17 @@ from http import HTTPStatus
 from typing import Annotated, Literal
 
 import bentoml
-from bentoml.exceptions import BentoMLException, InvalidArgument
+from bentoml.exceptions import BentoMLException, InvalidArgument, NotFound
 from pydantic import Field
 
 from features.claims.api import BatchScore, ClaimScore, claim_model
 from features.claims.spec import load_spec
 from features.contact.api import Channel, ContactAnalysis, ContactBatch, ContactMessage, KeyPhraseMode, Text
+from features.kb.api import KBFeedbackOut, KBFilters, KBSearchOut, Query, TopK, Verdict
 from features.settings import load_settings, prepare_environment
 from serving.contact import ContactService, TooManyTexts
 from serving.fraud import FraudService, TooManyClaims
+from serving.kb import KBService, UnknownQueryId
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +52,14 @@ def limit_threads(torch_threads: int) -> None:
 
 @bentoml.service(name="ccrisk", traffic={"timeout": 60}, workers=_SETTINGS.serving.workers)
 class CCRisk:
-    """Claims fraud scoring and contact-text analysis (complaint risk, topic, intent)."""
+    """Claims fraud scoring, contact-text analysis (complaint risk, topic, intent) and
+    knowledge-base answers."""
 
     def __init__(self) -> None:
         limit_threads(_SETTINGS.serving.torch_threads)
         self.fraud = FraudService(_SETTINGS, _SPEC)
         self.contact = ContactService(_SETTINGS)
+        self.kb = KBService(_SETTINGS)
 
     @bentoml.api(route="/v1/claims/score")
     def claims_score(self, claim: Claim) -> ClaimScore:  # type: ignore[valid-type]
@@ -99,6 +103,32 @@ class CCRisk:
     ) -> ContactBatch:
         """Many messages (up to serving.max_batch_texts), results in request order."""
         return self._analyze(messages, key_phrases)
+
+    @bentoml.api(route="/v1/kb/search")
+    def kb_search(self, query: Query, top_k: TopK = 5, filters: KBFilters | None = None) -> KBSearchOut:
+        """The best knowledge-base articles for a question, with the matching passage highlighted.
+
+        `no_confident_answer` is true when even the best article scores under the model's
+        calibrated threshold. Keep `query_id` to send feedback."""
+        try:
+            return self.kb.search(query, top_k, filters)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from exc
+
+    @bentoml.api(route="/v1/kb/feedback")
+    def kb_feedback(
+        self,
+        query_id: Annotated[str, Field(min_length=1, max_length=64, description="from /v1/kb/search")],
+        article_id: Annotated[str, Field(min_length=1, max_length=128)],
+        feedback: Verdict,
+    ) -> KBFeedbackOut:
+        """Whether an answer helped; acknowledged only once it is committed to disk."""
+        try:
+            return KBFeedbackOut(stored=True, feedback_id=self.kb.feedback(query_id, article_id, feedback))
+        except UnknownQueryId as exc:
+            raise NotFound(str(exc)) from exc
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from exc
 
     @bentoml.api(route="/v1/admin/reload_rules")
     def reload_rules(self) -> dict[str, str]:

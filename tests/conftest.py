@@ -19,6 +19,8 @@ FAST_TRAINING = ["folds=3", "num_boost_round=400", "early_stopping_rounds=50"]
 SAMPLE_MESSAGES = ROOT / "data_samples" / "contact_messages.csv"
 TEXT_TASKS = ("complaint", "complaint_topic", "intent")
 FAST_TEXT = ["folds=3"]
+SAMPLE_KB = ROOT / "data_samples" / "kb" / "articles"
+SAMPLE_KB_QUERIES = ROOT / "data_samples" / "kb" / "queries.csv"
 
 
 def require_real(path: Path) -> Path:
@@ -58,6 +60,7 @@ class TrainedStore:
     rules_path: Path
     result: object  # training.fraud.pipeline.TrainResult
     text_results: dict | None = None  # task -> training.text.pipeline.TextTrainResult
+    kb_result: object = None  # training.kb.pipeline.KBResult
 
     def env(self) -> dict[str, str]:
         """Environment for a subprocess (CLI or server) that uses this store."""
@@ -78,9 +81,13 @@ MAX_TEXTS = 8
 def trained(tmp_path_factory) -> TrainedStore:
     """Train every served model on the sample data into a temporary MLflow store (once)."""
     from features.claims.rules import default_rules_path
+    from features.kb.articles import load_articles
     from features.settings import load_settings, prepare_environment
     from training.config import FraudTrainConfig, default_config_path, load_config
     from training.fraud.pipeline import train_fraud
+    from training.kb.config import load_kb_config
+    from training.kb.data import load_queries
+    from training.kb.pipeline import train_kb
     from training.text.config import load_text_config
     from training.text.pipeline import train_text
 
@@ -106,4 +113,8 @@ def trained(tmp_path_factory) -> TrainedStore:
         task: train_text(None, load_text_config(task, overrides=FAST_TEXT, sample=True), settings)
         for task in TEXT_TASKS
     }
+    articles = load_articles(SAMPLE_KB)
+    store.kb_result = train_kb(
+        articles, load_queries(SAMPLE_KB_QUERIES, articles), load_kb_config(), settings, source="sample"
+    )
     return store

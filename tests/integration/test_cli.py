@@ -5,7 +5,7 @@ import sys
 
 import polars as pl
 
-from tests.conftest import SAMPLE_CLAIMS, write_settings
+from tests.conftest import SAMPLE_CLAIMS, SAMPLE_KB, SAMPLE_KB_QUERIES, write_settings
 
 
 def _ccrisk(args, env, timeout=120):
@@ -75,3 +75,28 @@ def test_text_training_errors_name_the_fix(tmp_path, trained):
     done = _ccrisk(["train", "text", "--task", "intent", "--data", str(bad)], env)
     text = " ".join(done.stdout.split())
     assert done.returncode == 2 and "no column 'text'" in text and "set data.text" in text
+
+
+def test_kb_train_update_and_evaluate_through_the_cli(tmp_path, trained):
+    """Build a KB model from the sample, add one article, remove it, evaluate; errors name the fix."""
+    env = _empty_store_env(tmp_path, trained)
+    done = _ccrisk(["kb", "delete", "windshield"], env)
+    assert done.returncode == 2 and "build one first with `ccrisk train kb`" in " ".join(done.stdout.split())
+    done = _ccrisk(["train", "kb", "--kb", str(tmp_path / "absent")], env)
+    assert done.returncode == 2 and "pass --kb PATH" in done.stdout
+    done = _ccrisk(
+        ["train", "kb", "--kb", str(SAMPLE_KB), "--queries", str(SAMPLE_KB_QUERIES)], env, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "@champion" in done.stdout and "hybrid" in done.stdout
+    new = tmp_path / "new.jsonl"
+    new.write_text('{"id": "ev-charger", "title": "EV home charger", "body": "Home chargers are covered."}\n')
+    done = _ccrisk(["kb", "upsert", str(new), "--queries", str(SAMPLE_KB_QUERIES)], env, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "1 chunk(s) embedded anew" in done.stdout
+    done = _ccrisk(["kb", "delete", "ev-charger", "nope"], env)
+    assert done.returncode == 2 and "['nope'] are not in the knowledge base" in done.stdout
+    done = _ccrisk(
+        ["evaluate", "kb", "--kb", str(SAMPLE_KB), "--queries", str(SAMPLE_KB_QUERIES)], env, timeout=300
+    )
+    assert done.returncode == 0 and "rrf" in done.stdout and "bm25" in done.stdout

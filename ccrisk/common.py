@@ -1,0 +1,37 @@
+"""What every `ccrisk` command shares: the console, settings loading and error handling."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+console = Console(soft_wrap=True)
+
+
+def load_cli_settings():
+    """Settings from mlflow.yaml, with the environment (offline switches, URIs) prepared."""
+    from features.settings import load_settings, prepare_environment
+
+    settings = load_settings()
+    prepare_environment(settings)
+    return settings
+
+
+@contextmanager
+def user_errors():
+    """Input problems (bad data, spec or config) end with their message, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        yield
+    except (FileNotFoundError, ValueError, KeyError, ValidationError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def print_decision(result) -> None:
+    colour = "green" if result.decision.alias == "champion" else "yellow"
+    console.print(f"[{colour}]@{result.decision.alias}[/]: {result.decision.reason}")
+    console.print(f"trained in {result.seconds:.1f}s")

@@ -1,0 +1,132 @@
+"""Knowledge-base commands: `train kb`, `evaluate kb`, `kb upsert`, `kb delete`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ccrisk.common import console, load_cli_settings, print_decision, user_errors
+
+kb_app = typer.Typer(
+    help="Update the knowledge base behind ccrisk-kb (a new model version).", no_args_is_help=True
+)
+evaluate_app = typer.Typer(help="Evaluate a pipeline on data (logged to MLflow).", no_args_is_help=True)
+SHARED = Path("../shared/datasets")
+Overrides = Annotated[Optional[list[str]], typer.Option("--set", help="override a config key: a.b=value")]
+
+
+def train_kb(
+    kb: Annotated[
+        Optional[Path], typer.Option(help="folder of .md files, or .jsonl/.csv (default: config)")
+    ] = None,
+    queries: Annotated[
+        Optional[Path],
+        typer.Option(help="CSV query,article_id to learn the fusion and gate (default: config)"),
+    ] = None,
+    config: Annotated[Optional[Path], typer.Option(help="pipeline config YAML")] = None,
+    set_: Overrides = None,
+) -> None:
+    """Index a knowledge base (BM25 + MiniLM + learned fusion), log it to MLflow, register, gate."""
+    from features.kb.articles import load_articles
+    from training.kb.config import load_kb_config
+    from training.kb.data import load_queries
+    from training.kb.pipeline import train_kb as run
+
+    settings = load_cli_settings()
+    with user_errors():
+        cfg = load_kb_config(config, list(set_ or []))
+        kb_path = kb or Path(cfg.kb)
+        articles = load_articles(kb_path)
+        q_path = queries or (Path(cfg.queries) if cfg.queries else None)
+        pairs = load_queries(q_path, articles) if q_path else []
+        result = run(articles, pairs, cfg, settings, source=str(kb_path))
+    _print_metrics(result, f"{settings.model('kb').registered_name} v{result.version}")
+    print_decision(result)
+
+
+@evaluate_app.command("kb")
+def evaluate_kb(
+    kb: Annotated[Optional[Path], typer.Option(help="knowledge base: .md folder, .jsonl or .csv")] = None,
+    queries: Annotated[Optional[Path], typer.Option(help="CSV query,article_id")] = None,
+    dataset: Annotated[
+        Optional[str], typer.Option(help="a real set instead: medquad | bankfaqs | stackfaq")
+    ] = None,
+    data_root: Annotated[Path, typer.Option(help="where the real sets live")] = SHARED,
+    config: Annotated[Optional[Path], typer.Option(help="pipeline config YAML")] = None,
+    set_: Overrides = None,
+) -> None:
+    """BM25-only, dense-only, RRF and learned hybrid on held-out queries (nDCG@10, recall@k, MRR@10,
+    latency); an MLflow run in the KB experiment, nothing registered."""
+    from training.kb.config import load_kb_config
+    from training.kb.runs import evaluate_run
+
+    settings = load_cli_settings()
+    with user_errors():
+        if (dataset is None) == (kb is None):
+            raise ValueError("pass either --dataset NAME or --kb PATH --queries PATH")
+        cfg = load_kb_config(config, list(set_ or []))
+        result = evaluate_run(cfg, settings, dataset=dataset, data_root=data_root, kb=kb, queries=queries)
+    _print_metrics(result, f"{dataset or kb}: {result.test_queries} test queries")
+
+
+@kb_app.command("upsert")
+def kb_upsert(
+    path: Annotated[Path, typer.Argument(help="articles to add or replace (.md folder, .jsonl or .csv)")],
+    queries: Annotated[Optional[Path], typer.Option(help="CSV query,article_id (default: config)")] = None,
+    set_: Overrides = None,
+) -> None:
+    """Add or replace articles in the champion KB; unchanged articles are not re-embedded."""
+    _update(lambda current: _merge(current, path), queries, set_)
+
+
+@kb_app.command("delete")
+def kb_delete(
+    article_id: Annotated[list[str], typer.Argument(help="id(s) of the article(s) to remove")],
+    queries: Annotated[Optional[Path], typer.Option(help="CSV query,article_id (default: config)")] = None,
+    set_: Overrides = None,
+) -> None:
+    """Remove articles from the champion KB (a new model version)."""
+
+    def drop(current):
+        missing = set(article_id) - {a.id for a in current}
+        if missing:
+            raise ValueError(f"article id(s) {sorted(missing)} are not in the knowledge base")
+        return [a for a in current if a.id not in set(article_id)]
+
+    _update(drop, queries, set_)
+
+
+def _merge(current, path: Path):
+    from features.kb.articles import load_articles
+
+    new = {a.id: a for a in load_articles(path)}
+    kept = [new.pop(a.id, a) for a in current]
+    return kept + list(new.values())
+
+
+def _update(change, queries: Path | None, set_) -> None:
+    from training.kb.runs import update_champion
+
+    settings = load_cli_settings()
+    with user_errors():
+        result = update_champion(change, settings, queries, list(set_ or []))
+    console.print(f"{result.embedded} chunk(s) embedded anew; kb_version {result.model.version}")
+    _print_metrics(result, f"{settings.model('kb').registered_name} v{result.version}")
+    print_decision(result)
+
+
+def _print_metrics(result, title: str) -> None:
+    table = Table("method", "nDCG@10", "recall@10", "recall@1", "MRR@10", "ms/query", title=title)
+    for method, m in result.metrics.items():
+        table.add_row(
+            method,
+            *(f"{m[k]:.4f}" for k in ("ndcg_at_10", "recall_at_10", "recall_at_1", "mrr_at_10")),
+            f"{m['ms_per_query']:.1f}",
+        )
+    if not result.metrics:
+        console.print("no evaluation queries: metrics not computed")
+    else:
+        console.print(table)

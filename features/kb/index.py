@@ -1,0 +1,165 @@
+"""The knowledge-base index: BM25 over chunks (bm25s), dense chunk embeddings (MiniLM) and the
+fusion of the two into one article score.
+
+Both retrievers score chunks; an article takes the best score of its chunks. The candidates are
+the union of each retriever's top articles; each candidate gets a few features (dense cosine,
+its gap to the best, BM25 relative to the query's best, ranks) and the fusion is a logistic model
+over them, learned from question -> article pairs (`training/kb`). Without pairs it falls back to
+the configured default weights. The fused score is a probability that the article answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from features.kb.articles import Article, Chunk, dense_text
+from features.kb.lexical import tokenize
+
+FEATURES = ("dense", "dense_gap", "bm25_rel", "bm25_log", "rrf_dense", "rrf_bm25")
+METHODS = ("hybrid", "dense", "bm25", "rrf")
+RRF_K = 60
+
+
+@dataclass
+class Fusion:
+    """Logistic fusion: probability = sigmoid(weights . features + bias)."""
+
+    weights: np.ndarray  # one per FEATURES entry
+    bias: float
+    threshold: float = 0.5  # best probability under this -> no confident answer
+    learned: bool = False
+
+    def __post_init__(self) -> None:
+        self.weights = np.ascontiguousarray(self.weights, dtype=np.float64)
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))
+
+
+@dataclass
+class Candidates:
+    """One query's candidate articles (indices) with their feature rows."""
+
+    articles: np.ndarray
+    features: np.ndarray
+    chunk_dense: np.ndarray  # per chunk, for snippets
+    chunk_bm25: np.ndarray
+
+
+@dataclass
+class KBIndex:
+    articles: list[Article]
+    chunks: list[Chunk]
+    embeddings: np.ndarray  # (chunks, dim) float32, unit length
+    bm25: object  # bm25s.BM25 over chunk tokens
+    fusion: Fusion
+    version: str
+    candidates: int = 50
+    chunk_starts: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        owners = np.array([c.article for c in self.chunks])
+        if len(owners) and (np.diff(owners) < 0).any():
+            raise ValueError("chunks must be grouped by article, in article order")
+        self.chunk_starts = np.searchsorted(owners, np.arange(len(self.articles)))
+
+    def article_max(self, chunk_scores: np.ndarray) -> np.ndarray:
+        return np.maximum.reduceat(chunk_scores, self.chunk_starts)
+
+    def candidates_for(self, query: str, qvec: np.ndarray, mask: np.ndarray | None) -> Candidates:
+        """Union of the dense and BM25 top articles, with their fusion features."""
+        chunk_dense = self.embeddings @ qvec
+        tokens = tokenize(query)
+        chunk_bm25 = (
+            np.asarray(self.bm25.get_scores(tokens), dtype=np.float32)
+            if tokens
+            else np.zeros(len(self.chunks), dtype=np.float32)
+        )
+        dense, bm25 = self.article_max(chunk_dense), self.article_max(chunk_bm25)
+        if mask is not None:
+            dense = np.where(mask, dense, -np.inf)
+            bm25 = np.where(mask, bm25, -np.inf)
+        k = min(self.candidates, int(np.isfinite(dense).sum()))
+        if k == 0:
+            empty = np.zeros((0, len(FEATURES)))
+            return Candidates(np.zeros(0, dtype=int), empty, chunk_dense, chunk_bm25)
+        top_dense = np.argpartition(-dense, k - 1)[:k]
+        top_bm25 = np.argpartition(-bm25, k - 1)[:k]
+        top_bm25 = top_bm25[bm25[top_bm25] > 0]
+        cand = np.union1d(top_dense, top_bm25)
+        return Candidates(cand, _features(dense[cand], bm25[cand]), chunk_dense, chunk_bm25)
+
+    def rank(self, c: Candidates, method: str = "hybrid") -> tuple[np.ndarray, np.ndarray]:
+        """Candidate articles in rank order with their scores, by `method` (see METHODS)."""
+        col = {n: i for i, n in enumerate(FEATURES)}
+        if method == "hybrid":
+            scores = self.fusion.proba(c.features)
+        elif method == "dense":
+            scores = c.features[:, col["dense"]]
+        elif method == "bm25":
+            scores = c.features[:, col["bm25_log"]]
+        elif method == "rrf":
+            scores = c.features[:, col["rrf_dense"]] + c.features[:, col["rrf_bm25"]]
+        else:
+            raise ValueError(f"method {method!r}: choose one of {', '.join(METHODS)}")
+        order = np.argsort(-scores, kind="stable")
+        return c.articles[order], scores[order]
+
+    def best_chunk(self, article: int, c: Candidates) -> Chunk:
+        """The chunk of `article` that matches best (dense plus scaled BM25)."""
+        lo = self.chunk_starts[article]
+        hi = self.chunk_starts[article + 1] if article + 1 < len(self.articles) else len(self.chunks)
+        top_bm25 = max(float(c.chunk_bm25.max()), 1e-9)
+        local = c.chunk_dense[lo:hi] + c.chunk_bm25[lo:hi] / top_bm25
+        return self.chunks[lo + int(np.argmax(local))]
+
+    def filter_mask(self, filters: dict[str, list[str]] | None) -> np.ndarray | None:
+        """Articles allowed by `filters` ({"line_of_business": [...], "tags": [...]})."""
+        if not filters:
+            return None
+        mask = np.ones(len(self.articles), dtype=bool)
+        for key, allowed in filters.items():
+            wanted = {v.lower() for v in allowed}
+            if key == "line_of_business":
+                ok = [(a.line_of_business or "").lower() in wanted for a in self.articles]
+            elif key == "tags":
+                ok = [bool(wanted & {t.lower() for t in a.tags}) for a in self.articles]
+            else:
+                raise ValueError(f"filters.{key}: unknown filter; use line_of_business or tags")
+            mask &= np.asarray(ok)
+        return mask
+
+
+def _features(dense: np.ndarray, bm25: np.ndarray) -> np.ndarray:
+    """Feature rows (see FEATURES) for candidates with these article-level scores."""
+    bm25 = np.where(np.isfinite(bm25), np.maximum(bm25, 0), 0.0)
+    top_bm25 = bm25.max() if len(bm25) else 0.0
+    rel = bm25 / top_bm25 if top_bm25 > 0 else np.zeros_like(bm25)
+    rank_dense = np.argsort(np.argsort(-dense, kind="stable"), kind="stable")
+    rank_bm25 = np.argsort(np.argsort(-bm25, kind="stable"), kind="stable")
+    return np.column_stack(
+        [
+            dense,
+            dense - dense.max(),
+            rel,
+            np.log1p(bm25),
+            1.0 / (RRF_K + rank_dense),
+            np.where(bm25 > 0, 1.0 / (RRF_K + rank_bm25), 0.0),
+        ]
+    ).astype(np.float64)
+
+
+def chunk_texts(articles: list[Article], chunks: list[Chunk]) -> tuple[list[str], list[list[str]]]:
+    """(texts for the encoder, token lists for BM25), one per chunk; both see the title."""
+    dense = [dense_text(articles[c.article].title, c.text) for c in chunks]
+    return dense, [tokenize(t) for t in dense]
+
+
+def build_bm25(tokens: list[list[str]], k1: float = 1.2, b: float = 0.75):
+    import bm25s
+
+    index = bm25s.BM25(k1=k1, b=b)
+    index.index(tokens, show_progress=False)
+    return index

@@ -1,0 +1,52 @@
+"""Knowledge-base answers behind /v1/kb/*: the ccrisk-kb champion plus the feedback store."""
+
+from __future__ import annotations
+
+import logging
+
+from features.kb.api import KBAnswer, KBFilters, KBModelRef, KBSearchOut
+from features.kb.feedback import FeedbackStore, UnknownQuery
+from features.kb.retriever import KBRetriever
+from features.settings import Settings
+from serving.loader import ChampionUnavailable, load_champion
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownQueryId(LookupError):
+    """Feedback that names a query id the service never returned."""
+
+
+class KBService:
+    def __init__(self, settings: Settings):
+        loaded = load_champion(settings, "kb")
+        if not isinstance(loaded.python_model, KBRetriever):
+            raise ChampionUnavailable(f"{loaded.name} v{loaded.version} is not a KB retriever; re-train it")
+        self.model: KBRetriever = loaded.python_model
+        self.ref = KBModelRef(name=loaded.name, version=loaded.version, kb_version=self.model.version)
+        self.store = FeedbackStore(settings.feedback_path)
+        self.model.search("warm-up: how do I file a claim", top_k=1)
+
+    def search(self, query: str, top_k: int, filters: KBFilters | None) -> KBSearchOut:
+        if not query.strip():
+            raise ValueError("query: the query is empty or white space only; send the question")
+        result = self.model.search(query, top_k, filters.as_dict() if filters else None)
+        ids = [h.article_id for h in result.hits]
+        query_id = self.store.record_search(query, ids, self.ref.version, self.ref.kb_version)
+        return KBSearchOut(
+            query_id=query_id,
+            answers=[
+                KBAnswer(article_id=h.article_id, title=h.title, snippet=h.snippet, score=h.score)
+                for h in result.hits
+            ],
+            no_confident_answer=result.no_confident_answer,
+            model=self.ref,
+        )
+
+    def feedback(self, query_id: str, article_id: str, verdict: str) -> int:
+        try:
+            return self.store.record_feedback(query_id, article_id, verdict)
+        except UnknownQuery as exc:
+            raise UnknownQueryId(
+                f"query_id: {query_id!r} is unknown; send the query_id a /v1/kb/search response gave"
+            ) from exc

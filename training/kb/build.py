@@ -1,0 +1,146 @@
+"""Building a KB index: chunk -> embed (reusing vectors of unchanged chunks) -> BM25 -> fusion."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from features.contact import encoder
+from features.kb.articles import Article, chunk_article, kb_version
+from features.kb.index import FEATURES, Fusion, KBIndex, build_bm25, chunk_texts
+from training.kb.config import KBTrainConfig
+
+logger = logging.getLogger(__name__)
+Queries = list[tuple[str, set[str]]]  # (query text, relevant article ids)
+
+
+def text_key(encoder_path: str, max_tokens: int, text: str) -> str:
+    return hashlib.sha256(f"{encoder_path}\x1f{max_tokens}\x1f{text}".encode()).hexdigest()[:32]
+
+
+class VectorCache:
+    """Chunk embeddings by text hash: in memory (from a previous index) and on disk (`folder`)."""
+
+    def __init__(self, encoder_path: str, max_tokens: int, folder: Path | None = None):
+        self.encoder_path, self.max_tokens, self.folder = encoder_path, max_tokens, folder
+        self.known: dict[str, np.ndarray] = {}
+
+    def add(self, texts: list[str], vectors: np.ndarray) -> None:
+        for t, v in zip(texts, vectors, strict=True):
+            self.known[text_key(self.encoder_path, self.max_tokens, t)] = v
+
+    def embed(
+        self, texts: list[str], on_batch: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, int]:
+        """Vectors for `texts` and how many had to be computed."""
+        keys = [text_key(self.encoder_path, self.max_tokens, t) for t in texts]
+        disk = self._disk_path(keys)
+        if disk is not None and disk.is_file():
+            return np.load(disk), 0
+        todo = sorted({i for i, k in enumerate(keys) if k not in self.known}, key=lambda i: keys[i])
+        step = 256
+        for s in range(0, len(todo), step):
+            rows = todo[s : s + step]
+            self.add(
+                [texts[i] for i in rows],
+                encoder.embed(self.encoder_path, [texts[i] for i in rows], self.max_tokens),
+            )
+            if on_batch:
+                on_batch(len(rows))
+        dim = next(iter(self.known.values())).shape[0] if self.known else 384
+        out = np.stack([self.known[k] for k in keys]) if keys else np.zeros((0, dim), np.float32)
+        if disk is not None:
+            disk.parent.mkdir(parents=True, exist_ok=True)
+            np.save(disk, out)
+        return out.astype(np.float32), len(todo)
+
+    def _disk_path(self, keys: list[str]) -> Path | None:
+        if self.folder is None:
+            return None
+        return self.folder / (hashlib.sha256("".join(keys).encode()).hexdigest()[:24] + ".npy")
+
+
+def default_fusion(cfg: KBTrainConfig) -> Fusion:
+    unknown = set(cfg.fusion.default_weights) - set(FEATURES)
+    if unknown:
+        raise ValueError(f"fusion.default_weights: unknown feature(s) {sorted(unknown)}; use {FEATURES}")
+    weights = np.array([cfg.fusion.default_weights.get(f, 0.0) for f in FEATURES])
+    return Fusion(weights, cfg.fusion.default_bias, threshold=0.5, learned=False)
+
+
+def build_index(
+    articles: list[Article],
+    cfg: KBTrainConfig,
+    cache: VectorCache,
+    on_batch: Callable[[int], None] | None = None,
+) -> tuple[KBIndex, int]:
+    """An index with the default fusion, and the number of chunks that were embedded anew."""
+    chunks = [
+        c for i, a in enumerate(articles) for c in chunk_article(i, a, cfg.chunk.max_words, cfg.chunk.overlap)
+    ]
+    dense, tokens = chunk_texts(articles, chunks)
+    vectors, computed = cache.embed(dense, on_batch)
+    index = KBIndex(
+        articles=articles,
+        chunks=chunks,
+        embeddings=vectors,
+        bm25=build_bm25(tokens, cfg.bm25_k1, cfg.bm25_b),
+        fusion=default_fusion(cfg),
+        version=kb_version(articles),
+        candidates=cfg.candidates,
+    )
+    return index, computed
+
+
+def candidate_rows(
+    index: KBIndex, queries: Queries, qvecs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list]:
+    """Feature rows and labels of every candidate of every query (and each query's candidates)."""
+    ids = np.array([a.id for a in index.articles])
+    xs, ys, per_query = [], [], []
+    for (q, relevant), v in zip(queries, qvecs, strict=True):
+        cand = index.candidates_for(q, v, None)
+        labels = np.isin(ids[cand.articles], list(relevant)).astype(int)
+        xs.append(cand.features)
+        ys.append(labels)
+        per_query.append((cand, labels))
+    return np.vstack(xs), np.concatenate(ys), per_query
+
+
+def learn_fusion(index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: KBTrainConfig) -> Fusion:
+    """Logistic fusion over candidate features (weights in raw feature units) + a threshold."""
+    x, y, per_query = candidate_rows(index, queries, qvecs)
+    if y.sum() == 0 or y.sum() == len(y):
+        logger.warning("fusion: the training queries' candidates are all one class; default weights kept")
+        return index.fusion
+    scaler = StandardScaler().fit(x)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    lr = LogisticRegression(C=cfg.fusion.C, max_iter=2000).fit((x - scaler.mean_) / scale, y)
+    weights = lr.coef_[0] / scale
+    bias = float(lr.intercept_[0] - (lr.coef_[0] * scaler.mean_ / scale).sum())
+    fusion = Fusion(weights, bias, learned=True)
+    fusion.threshold = confident_threshold(fusion, per_query, cfg.fusion.target_precision)
+    return fusion
+
+
+def confident_threshold(fusion: Fusion, per_query: list, target: float) -> float:
+    """Lowest top-1 probability above which the top answer is right at least `target` of the time."""
+    tops = []
+    for cand, labels in per_query:
+        if len(labels):
+            p = fusion.proba(cand.features)
+            best = int(np.argmax(p))
+            tops.append((float(p[best]), int(labels[best])))
+    if not tops:
+        return 0.5
+    tops.sort(reverse=True)
+    scores = np.array([t[0] for t in tops])
+    precision = np.cumsum([t[1] for t in tops]) / np.arange(1, len(tops) + 1)
+    ok = np.where(precision >= target)[0]
+    return float(scores[ok[-1]]) if len(ok) else float(scores[0])

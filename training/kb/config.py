@@ -1,0 +1,58 @@
+"""The knowledge-base pipeline's typed config (`training/configs/kb.yaml`, `--set` overrides)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from features.contact.encoder import PACKAGED
+from features.kb.index import FEATURES
+from training.config import default_config_path, load_config
+
+
+class ChunkConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_words: int = Field(180, ge=16, description="words per chunk of a long article")
+    overlap: int = Field(40, ge=0, description="words shared by neighbouring chunks")
+
+
+class FusionConfig(BaseModel):
+    """How BM25 and dense scores become one: a logistic model learned from question -> article
+    pairs; the default weights apply when there are no pairs to learn from."""
+
+    model_config = ConfigDict(extra="forbid")
+    learn: bool = True
+    C: float = Field(1.0, gt=0)
+    max_train_queries: int = Field(3000, ge=1, description="queries sampled to fit the fusion")
+    default_weights: dict[str, float] = Field(
+        default_factory=lambda: {"dense": 12.0, "dense_gap": 6.0, "bm25_rel": 2.0},
+        description=f"feature -> weight; features: {', '.join(FEATURES)}",
+    )
+    default_bias: float = -8.0
+    target_precision: float = Field(
+        0.7, gt=0, lt=1, description="top-1 precision the no-confident-answer threshold aims for"
+    )
+
+
+class KBTrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kb: str = Field("data_samples/kb/articles", description="folder of .md, or .jsonl / .csv")
+    queries: str | None = Field(
+        "data_samples/kb/queries.csv", description="CSV query,article_id for fusion and the gate"
+    )
+    test_share: float = Field(0.3, gt=0, lt=1, description="queries kept out of fusion fitting")
+    max_test_queries: int = Field(2000, ge=1)
+    seed: int = 42
+    chunk: ChunkConfig = ChunkConfig()
+    encoder: str = Field(PACKAGED, description="package:... or a sentence-transformers folder")
+    max_tokens: int = Field(256, ge=16, le=512)
+    bm25_k1: float = Field(1.2, gt=0)
+    bm25_b: float = Field(0.75, ge=0, le=1)
+    candidates: int = Field(50, ge=5, le=500, description="top articles taken from each retriever")
+    snippet_words: int = Field(40, ge=5)
+    fusion: FusionConfig = FusionConfig()
+
+
+def load_kb_config(path: Path | None = None, overrides: list[str] | None = None) -> KBTrainConfig:
+    return load_config(KBTrainConfig, path or default_config_path("kb"), overrides)

