@@ -18,7 +18,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from ccrisk.common import console, load_cli_settings, print_decision, user_errors
-from ccrisk.kb_cli import evaluate_app, kb_app, train_kb
+from ccrisk.kb_cli import evaluate_app, kb_app, train_kb, train_kb_encoder
 
 app = typer.Typer(help="ccrisk: claims fraud scoring and contact-center ML.", no_args_is_help=True)
 train_app = typer.Typer(help="Train a model family (logs to MLflow, registers, gates).", no_args_is_help=True)
@@ -30,6 +30,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(kb_app, name="kb")
 app.add_typer(evaluate_app, name="evaluate")
 train_app.command("kb")(train_kb)
+train_app.command("kb-encoder")(train_kb_encoder)
 logger = logging.getLogger("ccrisk")
 SAMPLE_CLAIMS = Path("data_samples/claims_sample.csv")
 SAMPLE_MESSAGES = Path("data_samples/contact_messages.csv")

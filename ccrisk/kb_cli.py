@@ -61,15 +61,43 @@ def evaluate_kb(
     """BM25-only, dense-only, RRF and learned hybrid on held-out queries (nDCG@10, recall@k, MRR@10,
     latency); an MLflow run in the KB experiment, nothing registered."""
     from training.kb.config import load_kb_config
-    from training.kb.runs import evaluate_run
+    from training.kb.runs import evaluate_run, load_source
 
     settings = load_cli_settings()
     with user_errors():
-        if (dataset is None) == (kb is None):
-            raise ValueError("pass either --dataset NAME or --kb PATH --queries PATH")
         cfg = load_kb_config(config, list(set_ or []))
-        result = evaluate_run(cfg, settings, dataset=dataset, data_root=data_root, kb=kb, queries=queries)
-    _print_metrics(result, f"{dataset or kb}: {result.test_queries} test queries")
+        articles, pairs, source = load_source(dataset, data_root, kb, queries)
+        result = evaluate_run(articles, pairs, cfg, settings, source)
+    _print_metrics(result, f"{source}: {result.test_queries} held-out queries")
+
+
+def train_kb_encoder(
+    pairs: Annotated[Optional[Path], typer.Option(help="CSV query,article_id (questions -> answers)")] = None,
+    kb: Annotated[Optional[Path], typer.Option(help="the knowledge base the pairs point into")] = None,
+    dataset: Annotated[
+        Optional[str], typer.Option(help="or a real set: medquad | bankfaqs | stackfaq")
+    ] = None,
+    data_root: Annotated[Path, typer.Option(help="where the real sets live")] = SHARED,
+    epochs: Annotated[int, typer.Option(min=1, help="passes over the training pairs")] = 1,
+    lr: Annotated[float, typer.Option(help="learning rate")] = 3e-5,
+    config: Annotated[Optional[Path], typer.Option(help="pipeline config YAML")] = None,
+    set_: Overrides = None,
+) -> None:
+    """Fine-tune the KB bi-encoder on the training share of question -> answer pairs; retrieval on
+    the held-out share before and after. Use the result with `ccrisk train kb --set encoder=FOLDER`."""
+    from training.kb.config import load_kb_config
+    from training.kb.runs import load_source, tune_encoder_run
+
+    settings = load_cli_settings()
+    with user_errors():
+        cfg = load_kb_config(config, list(set_ or []))
+        articles, queries, source = load_source(
+            dataset, data_root, kb or (Path(cfg.kb) if pairs else None), pairs
+        )
+        before, after, folder = tune_encoder_run(articles, queries, cfg, settings, epochs, lr, source)
+    _print_metrics(before, f"{source}: frozen encoder")
+    _print_metrics(after, f"{source}: fine-tuned encoder")
+    console.print(f"tuned encoder: {folder}\nuse it: ccrisk train kb --set encoder={folder}")
 
 
 @kb_app.command("upsert")
@@ -113,7 +141,9 @@ def _update(change, queries: Path | None, set_) -> None:
     settings = load_cli_settings()
     with user_errors():
         result = update_champion(change, settings, queries, list(set_ or []))
-    console.print(f"{result.embedded} chunk(s) embedded anew; kb_version {result.model.version}")
+    console.print(
+        f"{result.embedded} text(s) embedded anew (chunks, titles); kb_version {result.model.version}"
+    )
     _print_metrics(result, f"{settings.model('kb').registered_name} v{result.version}")
     print_decision(result)
 

@@ -94,11 +94,15 @@ def apply_decision(name: str, version: str, decision: GateDecision, settings: Se
     logger.info("%s version %s -> @%s (%s)", name, version, alias, decision.reason)
 
 
-def log_and_register(model, signature, example, name: str, requirements: list[str]) -> str:
-    """Log `model` as the run's pyfunc artifact `model`, register it as `name`; the new version."""
+def log_and_register(
+    model, signature, example, name: str, requirements: list[str], artifacts: dict[str, str] | None = None
+) -> str:
+    """Log `model` as the run's pyfunc artifact `model` (with extra `artifacts`, e.g. a tuned
+    encoder folder), register it as `name`; the new version."""
     info = mlflow.pyfunc.log_model(
         name="model",
         python_model=model,
+        artifacts=artifacts,
         signature=signature,
         input_example=example,
         registered_model_name=name,

@@ -17,7 +17,7 @@ import numpy as np
 from features.kb.articles import Article, Chunk, dense_text
 from features.kb.lexical import tokenize
 
-FEATURES = ("dense", "dense_gap", "bm25_rel", "bm25_log", "rrf_dense", "rrf_bm25")
+FEATURES = ("dense", "dense_gap", "bm25_rel", "bm25_log", "rrf_dense", "rrf_bm25", "title_dense")
 METHODS = ("hybrid", "dense", "bm25", "rrf")
 RRF_K = 60
 
@@ -56,6 +56,7 @@ class KBIndex:
     bm25: object  # bm25s.BM25 over chunk tokens
     fusion: Fusion
     version: str
+    title_embeddings: np.ndarray  # (articles, dim); zero rows for untitled articles
     candidates: int = 50
     chunk_starts: np.ndarray = field(init=False)
 
@@ -89,7 +90,8 @@ class KBIndex:
         top_bm25 = np.argpartition(-bm25, k - 1)[:k]
         top_bm25 = top_bm25[bm25[top_bm25] > 0]
         cand = np.union1d(top_dense, top_bm25)
-        return Candidates(cand, _features(dense[cand], bm25[cand]), chunk_dense, chunk_bm25)
+        features = _features(dense[cand], bm25[cand], self.title_embeddings[cand] @ qvec)
+        return Candidates(cand, features, chunk_dense, chunk_bm25)
 
     def rank(self, c: Candidates, method: str = "hybrid") -> tuple[np.ndarray, np.ndarray]:
         """Candidate articles in rank order with their scores, by `method` (see METHODS)."""
@@ -132,7 +134,7 @@ class KBIndex:
         return mask
 
 
-def _features(dense: np.ndarray, bm25: np.ndarray) -> np.ndarray:
+def _features(dense: np.ndarray, bm25: np.ndarray, title: np.ndarray) -> np.ndarray:
     """Feature rows (see FEATURES) for candidates with these article-level scores."""
     bm25 = np.where(np.isfinite(bm25), np.maximum(bm25, 0), 0.0)
     top_bm25 = bm25.max() if len(bm25) else 0.0
@@ -147,6 +149,7 @@ def _features(dense: np.ndarray, bm25: np.ndarray) -> np.ndarray:
             np.log1p(bm25),
             1.0 / (RRF_K + rank_dense),
             np.where(bm25 > 0, 1.0 / (RRF_K + rank_bm25), 0.0),
+            title,
         ]
     ).astype(np.float64)
 

@@ -93,7 +93,7 @@ def test_kb_train_update_and_evaluate_through_the_cli(tmp_path, trained):
     new.write_text('{"id": "ev-charger", "title": "EV home charger", "body": "Home chargers are covered."}\n')
     done = _ccrisk(["kb", "upsert", str(new), "--queries", str(SAMPLE_KB_QUERIES)], env, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:]
-    assert "1 chunk(s) embedded anew" in done.stdout
+    assert "2 text(s) embedded anew" in done.stdout
     done = _ccrisk(["kb", "delete", "ev-charger", "nope"], env)
     assert done.returncode == 2 and "['nope'] are not in the knowledge base" in done.stdout
     done = _ccrisk(

@@ -92,7 +92,7 @@ def test_update_reuses_unchanged_vectors(trained, tmp_path):
     result = fit_and_score(
         articles, [], cfg, vector_cache(cfg, load_settings(), previous=current), refit=False
     )
-    assert result.embedded == 1, "only the new article's chunk is embedded"
+    assert result.embedded == 2, "only the new article's chunk and title are embedded"
     hits = [h.article_id for h in result.model.search("electric car charger at home", top_k=3).hits]
     assert hits[0] == "ev-charger"
     assert "pet-insurance-claim" not in {a.id for a in result.model.index.articles}

@@ -86,6 +86,9 @@ def build_index(
     ]
     dense, tokens = chunk_texts(articles, chunks)
     vectors, computed = cache.embed(dense, on_batch)
+    titles, computed_titles = cache.embed([a.title for a in articles if a.title])
+    title_vectors = np.zeros((len(articles), vectors.shape[1]), dtype=np.float32)
+    title_vectors[[i for i, a in enumerate(articles) if a.title]] = titles
     index = KBIndex(
         articles=articles,
         chunks=chunks,
@@ -93,9 +96,10 @@ def build_index(
         bm25=build_bm25(tokens, cfg.bm25_k1, cfg.bm25_b),
         fusion=default_fusion(cfg),
         version=kb_version(articles),
+        title_embeddings=title_vectors,
         candidates=cfg.candidates,
     )
-    return index, computed
+    return index, computed + computed_titles
 
 
 def candidate_rows(

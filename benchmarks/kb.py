@@ -1,0 +1,109 @@
+"""Knowledge-base benchmarks: retrieval quality per real set and method (held-out queries), and
+per-query latency through /v1/kb/search on the MedQuAD-sized KB (about 16k answers)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from benchmarks.loadgen import run_load
+from benchmarks.servers import start_ccrisk
+from features.settings import Settings
+
+logger = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "datasets"
+QUERY = "What are the symptoms of glaucoma and how is it treated?"
+QUALITY_BARS = {"medquad": 0.80, "bankfaqs": 0.72, "stackfaq": 0.97}
+
+
+def _rounded(metrics: dict) -> dict:
+    return {m: {k: round(v, 4) for k, v in vals.items()} for m, vals in metrics.items()}
+
+
+def train_for_bench(settings: Settings) -> dict:
+    """Evaluate every method on each real set; serve the MedQuAD KB (the sample KB without it)."""
+    from features.kb.articles import load_articles
+    from training.kb.config import load_kb_config
+    from training.kb.data import load_dataset, load_queries
+    from training.kb.pipeline import train_kb
+    from training.kb.runs import evaluate_run
+
+    cfg, out = load_kb_config(), {}
+    for name in ("stackfaq", "bankfaqs"):
+        try:
+            articles, queries = load_dataset(name, SHARED)
+        except FileNotFoundError as exc:
+            out[name] = f"skipped: {exc}"
+            continue
+        result = evaluate_run(articles, queries, cfg, settings, name)
+        out[name] = {
+            "test_queries": result.test_queries,
+            "build_s": round(result.seconds, 1),
+            **_rounded(result.metrics),
+        }
+    try:
+        articles, queries, source = *load_dataset("medquad", SHARED), "medquad"
+    except FileNotFoundError as exc:
+        out["medquad"] = f"skipped: {exc}"
+        articles = load_articles(ROOT / cfg.kb)
+        queries, source = load_queries(ROOT / cfg.queries, articles), "sample"
+    result = train_kb(articles, queries, cfg, settings, source=source)
+    entry = {"served": True, "articles": len(articles), "chunks": len(result.model.index.chunks)}
+    out[source] = {
+        "test_queries": result.test_queries,
+        "build_s": round(result.seconds, 1),
+        **entry,
+        **_rounded(result.metrics),
+    }
+    return out
+
+
+def latency(env: dict, logs: Path, levels: list[int], seconds: float, workers: int) -> dict:
+    server = start_ccrisk(env, logs / "ccrisk-kb.log", workers)
+    out: dict = {"cold_start_s": round(server.cold_start_s, 2)}
+    try:
+        payload = {"query": QUERY, "top_k": 5}
+        out["search"] = [
+            run_load(server.base + "/v1/kb/search", payload, c, seconds).as_dict() for c in levels
+        ]
+        out["rss_mb"] = round(server.rss_mb(), 1)
+    finally:
+        server.stop()
+    return out
+
+
+def quality_bars(quality: dict) -> dict:
+    return {
+        f"kb_{name}_ndcg_at_10": (bar, q["hybrid"]["ndcg_at_10"])
+        for name, bar in QUALITY_BARS.items()
+        if isinstance(q := quality.get(name), dict) and "hybrid" in q
+    }
+
+
+def markdown_lines(report: dict) -> list[str]:
+    lines = [
+        "| KB data set | held-out queries | method | nDCG@10 | recall@10 | MRR@10 | ms/query (in-process) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, q in report["quality"].get("kb", {}).items():
+        if not isinstance(q, dict):
+            lines.append(f"| {name} | {q} | | | | | |")
+            continue
+        for method in ("bm25", "dense", "rrf", "hybrid"):
+            m = q[method]
+            lines.append(
+                f"| {name} | {q['test_queries']} | {method} | {m['ndcg_at_10']} | {m['recall_at_10']} "
+                f"| {m['mrr_at_10']} | {m['ms_per_query']:.1f} |"
+            )
+    lines += [
+        "",
+        "| /v1/kb/search (served KB) | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in report["serving"].get("kb_search", {}).get("search", []):
+        lines.append(
+            f"| one query | {r['concurrency']} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
+            f"| {r['p99_ms']:.1f} | {r['errors']} |"
+        )
+    return [*lines, ""]
