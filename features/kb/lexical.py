@@ -38,14 +38,12 @@ def stems(words: list[str]) -> list[str]:
     return _stemmer().stemWords([w.lower() for w in words])
 
 
-def best_window(passage: str, query_stems: set[str], width: int = 40) -> tuple[int, int]:
-    """Word range [start, end) of the `width`-word window holding the most query terms."""
-    words = WORD.findall(passage)
-    if len(words) <= width:
-        return 0, len(words)
-    hits = [1 if s in query_stems else 0 for s in stems([_core(w) for w in words])]
+def best_window(hits: list[int], width: int = 40) -> tuple[int, int]:
+    """Word range [start, end) of the `width`-word window with the most hits (1 per query term)."""
+    if len(hits) <= width:
+        return 0, len(hits)
     best, best_start, current = -1, 0, sum(hits[:width])
-    for start in range(len(words) - width + 1):
+    for start in range(len(hits) - width + 1):
         if start:
             current += hits[start + width - 1] - hits[start - 1]
         if current > best:
@@ -62,12 +60,12 @@ def highlight(passage: str, query: str, width: int = 40) -> str:
     """The passage's best `width`-word window, HTML-escaped, query terms wrapped in <mark>."""
     q = set(tokenize(query))
     words = WORD.findall(passage)
-    start, end = best_window(passage, q, width)
-    out = []
-    for w in words[start:end]:
-        core = _core(w)
-        esc = html.escape(w)
-        out.append(f"<mark>{esc}</mark>" if core and stems([core])[0] in q else esc)
+    cores = [_core(w) for w in words]
+    hits = [1 if c and s in q else 0 for c, s in zip(cores, stems(cores), strict=True)]  # stemmed once
+    start, end = best_window(hits, width)
+    out = [
+        f"<mark>{html.escape(w)}</mark>" if h else html.escape(w) for w, h in zip(words, hits, strict=True)
+    ]
     prefix = "… " if start else ""
     suffix = " …" if end < len(words) else ""
-    return prefix + " ".join(out) + suffix
+    return prefix + " ".join(out[start:end]) + suffix

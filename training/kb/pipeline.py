@@ -220,10 +220,3 @@ def log_model(model: KBRetriever, name: str, artifacts: dict[str, str] | None = 
         ),
     )
     return log_and_register(model, signature, example, name, PIP_REQUIREMENTS, artifacts)
-
-
-def evaluation_table(metrics: dict[str, dict[str, float]]) -> list[tuple[str, float, float, float, float]]:
-    """(method, nDCG@10, recall@10, MRR@10, ms/query) rows for printing."""
-    return [
-        (m, v["ndcg_at_10"], v["recall_at_10"], v["mrr_at_10"], v["ms_per_query"]) for m, v in metrics.items()
-    ]
