@@ -24,9 +24,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-# Trains on data_samples/ when the registry has no champion, then serves on 127.0.0.1:$(PORT).
+# Trains on data_samples/ when the registry has no champion, prints a fresh admin key named
+# "demo" (the README's curl examples read it from $$CCRISK_KEY), then serves on 127.0.0.1:$(PORT).
 run: install
 	$(CCRISK) ensure-champion
+	$(CCRISK) keys create --role admin --name demo --replace
 	$(CCRISK) serve --port $(PORT)
 
 serve: install

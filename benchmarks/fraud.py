@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import statistics
 import time
 from pathlib import Path
@@ -100,16 +99,6 @@ def _one_claim_at_c8(env: dict, log: Path, workers: int, seconds: float) -> dict
         server.stop()
 
 
-def polars_threads_tuning(env: dict, logs: Path, seconds: float) -> dict:
-    """Before/after for the Polars threads per server (c=8, one claim)."""
-    return {
-        label: _one_claim_at_c8(
-            {**env, "POLARS_MAX_THREADS": threads}, logs / f"ccrisk-{label}.log", _workers(env), seconds
-        )
-        for label, threads in (("polars_all_cores", str(os.cpu_count())), ("polars_one_thread", "1"))
-    }
-
-
 def workers_tuning(env: dict, logs: Path, seconds: float) -> dict:
     """Before/after for BentoML worker processes (1 vs the configured count), c=8, one claim."""
     import yaml
@@ -123,6 +112,29 @@ def workers_tuning(env: dict, logs: Path, seconds: float) -> dict:
         out[f"workers_{workers}"] = _one_claim_at_c8(
             {**env, "CCRISK_SETTINGS": str(variant)}, logs / f"ccrisk-w{workers}.log", workers, seconds
         )
+    return out
+
+
+def security_overhead(env: dict, logs: Path, seconds: float) -> dict:
+    """One claim at concurrency 1 and 8 with API-key auth + audit trail on (the default) and off:
+    the added latency per request."""
+    import yaml
+
+    settings_path = Path(env["CCRISK_SETTINGS"])
+    data = yaml.safe_load(settings_path.read_text())
+    out = {}
+    for label, on in (("auth_audit_on", True), ("auth_audit_off", False)):
+        variant = settings_path.with_name(f"mlflow-security-{label}.yaml")
+        security = {**data.get("security", {}), "auth": on, "audit": on}
+        variant.write_text(yaml.safe_dump({**data, "security": security}))
+        server = start_ccrisk(
+            {**env, "CCRISK_SETTINGS": str(variant)}, logs / f"ccrisk-{label}.log", _workers(env)
+        )
+        try:
+            url, payload = server.base + "/v1/claims/score", {"claim": load_spec().example}
+            out[label] = {f"c{c}": run_load(url, payload, c, seconds).as_dict() for c in (1, 8)}
+        finally:
+            server.stop()
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 
@@ -34,7 +35,7 @@ async def _worker(
     latencies: list[float],
     errors: list[int],
 ) -> None:
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", **auth_headers()}
     while time.perf_counter() < deadline:
         start = time.perf_counter()
         try:
@@ -79,6 +80,12 @@ async def _run(url: str, payload: dict, concurrency: int, seconds: float, warmup
     )
 
 
+def auth_headers() -> dict[str, str]:
+    """The benchmark's API key (set by benchmarks.run); `mlflow models serve` ignores it."""
+    key = os.environ.get("CCRISK_API_KEY")
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 def run_load(url: str, payload: dict, concurrency: int, seconds: float, warmup_s: float = 3.0) -> LoadResult:
     """POST `payload` to `url` from `concurrency` workers for `seconds` after `warmup_s` of
     unmeasured load; bounded by time."""
@@ -90,7 +97,7 @@ def timed_posts(url: str, payload: dict, repeats: int) -> list[float]:
     import httpx
 
     out = []
-    with httpx.Client(timeout=600) as client:
+    with httpx.Client(timeout=600, headers=auth_headers()) as client:
         client.post(url, json=payload).raise_for_status()  # warm-up
         for _ in range(repeats):
             start = time.perf_counter()

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from ccrisk.common import console, load_cli_settings, print_decision, user_errors
 from ccrisk.kb_cli import evaluate_app, kb_app, train_kb, train_kb_encoder
+from ccrisk.ops_cli import audit_app, keys_app, monitor_app, report_app
 
 app = typer.Typer(help="ccrisk: claims fraud scoring and contact-center ML.", no_args_is_help=True)
 train_app = typer.Typer(help="Train a model family (logs to MLflow, registers, gates).", no_args_is_help=True)
@@ -29,6 +30,10 @@ app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 app.add_typer(kb_app, name="kb")
 app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+app.add_typer(report_app, name="report")
+app.add_typer(monitor_app, name="monitor")
 train_app.command("kb")(train_kb)
 train_app.command("kb-encoder")(train_kb_encoder)
 logger = logging.getLogger("ccrisk")
@@ -57,6 +62,9 @@ def train_fraud(
     ] = None,
     seed: Annotated[Optional[int], typer.Option(help="random seed for split and models")] = None,
     trials: Annotated[Optional[int], typer.Option(help="Optuna trials (0 = no search)")] = None,
+    with_feedback: Annotated[
+        bool, typer.Option(help="add served claims with investigators' outcomes as labelled rows")
+    ] = False,
     set_: Annotated[
         Optional[list[str]], typer.Option("--set", help="override a config key: a.b=value")
     ] = None,
@@ -66,7 +74,7 @@ def train_fraud(
     from training.fraud.pipeline import train_fraud as run
 
     settings = load_cli_settings()
-    overrides = list(set_ or [])
+    overrides = list(set_ or []) + (["with_feedback=true"] if with_feedback else [])
     for key, value in (("spec", spec), ("split.method", split), ("seed", seed), ("tuning.trials", trials)):
         if value is not None:
             overrides.append(f"{key}={value}")
@@ -247,6 +255,7 @@ def serve(
     except ChampionUnavailable as exc:
         console.print(f"[red]cannot serve:[/] {exc}")
         raise typer.Exit(3) from exc
+    _check_keys(settings)
     cmd = [
         sys.executable,
         "-m",
@@ -259,7 +268,7 @@ def serve(
         str(port or settings.serving.port),
     ]
     console.print(
-        f"serving on http://{host or settings.serving.host}:{port or settings.serving.port} (docs at /docs)"
+        f"serving on http://{host or settings.serving.host}:{port or settings.serving.port} (API docs at /)"
     )
     env = os.environ.copy()
     if settings.serving.polars_threads:
@@ -269,3 +278,21 @@ def serve(
 
 if __name__ == "__main__":
     app()
+
+
+def _check_keys(settings) -> None:
+    """A broken key file stops the start-up here, not in every worker; no keys is only a warning."""
+    from features.ops.keys import KeyRing
+
+    if not settings.security.auth:
+        console.print("[yellow]security.auth is off: /v1 endpoints need no API key[/]")
+        return
+    try:
+        ring = KeyRing(settings.keys_path)
+    except ValueError as exc:
+        console.print(f"[red]cannot serve:[/] {exc}")
+        raise typer.Exit(3) from exc
+    if not len(ring):
+        console.print(
+            "[yellow]no API keys yet: /v1 calls get 401; `ccrisk keys create --role admin --name me`[/]"
+        )

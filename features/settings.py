@@ -62,6 +62,33 @@ class ServingSettings(BaseModel):
     )
 
 
+class SecuritySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    auth: bool = Field(True, description="require an API key on /v1/* (false only for local experiments)")
+    keys_file: str | None = Field(None, description="key hashes (default: <state_dir>/api_keys.json)")
+    rate_limit_per_minute: int = Field(
+        3000, ge=1, description="requests per key per minute, per worker process (token bucket)"
+    )
+    rate_burst: int = Field(200, ge=1, description="requests a key may send at once before limiting")
+    max_body_bytes: int = Field(16 * 1024 * 1024, gt=0, description="request bodies over this get 413")
+    audit: bool = Field(
+        True, description="hash-chained audit record per /v1 call (false only to measure its cost)"
+    )
+    audit_url: str | None = Field(
+        None, description="SQLAlchemy URL of the audit trail (default: sqlite:///<state_dir>/audit.sqlite)"
+    )
+
+
+class MonitoringSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    log_predictions: bool = True
+    psi_threshold: float = Field(0.2, gt=0, description="score PSI over this flags drift")
+    feature_drift_share: float = Field(
+        0.3, gt=0, le=1, description="dataset drift when this share of features drifts"
+    )
+    reference_rows: int = Field(5000, gt=0, description="training rows kept as the drift reference")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     root: Path = Field(Path("."), description="folder of the settings file; relative paths start here")
@@ -71,6 +98,8 @@ class Settings(BaseModel):
     aliases: Aliases = Aliases()
     models: dict[str, ModelSettings]
     serving: ServingSettings = ServingSettings()
+    security: SecuritySettings = SecuritySettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     def model(self, family: str) -> ModelSettings:
         if family not in self.models:
@@ -89,6 +118,23 @@ class Settings(BaseModel):
     def feedback_path(self) -> Path:
         db = self.serving.feedback_db
         return _resolve(self.root, Path(db)) if db else self.state_path / "feedback.sqlite"
+
+    @property
+    def keys_path(self) -> Path:
+        kf = self.security.keys_file
+        return _resolve(self.root, Path(kf)) if kf else self.state_path / "api_keys.json"
+
+    @property
+    def audit_url(self) -> str:
+        return self.security.audit_url or f"sqlite:///{self.state_path / 'audit.sqlite'}"
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.state_path / "predictions.sqlite"
+
+    @property
+    def monitoring_path(self) -> Path:
+        return self.state_path / "monitoring"
 
     def configured_tracking_uri(self) -> str:
         """The store in the settings file; a relative sqlite path is anchored at its folder."""

@@ -15,13 +15,17 @@ import bentoml
 from bentoml.exceptions import BentoMLException, InvalidArgument, NotFound
 from pydantic import Field
 
-from features.claims.api import BatchScore, ClaimScore, claim_model
+from features.claims.api import BatchScore, ClaimFeedbackOut, ClaimScore, Outcome, claim_model
 from features.claims.spec import load_spec
 from features.contact.api import Channel, ContactAnalysis, ContactBatch, ContactMessage, KeyPhraseMode, Text
 from features.kb.api import KBFeedbackOut, KBFilters, KBSearchOut, Query, TopK, Verdict
+from features.ops.outcomes import ClaimFeedbackStore
 from features.settings import load_settings, prepare_environment
+from serving import records
+from serving.admin import monitoring_app
 from serving.contact import ContactService, TooManyTexts
 from serving.fraud import FraudService, TooManyClaims
+from serving.gateway import Gateway, note
 from serving.kb import KBService, UnknownQueryId
 
 logger = logging.getLogger(__name__)
@@ -60,11 +64,29 @@ class CCRisk:
         self.fraud = FraudService(_SETTINGS, _SPEC)
         self.contact = ContactService(_SETTINGS)
         self.kb = KBService(_SETTINGS)
+        self.claim_feedback = ClaimFeedbackStore(_SETTINGS.feedback_path)
+        self.recorder = records.PredictionRecorder(_SETTINGS)
 
     @bentoml.api(route="/v1/claims/score")
     def claims_score(self, claim: Claim) -> ClaimScore:  # type: ignore[valid-type]
         """Score one claim: calibrated fraud probability, risk band, top reasons, rules hit."""
         return self._score([claim]).results[0]
+
+    @bentoml.api(route="/v1/claims/feedback")
+    def claims_feedback(
+        self,
+        claim_id: Annotated[str, Field(min_length=1, max_length=128, description="the scored claim's id")],
+        outcome: Outcome,
+        investigator: Annotated[str, Field(min_length=1, max_length=128, description="who decided")],
+    ) -> ClaimFeedbackOut:
+        """An investigator's finding for a claim; acknowledged only once it is committed to disk.
+        Outcomes become labels for `ccrisk train fraud --with-feedback` and feed `ccrisk report hit-rate`."""
+        feedback_id = self.claim_feedback.record(claim_id, outcome, investigator)
+        model = self.fraud.loaded
+        note(
+            model.name, model.version, {"claim_id": claim_id, "outcome": outcome, "feedback_id": feedback_id}
+        )
+        return ClaimFeedbackOut(stored=True, feedback_id=feedback_id)
 
     @bentoml.api(route="/v1/claims/score_batch")
     def claims_score_batch(
@@ -111,9 +133,11 @@ class CCRisk:
         `no_confident_answer` is true when even the best article scores under the model's
         calibrated threshold. Keep `query_id` to send feedback."""
         try:
-            return self.kb.search(query, top_k, filters)
+            out = self.kb.search(query, top_k, filters)
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from exc
+        records.kb_outcome(out)
+        return out
 
     @bentoml.api(route="/v1/kb/feedback")
     def kb_feedback(
@@ -124,7 +148,12 @@ class CCRisk:
     ) -> KBFeedbackOut:
         """Whether an answer helped; acknowledged only once it is committed to disk."""
         try:
-            return KBFeedbackOut(stored=True, feedback_id=self.kb.feedback(query_id, article_id, feedback))
+            feedback_id = self.kb.feedback(query_id, article_id, feedback)
+            ref = self.kb.ref
+            note(
+                ref.name, ref.version, {"query_id": query_id, "article_id": article_id, "feedback": feedback}
+            )
+            return KBFeedbackOut(stored=True, feedback_id=feedback_id)
         except UnknownQueryId as exc:
             raise NotFound(str(exc)) from exc
         except ValueError as exc:
@@ -140,16 +169,26 @@ class CCRisk:
         self, messages: list[ContactMessage], key_phrases: str, single: bool = False
     ) -> ContactBatch:
         try:
-            return self.contact.analyze(messages, key_phrases, single)
+            out = self.contact.analyze(messages, key_phrases, single)
         except TooManyTexts as exc:
             raise PayloadTooLarge(str(exc)) from exc
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from exc
+        records.contact_outcome(out)
+        self.recorder.contact(messages, out)
+        return out
 
     def _score(self, claims: list, explain: str = "all") -> BatchScore:
         try:
-            return self.fraud.score(claims, explain)
+            out = self.fraud.score(claims, explain)
         except TooManyClaims as exc:
             raise PayloadTooLarge(str(exc)) from exc
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from exc
+        records.claims_outcome(out)
+        self.recorder.claims(claims, out)
+        return out
+
+
+CCRisk.add_asgi_middleware(Gateway, settings=_SETTINGS)
+CCRisk.mount_asgi_app(monitoring_app(_SETTINGS), path="/v1/admin")

@@ -49,6 +49,9 @@ class FraudTrainConfig(BaseModel):
     calibration: Literal["sigmoid", "isotonic"] = "sigmoid"
     bands: BandsConfig = BandsConfig()
     reason_count: int = Field(3, ge=1, le=20)
+    with_feedback: bool = Field(
+        False, description="add served claims with investigators' outcomes (confirmed/legitimate) as rows"
+    )
 
 
 def default_config_path(name: str) -> Path:

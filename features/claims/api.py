@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -81,3 +81,14 @@ class ClaimScore(BaseModel):
 class BatchScore(BaseModel):
     count: int
     results: list[ClaimScore]
+
+
+Outcome = Annotated[
+    Literal["confirmed_fraud", "legitimate", "inconclusive"],
+    Field(description="the investigation's finding for the claim"),
+]
+
+
+class ClaimFeedbackOut(BaseModel):
+    stored: bool = Field(description="true once the outcome is committed to disk")
+    feedback_id: int

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 STARTUP_TIMEOUT_S = 180
@@ -22,6 +25,12 @@ def free_port() -> int:
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM (BentoML stops its workers), then SIGKILL whatever is left: the workers run in
+    sessions of their own, so the process group alone would not reach them."""
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -29,35 +38,62 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    for p in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+
+
+ROLE_KEYS = ("claims_system", "agent_assist", "data_scientist", "admin")
 
 
 @pytest.fixture(scope="session")
-def server(trained, tmp_path_factory):
+def api_keys(trained) -> dict[str, str]:
+    """One key per role (named after the role) plus a rate-limited agent key, in the store's key file."""
+    from features.ops.keys import create_key
+    from features.settings import load_settings
+
+    path = load_settings(trained.settings_path).keys_path
+    keys = {role: create_key(path, role, role, replace=True) for role in ROLE_KEYS}
+    keys["limited"] = create_key(path, "limited", "agent_assist", replace=True, rate_per_minute=30)
+    keys["fuzzer"] = create_key(path, "fuzzer", "admin", replace=True, rate_per_minute=1_000_000)
+    return keys
+
+
+def start_server(env: dict, log: Path, timeout: float = STARTUP_TIMEOUT_S) -> tuple[subprocess.Popen, str]:
+    """`ccrisk serve` on a free loopback port; returns once /readyz answers 200."""
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ccrisk", "serve", "--port", str(port)],
-            env=trained.env(),
+            env=env,
             stdout=fh,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            stop(proc)
+            pytest.fail(f"server not ready in {timeout}s:\n{log.read_text()[-4000:]}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def server(trained, api_keys, tmp_path_factory):
+    """A client of the running server that sends the admin key."""
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    proc, base = start_server(trained.env(), log)
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready in {STARTUP_TIMEOUT_S}s:\n{log.read_text()[-4000:]}")
-            time.sleep(0.5)
-        with httpx.Client(base_url=base, timeout=60) as client:
+        headers = {"Authorization": f"Bearer {api_keys['admin']}"}
+        with httpx.Client(base_url=base, timeout=60, headers=headers) as client:
             yield client
     finally:
         stop(proc)

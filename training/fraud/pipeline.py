@@ -120,6 +120,9 @@ def train_fraud(data: Path, cfg: FraudTrainConfig, settings: Settings) -> TrainR
     model_cfg = settings.model(FAMILY)
     spec = load_spec(cfg.spec)
     frame, lineage = load_claims(data, spec)
+    feedback_count = 0
+    if cfg.with_feedback:
+        frame, feedback_count = _with_feedback(frame, spec, settings, model_cfg.registered_name)
     train_idx, test_idx = fit.split_indices(frame, spec, cfg)
     train, test = frame[train_idx], frame[test_idx]
     mlflow.set_experiment(experiment_id=ensure_experiment(model_cfg.experiment, settings))
@@ -127,8 +130,10 @@ def train_fraud(data: Path, cfg: FraudTrainConfig, settings: Settings) -> TrainR
         for noise in NOISY_WARNINGS:
             warnings.filterwarnings("ignore", message=noise)
         _log_inputs(cfg, spec, lineage, frame, train, test)
+        mlflow.log_param("rows.feedback", feedback_count)
         scorer, cv = fit_scorer(train, spec, cfg, progress)
         p, bands = scorer.score(test)
+        _log_reference(test, p, spec, settings.monitoring.reference_rows, cfg.seed)
         y = test.get_column(spec.target).to_numpy()
         metrics = {**evaluate.fraud_metrics(y, p), **evaluate.band_table(y, bands), **cv}
         mlflow.log_metrics({f"test_{k}" if not k.startswith("cv_") else k: v for k, v in metrics.items()})
@@ -169,6 +174,33 @@ def _log_inputs(
         frame.to_pandas(), source=lineage.path, name=Path(lineage.path).name, digest=lineage.sha256[:20]
     )
     mlflow.log_input(dataset, context="training")
+
+
+def _with_feedback(
+    frame: pl.DataFrame, spec: ClaimSpec, settings: Settings, name: str
+) -> tuple[pl.DataFrame, int]:
+    """Append served claims with a confirmed/legitimate outcome, cast to the file's column types."""
+    from training.monitor import feedback_rows
+
+    extra = feedback_rows(settings, spec, name)
+    if extra.is_empty():
+        logger.warning("--with-feedback: no served claim has a confirmed/legitimate outcome yet")
+        return frame, 0
+    cols = [c for c in frame.columns if c in extra.columns]
+    extra = extra.select([pl.col(c).cast(frame.schema[c], strict=False) for c in cols])
+    return pl.concat([frame, extra], how="diagonal"), extra.height
+
+
+def _log_reference(test: pl.DataFrame, p: np.ndarray, spec: ClaimSpec, rows: int, seed: int) -> None:
+    """Held-out claims (features + calibrated score): the reference `ccrisk monitor drift` uses."""
+    import tempfile
+
+    ref = test.select([c for c in spec.feature_names if c in test.columns]).with_columns(score=pl.Series(p))
+    ref = ref.sample(min(rows, ref.height), seed=seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "reference.parquet"
+        ref.write_parquet(path)
+        mlflow.log_artifact(str(path), "drift_reference")
 
 
 def _log_plots(y: np.ndarray, p: np.ndarray, importance: dict[str, float]) -> None:

@@ -154,10 +154,16 @@ def champion_baseline(name: str, settings: Settings, test: build.Queries, metric
     mv = alias_version(name, settings.aliases.champion)
     if mv is None:
         return NO_CHAMPION
-    champion: KBRetriever = mlflow.pyfunc.load_model(
-        f"models:/{name}@{settings.aliases.champion}"
-    ).unwrap_python_model()
-    value = evaluate.evaluate(champion, test)[metric]
+    try:
+        champion: KBRetriever = mlflow.pyfunc.load_model(
+            f"models:/{name}@{settings.aliases.champion}"
+        ).unwrap_python_model()
+        value = evaluate.evaluate(champion, test)[metric]
+    except Exception as exc:  # e.g. built by an older release of this code: it cannot be served either
+        logger.warning(
+            "champion %s v%s cannot be evaluated (%s); gating on the floor only", name, mv.version, exc
+        )
+        return NO_CHAMPION
     return Baseline(value, f"(v{mv.version} on the same {len(test)} held-out queries)")
 
 

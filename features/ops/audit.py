@@ -1,0 +1,160 @@
+"""Hash-chained audit trail of every scoring, search, analyze and feedback call.
+
+Each record carries the hash of the one before it, so `verify()` finds an edited, deleted,
+inserted or reordered record and names it. A single head row (last sequence number and hash)
+catches records cut off the end. Default store: SQLite in WAL mode with `synchronous=FULL`
+(a record is on disk before the response leaves); any SQLAlchemy URL (e.g.
+`postgresql+psycopg://…`) switches the backend. Appends from several worker processes are
+serialised by the database: `BEGIN IMMEDIATE` on SQLite, a table lock on other backends.
+No raw request is stored: only its SHA-256 and an outcome summary (scores, bands, labels).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+logger = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+_meta = sa.MetaData()
+records = sa.Table(
+    "audit_record",
+    _meta,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("caller", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("endpoint", sa.String(128), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("model_version", sa.String(32), nullable=False),
+    sa.Column("request_sha256", sa.String(64), nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+head = sa.Table(
+    "audit_head",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+HASHED = ("seq", "ts", "caller", "role", "endpoint", "status", "model", "model_version",
+          "request_sha256", "outcome", "latency_ms")  # fmt: skip
+
+
+@dataclass
+class AuditEntry:
+    caller: str
+    role: str
+    endpoint: str
+    status: int
+    request_sha256: str
+    latency_ms: float
+    model: str = ""
+    model_version: str = ""
+    outcome: dict[str, Any] = field(default_factory=dict)
+    ts: float = field(default_factory=time.time)
+
+
+def canonical_sha256(body: bytes) -> str:
+    """SHA-256 of the request: of its canonical JSON (sorted keys, no spaces) when it parses."""
+    with contextlib.suppress(ValueError, UnicodeDecodeError):
+        body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(body).hexdigest()
+
+
+def record_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    payload = json.dumps({k: row[k] for k in HASHED}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256((prev_hash + "\n" + payload).encode()).hexdigest()
+
+
+def _sqlite_pragmas(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # let the "begin" hook below start transactions
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock before reading the head
+
+
+class AuditLog:
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = sa.create_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        if self.is_sqlite:
+            _sqlite_pragmas(self.engine)
+        _meta.create_all(self.engine)
+
+    def append(self, entry: AuditEntry) -> int:
+        """Commit one record (chained to the last); returns its sequence number."""
+        with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                conn.exec_driver_sql("LOCK TABLE audit_head IN EXCLUSIVE MODE")
+            last = conn.execute(sa.select(head.c.seq, head.c.hash).where(head.c.id == 1)).first()
+            seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
+            row = {
+                **entry.__dict__,
+                "seq": seq,
+                "ts": round(entry.ts, 6),
+                "latency_ms": round(entry.latency_ms, 3),
+                "outcome": json.dumps(entry.outcome, sort_keys=True, separators=(",", ":")),
+            }
+            row["prev_hash"], row["hash"] = prev, record_hash(prev, row)
+            conn.execute(records.insert().values(**row))
+            if last:
+                conn.execute(head.update().where(head.c.id == 1).values(seq=seq, hash=row["hash"]))
+            else:
+                conn.execute(head.insert().values(id=1, seq=seq, hash=row["hash"]))
+        return seq
+
+    def rows(self, since: float | None = None) -> list[dict[str, Any]]:
+        query = sa.select(records).order_by(records.c.seq)
+        if since is not None:
+            query = query.where(records.c.ts >= since)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def verify(self) -> list[str]:
+        """Problems found, each naming the record; an empty list means the chain is intact."""
+        problems: list[str] = []
+        prev_hash, prev_seq = GENESIS, 0
+        for row in self.rows():
+            seq = row["seq"]
+            if seq != prev_seq + 1:
+                problems.append(
+                    f"records {prev_seq + 1}..{seq - 1} are missing (deleted) before record {seq}"
+                )
+            elif row["prev_hash"] != prev_hash:
+                problems.append(f"record {seq}: does not follow record {prev_seq} (reordered or replaced)")
+            if record_hash(row["prev_hash"], row) != row["hash"]:
+                problems.append(f"record {seq}: its content was edited after it was written")
+            prev_hash, prev_seq = row["hash"], seq
+        with self.engine.connect() as conn:
+            last = conn.execute(sa.select(head.c.seq, head.c.hash)).first()
+        if last and last.seq > prev_seq:
+            problems.append(f"records {prev_seq + 1}..{last.seq} are missing (deleted from the end)")
+        elif last and last.hash != prev_hash:
+            problems.append(f"record {prev_seq}: does not match the chain head (edited and re-hashed)")
+        return problems
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(records)).scalar_one()

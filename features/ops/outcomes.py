@@ -1,0 +1,143 @@
+"""What the service served, and what investigators later found: the data behind drift reports,
+hit rates, champion/challenger comparisons and retraining with feedback.
+
+- `PredictionLog` (`<state_dir>/predictions.sqlite`): one row per served prediction with the
+  model, version, variant, band/label, score and the inputs (claim fields, which carry no
+  personal data, or PII-masked text). Written by a background thread so scoring does not wait
+  on disk; it is a monitoring log, not an acknowledged write.
+- `ClaimFeedbackStore` (table in the feedback database): investigators' outcomes, committed and
+  synced (WAL, synchronous=FULL) before the service acknowledges them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+OUTCOMES = ("confirmed_fraud", "legitimate", "inconclusive")
+PREDICTION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS prediction (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, model TEXT NOT NULL,
+  model_version TEXT NOT NULL, variant TEXT NOT NULL, entity_id TEXT, band TEXT, label TEXT,
+  score REAL, inputs TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS prediction_model_ts ON prediction (model, ts);
+CREATE INDEX IF NOT EXISTS prediction_entity ON prediction (entity_id);
+"""
+FEEDBACK_SCHEMA = """
+CREATE TABLE IF NOT EXISTS claim_feedback (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, claim_id TEXT NOT NULL, outcome TEXT NOT NULL,
+  investigator TEXT NOT NULL, ts REAL NOT NULL);
+"""
+COLUMNS = ("ts", "model", "model_version", "variant", "entity_id", "band", "label", "score", "inputs")
+INSERT = f"INSERT INTO prediction ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    return conn
+
+
+class PredictionLog:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._conn = _connect(self.path, "NORMAL")
+        self._conn.executescript(PREDICTION_SCHEMA)
+        self._lock = threading.Lock()
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        values = [
+            tuple(json.dumps(r["inputs"]) if c == "inputs" else r.get(c) for c in COLUMNS) for r in rows
+        ]
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(INSERT, values)
+            self._conn.execute("COMMIT")
+
+    def frame(self, model: str, since: float | None = None, with_inputs: bool = True) -> pd.DataFrame:
+        cols = ", ".join(c for c in COLUMNS if with_inputs or c != "inputs")
+        sql = f"SELECT {cols} FROM prediction WHERE model = ?" + (" AND ts >= ?" if since else "")
+        args = (model, since) if since else (model,)
+        with self._lock:
+            return pd.read_sql_query(sql + " ORDER BY id", self._conn, params=args)
+
+
+class BackgroundWriter:
+    """Queue prediction rows and write them in batches from one daemon thread."""
+
+    def __init__(self, log: PredictionLog, prepare: Callable[[list[dict]], list[dict]] | None = None,
+                 max_queue: int = 100_000):  # fmt: skip
+        self.log = log
+        self.prepare = prepare
+        self._queue: queue.Queue[list[dict]] = queue.Queue(maxsize=max_queue)
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def submit(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            self._queue.put_nowait(rows)
+        except queue.Full:  # never block scoring on the monitoring log
+            logger.warning("prediction log queue full: %d rows not logged", len(rows))
+
+    def flush(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _run(self) -> None:
+        while True:
+            batch = self._queue.get()
+            count = 1
+            while not self._queue.empty() and len(batch) < 20_000:
+                batch = batch + self._queue.get_nowait()
+                count += 1
+            try:
+                self.log.write(self.prepare(batch) if self.prepare else batch)
+            except Exception:  # a bad row must not kill the writer thread
+                logger.exception("prediction log write failed (%d rows)", len(batch))
+            finally:
+                for _ in range(count):
+                    self._queue.task_done()
+
+
+class ClaimFeedbackStore:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._conn().executescript(FEEDBACK_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:  # one connection per thread; several worker processes share the file
+            conn = self._local.conn = _connect(self.path, "FULL")
+        return conn
+
+    def record(self, claim_id: str, outcome: str, investigator: str) -> int:
+        """Commit one outcome; returns its id once it is on disk."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome: {outcome!r} is not one of {', '.join(OUTCOMES)}")
+        cur = self._conn().execute(
+            "INSERT INTO claim_feedback (claim_id, outcome, investigator, ts) VALUES (?, ?, ?, ?)",
+            (claim_id, outcome, investigator, time.time()),
+        )
+        return int(cur.lastrowid)
+
+    def frame(self) -> pd.DataFrame:
+        """All outcomes; the latest one per claim wins where a claim was reviewed twice."""
+        return pd.read_sql_query("SELECT * FROM claim_feedback ORDER BY id", self._conn())
+
+    def latest(self) -> pd.DataFrame:
+        return self.frame().drop_duplicates("claim_id", keep="last")

@@ -1,0 +1,32 @@
+"""Read-only admin routes that are not model calls (plain GETs, mounted under /v1/admin)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from features.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def monitoring_app(settings: Settings) -> Starlette:
+    """GET /v1/admin/monitoring: the latest drift summary per model (`ccrisk monitor drift`)."""
+    folder = settings.monitoring_path
+
+    async def latest(_request: Request) -> JSONResponse:
+        summaries = {}
+        for path in sorted(folder.glob("*/latest.json")) if folder.is_dir() else []:
+            try:
+                summaries[path.parent.name] = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                summaries[path.parent.name] = {"error": f"unreadable summary {path.name}: {exc}"}
+        hint = None if summaries else "no drift report yet: run `ccrisk monitor drift --model NAME`"
+        return JSONResponse({"models": summaries, "hint": hint})
+
+    return Starlette(routes=[Route("/monitoring", latest, methods=["GET"])])

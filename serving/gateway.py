@@ -1,0 +1,235 @@
+"""ASGI middleware in front of every `/v1/*` endpoint: API key -> role check -> rate limit ->
+body-size cap -> the endpoint -> hash-chained audit record (committed before the response
+leaves). Health, readiness, metrics and the API docs stay open.
+
+Endpoints add the model and an outcome summary to the audit record with `note()`; it reaches
+them through a context variable that BentoML copies into the worker thread running the endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from contextvars import ContextVar
+from typing import Any
+
+import anyio
+
+from features.ops.audit import AuditEntry, AuditLog, canonical_sha256
+from features.ops.keys import Caller, KeyRing
+from features.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Which roles may call which path prefixes; `admin` may call everything.
+ACCESS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("/v1/claims/", frozenset({"claims_system"})),
+    ("/v1/contact/", frozenset({"agent_assist"})),
+    ("/v1/kb/", frozenset({"agent_assist"})),
+    ("/v1/admin/monitoring", frozenset({"data_scientist"})),
+)
+_CALL: ContextVar[dict[str, Any] | None] = ContextVar("ccrisk_call", default=None)
+
+
+def note(model: str, version: str, outcome: dict[str, Any]) -> None:
+    """Called by an endpoint: the model that answered and a PII-free summary of the answer."""
+    call = _CALL.get()
+    if call is not None:
+        call.update(model=model, model_version=str(version), outcome=outcome)
+
+
+def current_caller() -> Caller | None:
+    call = _CALL.get()
+    return call.get("caller") if call else None
+
+
+def allowed(role: str, path: str) -> bool:
+    if role == "admin":
+        return True
+    return any(path.startswith(prefix) and role in roles for prefix, roles in ACCESS)
+
+
+class RateLimiter:
+    """Token bucket per caller: `per_minute` sustained, `burst` at once (per worker process)."""
+
+    def __init__(self, per_minute: int, burst: int):
+        self.rate, self.burst = per_minute / 60.0, float(burst)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, name: str, per_minute: int | None = None) -> float:
+        """0 when the request may go ahead, else the seconds until it may. A key with its own
+        `per_minute` gets that rate and a burst of the larger of the default burst and a tenth
+        of its rate, capped at its rate."""
+        rate, burst = self.rate, self.burst
+        if per_minute:
+            rate, burst = per_minute / 60.0, min(float(per_minute), max(self.burst, per_minute / 10))
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(name, (burst, now))
+            tokens = min(burst, tokens + (now - last) * rate)
+            if tokens >= 1:
+                self._buckets[name] = (tokens - 1, now)
+                return 0.0
+            self._buckets[name] = (tokens, now)
+            return (1 - tokens) / rate
+
+
+def _api_key(headers: dict[bytes, bytes]) -> str | None:
+    auth = headers.get(b"authorization", b"").decode("latin-1").strip()
+    if auth[:7].lower() == "bearer " and auth[7:].strip():
+        return auth[7:].strip()
+    key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
+    return key or None
+
+
+async def _respond(send, status: int, message: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    body = json.dumps({"error": message}).encode()
+    base = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": base + list(headers)})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(receive, limit: int) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+class Gateway:
+    """The middleware; BentoML builds one per worker process (`add_asgi_middleware`)."""
+
+    def __init__(self, app, settings: Settings):
+        self.app = app
+        sec = settings.security
+        self.keys = KeyRing(settings.keys_path) if sec.auth else None
+        self.limiter = RateLimiter(sec.rate_limit_per_minute, sec.rate_burst)
+        self.max_body = sec.max_body_bytes
+        self.audit = AuditLog(settings.audit_url) if sec.audit else None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            return await self.app(scope, receive, send)
+        start, path = time.perf_counter(), scope["path"]
+        headers = dict(scope["headers"])
+        caller, denial = self._authorise(headers, path)
+        media = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
+        if denial is None and scope["method"] == "POST" and media not in (b"application/json", b""):
+            denial = (415, "Content-Type: send application/json", [])
+        if denial is None and int(headers.get(b"content-length", b"0") or 0) > self.max_body:
+            denial = (413, f"request body over {self.max_body} bytes: split the batch", [])
+        body = b""
+        if denial is None:
+            try:
+                body = await _read_body(receive, self.max_body)
+            except BodyTooLarge:
+                denial = (413, f"request body over {self.max_body} bytes: split the batch", [])
+        call: dict[str, Any] = {"caller": caller}
+        entry = AuditEntry(caller.name, caller.role, path, 0, canonical_sha256(body), 0.0)
+        if denial is not None:
+            status, message, extra = denial
+            try:
+                await self._record(entry, status, start, call)
+            except Exception:
+                logger.exception("audit append failed for a refused call to %s", path)
+            return await _respond(send, status, message, extra)
+        await self._forward(scope, receive, send, body, entry, start, call)
+
+    def _authorise(self, headers, path: str) -> tuple[Caller, tuple | None]:
+        anonymous = Caller("anonymous", "none")
+        if self.keys is None:
+            return Caller("local", "admin"), None
+        key = _api_key(headers)
+        if key is None:
+            fix = "send 'Authorization: Bearer KEY' or 'X-API-Key: KEY' (ccrisk keys create makes one)"
+            return anonymous, (401, f"missing API key: {fix}", [(b"www-authenticate", b"Bearer")])
+        caller = self.keys.lookup(key)
+        if caller is None:
+            return anonymous, (401, "unknown or revoked API key", [(b"www-authenticate", b"Bearer")])
+        if not allowed(caller.role, path):
+            return caller, (403, f"role {caller.role!r} may not call {path}", [])
+        wait = self.limiter.take(caller.name, caller.rate_per_minute)
+        if wait:
+            retry = str(math.ceil(wait)).encode()
+            return caller, (
+                429,
+                f"rate limit for key {caller.name!r}: retry later",
+                [(b"retry-after", retry)],
+            )
+        return caller, None
+
+    async def _forward(self, scope, receive, send, body: bytes, entry: AuditEntry, start, call) -> None:
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        failed = False
+
+        async def send_audited(message) -> None:
+            nonlocal failed
+            if message["type"] == "http.response.start":
+                try:
+                    await self._record(entry, message["status"], start, call)
+                except Exception:  # no audit record, no answer: the caller must not act on it
+                    logger.exception("audit append failed for %s", entry.endpoint)
+                    failed = True
+                    return await _respond(send, 503, "audit trail unavailable; the request was not recorded")
+            if not failed:
+                await send(message)
+
+        token = _CALL.set(call)
+        try:
+            await self.app(scope, replay, send_audited)
+        finally:
+            _CALL.reset(token)
+
+    async def _record(self, entry: AuditEntry, status: int, start: float, call: dict) -> None:
+        entry.status = status
+        entry.model = call.get("model", "")
+        entry.model_version = call.get("model_version", "")
+        entry.outcome = call.get("outcome", {}) if status < 400 else {}
+        entry.latency_ms = (time.perf_counter() - start) * 1000
+        if self.audit is not None:
+            await anyio.to_thread.run_sync(self.audit.append, entry)
+        if status < 400:
+            count_bands(entry.endpoint, entry.model, entry.model_version, entry.outcome)
+
+
+_COUNTER = None
+
+
+def count_bands(endpoint: str, model: str, version: str, outcome: dict) -> None:
+    """Prometheus: served predictions per endpoint, model version and band (or label)."""
+    global _COUNTER
+    if _COUNTER is None:
+        import bentoml
+
+        _COUNTER = bentoml.metrics.Counter(
+            name="ccrisk_predictions",
+            documentation="predictions served, per endpoint, model, version and band/label",
+            labelnames=["endpoint", "model", "version", "band"],
+        )
+    for band, n in outcome.get("bands", {}).items():
+        _COUNTER.labels(endpoint=endpoint, model=model, version=version, band=band).inc(n)

@@ -1,0 +1,111 @@
+"""What each endpoint leaves behind: a PII-free outcome summary for the audit trail and
+Prometheus, and prediction-log rows (inputs + outputs) for drift reports and hit rates."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+from features.claims.api import BatchScore
+from features.contact.api import ContactBatch, ContactMessage
+from features.contact.phrases import load_nlp
+from features.kb.api import KBSearchOut
+from features.ops.outcomes import BackgroundWriter, PredictionLog
+from features.settings import Settings
+from features.text import mask_pii
+from serving.gateway import note
+
+
+def claims_outcome(batch: BatchScore) -> None:
+    ref = batch.results[0].model
+    outcome: dict[str, Any] = {
+        "count": batch.count,
+        "bands": dict(Counter(r.risk_band for r in batch.results)),
+    }
+    if batch.count == 1:
+        outcome["probability"] = round(batch.results[0].fraud_probability, 6)
+    note(ref.name, ref.version, outcome)
+
+
+def contact_outcome(batch: ContactBatch) -> None:
+    complaint = next(m for m in batch.results[0].models if m.task == "complaint")
+    outcome: dict[str, Any] = {
+        "count": batch.count,
+        "bands": dict(Counter(r.complaint.band for r in batch.results)),
+        "topics": dict(Counter(r.topic.label for r in batch.results)),
+        "intents": dict(Counter(r.intent.label for r in batch.results)),
+    }
+    if batch.count == 1:
+        outcome["complaint_probability"] = round(batch.results[0].complaint.probability, 6)
+    note(complaint.name, complaint.version, outcome)
+
+
+def kb_outcome(out: KBSearchOut) -> None:
+    top = out.answers[0] if out.answers else None
+    outcome = {
+        "query_id": out.query_id,
+        "top_article": top.article_id if top else None,
+        "top_score": round(top.score, 6) if top else None,
+        "bands": {"no_confident_answer" if out.no_confident_answer else "answered": 1},
+    }
+    note(out.model.name, out.model.version, outcome)
+
+
+class PredictionRecorder:
+    """Per worker: queues prediction rows; text is PII-masked on the writer thread."""
+
+    def __init__(self, settings: Settings):
+        self.enabled = settings.monitoring.log_predictions
+        self.writer = BackgroundWriter(PredictionLog(settings.predictions_path), prepare=_mask_texts)
+
+    def claims(self, claims: list, batch: BatchScore, variant: str = "champion") -> None:
+        if not self.enabled:
+            return
+        now, ref = time.time(), batch.results[0].model
+        rows = []
+        for c, r in zip(claims, batch.results, strict=True):
+            inputs = c.model_dump(exclude={"claim_id"})
+            rows.append(_row(now, ref, variant, r.risk_band, r.fraud_probability, inputs, r.claim_id))
+        self.writer.submit(rows)
+
+    def contact(self, messages: list[ContactMessage], batch: ContactBatch) -> None:
+        if not self.enabled:
+            return
+        now = time.time()
+        rows = []
+        for m, r in zip(messages, batch.results, strict=True):
+            inputs = {"text": m.text, "channel": m.channel}
+            outputs = {"complaint": r.complaint, "complaint_topic": r.topic, "intent": r.intent}
+            for ref in r.models:
+                out = outputs[ref.task]
+                label = getattr(out, "band", None) or out.label
+                rows.append(_row(now, ref, "champion", label, out.probability, inputs))
+        self.writer.submit(rows)
+
+
+def _row(ts, ref, variant: str, label: str, score: float, inputs: dict, entity_id=None) -> dict[str, Any]:
+    """One prediction-log row; `label` is the band (fraud, complaint) or the predicted class."""
+    return {
+        "ts": ts,
+        "model": ref.name,
+        "model_version": ref.version,
+        "variant": variant,
+        "entity_id": entity_id,
+        "band": label,
+        "label": label,
+        "score": score,
+        "inputs": inputs,
+    }
+
+
+def _mask_texts(rows: list[dict]) -> list[dict]:
+    """Runs on the writer thread: replace raw text by its masked form before it touches disk."""
+    masked: dict[str, str] = {}  # a message is logged once per text model: mask it once
+    for row in rows:
+        text = row["inputs"].get("text") if isinstance(row["inputs"], dict) else None
+        if text is not None:
+            if text not in masked:
+                masked[text] = mask_pii(text, load_nlp())
+            row["inputs"] = {**row["inputs"], "text": masked[text]}
+    return rows

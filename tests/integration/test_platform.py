@@ -1,0 +1,195 @@
+"""Access control, limits, audit trail, claims feedback, hit rate and drift through the real server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import httpx
+import polars as pl
+
+from features.ops.audit import AuditLog
+from features.ops.keys import create_key, revoke_key
+from features.settings import load_settings
+from tests.conftest import SAMPLE_CLAIMS
+
+PII_TEXT = "I'm Jane Morgan, jane.morgan@example.com, 07700 900123. Third time asking, this is a disgrace!"
+
+
+def client(server, key: str | None = None, header: str = "Authorization") -> httpx.Client:
+    headers = {} if key is None else {header: key if header != "Authorization" else f"Bearer {key}"}
+    return httpx.Client(base_url=server.base_url, headers=headers, timeout=60)
+
+
+def settings_of(trained):
+    return load_settings(trained.settings_path)
+
+
+def sample_claims(spec, n: int, prefix: str) -> list[dict]:
+    rows = pl.read_csv(SAMPLE_CLAIMS).head(n).to_dicts()
+    return [
+        {"claim_id": f"{prefix}-{i}", **{k: r[k] for k in spec.columns if k in r}} for i, r in enumerate(rows)
+    ]
+
+
+def cli(trained, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ccrisk", *args],
+        env={**trained.env(), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_open_paths_need_no_key_and_v1_paths_do(server, api_keys):
+    anonymous = client(server)
+    for path in ("/readyz", "/healthz", "/metrics", "/docs.json"):
+        assert anonymous.get(path).status_code == 200, path
+    r = anonymous.post("/v1/kb/search", json={"query": "how do I file a claim"})
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert "Authorization: Bearer KEY" in r.json()["error"]
+    assert client(server, "ccrisk_not-a-key").post("/v1/kb/search", json={"query": "x"}).status_code == 401
+
+
+def test_roles_decide_which_endpoints_a_key_may_call(server, api_keys):
+    query = {"query": "how do I file a claim"}
+    r = client(server, api_keys["claims_system"]).post("/v1/kb/search", json=query)
+    assert r.status_code == 403 and "role 'claims_system' may not call /v1/kb/search" in r.json()["error"]
+    agent = client(server, api_keys["agent_assist"], header="X-API-Key")
+    assert agent.post("/v1/kb/search", json=query).status_code == 200
+    assert agent.post("/v1/admin/reload_rules", json={}).status_code == 403
+    scientist = client(server, api_keys["data_scientist"])
+    assert scientist.get("/v1/admin/monitoring").status_code == 200
+    assert scientist.post("/v1/kb/search", json=query).status_code == 403
+
+
+def test_a_revoked_key_is_refused_without_a_restart(server, trained):
+    path = settings_of(trained).keys_path
+    key = create_key(path, "temporary", "agent_assist")
+    c = client(server, key)
+    assert c.post("/v1/kb/search", json={"query": "windscreen"}).status_code == 200
+    revoke_key(path, "temporary")
+    assert c.post("/v1/kb/search", json={"query": "windscreen"}).status_code == 401
+
+
+def test_rate_limit_answers_429_with_retry_after(server, api_keys):
+    c = client(server, api_keys["limited"])  # 30 requests/minute, per worker
+    statuses, retry = [], None
+    for _ in range(120):
+        r = c.post("/v1/kb/search", json={"query": ""})  # cheap: refused with 400 by the endpoint
+        statuses.append(r.status_code)
+        if r.status_code == 429:
+            retry = int(r.headers["retry-after"])
+            break
+    assert 429 in statuses and retry >= 1, statuses[-5:]
+    assert set(statuses[:-1]) == {400}
+
+
+def test_body_type_and_size_limits(server, trained):
+    r = server.post("/v1/kb/search", content=b"query=x", headers={"content-type": "multipart/form-data"})
+    assert r.status_code == 415 and "application/json" in r.json()["error"]
+    limit = settings_of(trained).security.max_body_bytes
+    r = server.post("/v1/kb/search", content=b'{"query": "' + b"a" * limit + b'"}')
+    assert r.status_code == 413 and "split the batch" in r.json()["error"]
+
+
+def test_every_call_is_in_an_intact_audit_chain_without_raw_pii(server, api_keys, trained):
+    agent = client(server, api_keys["agent_assist"])
+    assert agent.post("/v1/contact/analyze", json={"text": PII_TEXT}).status_code == 200
+    settings = settings_of(trained)
+    log = AuditLog(settings.audit_url)
+    assert log.verify() == []
+    rows = log.rows()
+    last = next(r for r in reversed(rows) if r["endpoint"] == "/v1/contact/analyze")
+    assert (last["caller"], last["role"], last["status"], last["model"]) == (
+        "agent_assist", "agent_assist", 200, "ccrisk-complaint"
+    )  # fmt: skip
+    assert {"bands", "topics", "intents"} <= set(json.loads(last["outcome"]))
+    assert any(r["status"] == 403 and r["caller"] == "claims_system" for r in rows)
+    stored = settings.state_path.glob("*.sqlite*")
+    for path in stored:
+        raw = path.read_bytes()
+        for secret in (b"jane.morgan@example.com", b"07700 900123", b"Jane Morgan"):
+            assert secret not in raw, (path.name, secret)
+
+
+def test_claims_feedback_hit_rate_and_drift(server, api_keys, trained, spec):
+    claims_system = client(server, api_keys["claims_system"])
+    scored = claims_system.post("/v1/claims/score_batch", json={"claims": sample_claims(spec, 40, "HR")})
+    bands = {r["claim_id"]: r["risk_band"] for r in scored.json()["results"]}
+    for i, claim_id in enumerate(sorted(bands)[:10]):
+        outcome = "confirmed_fraud" if i % 2 else "legitimate"
+        body = {"claim_id": claim_id, "outcome": outcome, "investigator": "inv-1"}
+        r = claims_system.post("/v1/claims/feedback", json=body)
+        assert r.status_code == 200 and r.json()["stored"] is True
+    bad = claims_system.post(
+        "/v1/claims/feedback", json={"claim_id": "x", "outcome": "maybe", "investigator": "i"}
+    )
+    assert bad.status_code == 400 and "outcome" in bad.text
+    report = cli(trained, "report", "hit-rate")
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert "hit" in report.stdout and any(b in report.stdout for b in ("high", "medium", "low"))
+    drift = cli(trained, "monitor", "drift", "--model", "ccrisk-fraud", "--window", "1d")
+    assert drift.returncode == 0, drift.stdout + drift.stderr
+    summary = client(server, api_keys["data_scientist"]).get("/v1/admin/monitoring").json()
+    fraud = summary["models"]["ccrisk-fraud"]
+    assert fraud["rows"] >= 40 and {f["feature"] for f in fraud["features"]} <= set(spec.feature_names)
+    assert fraud["score_psi"] >= 0 and isinstance(fraud["drift_detected"], bool)
+
+
+def test_train_with_feedback_adds_the_reviewed_served_claims(server, trained, spec, api_keys, tmp_path):
+    """Outcomes join the logged inputs of the served claims; `train fraud --with-feedback` (run on
+    a copy of the store, so the session's champion stays) logs how many rows they added."""
+    import shutil
+
+    from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
+    from tests.conftest import write_settings
+    from training.monitor import feedback_rows
+
+    claims_system = client(server, api_keys["claims_system"])
+    claims = sample_claims(spec, 6, "FB")
+    assert claims_system.post("/v1/claims/score_batch", json={"claims": claims}).status_code == 200
+    for claim, outcome in zip(claims[:3], ("confirmed_fraud", "legitimate", "inconclusive"), strict=True):
+        body = {"claim_id": claim["claim_id"], "outcome": outcome, "investigator": "inv-2"}
+        assert claims_system.post("/v1/claims/feedback", json=body).status_code == 200
+    settings = settings_of(trained)
+    log = PredictionLog(settings.predictions_path)
+    for _ in range(100):  # the prediction log is written by a background thread
+        if {"FB-0", "FB-1", "FB-2"} <= set(log.frame("ccrisk-fraud", with_inputs=False)["entity_id"]):
+            break
+        time.sleep(0.1)
+    served = set(log.frame("ccrisk-fraud", with_inputs=False)["entity_id"])
+    latest = ClaimFeedbackStore(settings.feedback_path).latest()
+    usable = latest[
+        latest["claim_id"].isin(served) & latest["outcome"].isin(["confirmed_fraud", "legitimate"])
+    ]
+    rows = feedback_rows(settings, spec, "ccrisk-fraud")
+    assert rows.height == len(usable) >= 2
+    assert rows.get_column(spec.target).sum() == (usable["outcome"] == "confirmed_fraud").sum()
+
+    copy = tmp_path / "store"
+    shutil.copytree(trained.folder, copy, ignore=shutil.ignore_patterns("bentoml"))
+    write_settings(copy)
+    env = {
+        **trained.env(),
+        "CCRISK_SETTINGS": str(copy / "mlflow.yaml"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{copy}/mlflow.db",
+    }
+    args = ["train", "fraud", "--data", str(SAMPLE_CLAIMS), "--with-feedback", "--set", "folds=3",
+            "--set", "num_boost_round=300", "--set", "early_stopping_rounds=50"]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "ccrisk", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    import mlflow
+
+    client_ = mlflow.MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    run = client_.search_runs(
+        [client_.get_experiment_by_name("ccrisk-fraud").experiment_id],
+        order_by=["start_time DESC"],
+        max_results=1,
+    )[0]
+    assert int(run.data.params["rows.feedback"]) == rows.height

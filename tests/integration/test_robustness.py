@@ -1,0 +1,108 @@
+"""Schema-based fuzzing of every endpoint (zero 5xx) and kill -9 during a burst of feedback writes
+(no acknowledged record lost)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import httpx
+import psutil
+
+from features.ops.audit import AuditLog
+from features.ops.outcomes import ClaimFeedbackStore
+from features.settings import load_settings
+from tests.integration.conftest import start_server, stop
+
+FUZZ_EXAMPLES = 15
+
+
+def fuzz_summary(ndjson: Path) -> dict[str, Counter]:
+    """Status codes per operation from schemathesis' NDJSON event stream."""
+    per_op: dict[str, Counter] = defaultdict(Counter)
+    for line in ndjson.read_text().splitlines():
+        event = json.loads(line)
+        finished = event.get("ScenarioFinished")
+        if not finished:
+            continue
+        recorder = finished["recorder"]
+        for interaction in recorder.get("interactions", {}).values():
+            response = interaction.get("response") or {}
+            per_op[recorder["label"]][response.get("status_code", "no response")] += 1
+    return per_op
+
+
+def test_fuzzing_every_endpoint_from_the_openapi_document_gives_no_5xx(server, api_keys, tmp_path):
+    report = tmp_path / "fuzz.ndjson"
+    st = Path(sys.executable).parent / "schemathesis"
+    cmd = [str(st), "run", f"{server.base_url}/docs.json", "--checks", "not_a_server_error",
+           "-n", str(FUZZ_EXAMPLES), "--seed", "1", "-H", f"Authorization: Bearer {api_keys['fuzzer']}",
+           "--report", "ndjson", "--report-ndjson-path", str(report)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=540, cwd=tmp_path)
+    per_op = fuzz_summary(report)
+    print({op: dict(c) for op, c in per_op.items()})  # shown with -s / on failure: cases per endpoint
+    fivexx = {op: n for op, c in per_op.items() for code, n in c.items() if str(code).startswith("5")}
+    assert fivexx == {}, done.stdout[-3000:]
+    assert done.returncode == 0, done.stdout[-3000:]
+    posted = [op for op in per_op if op.startswith("POST /v1/")]
+    assert len(posted) >= 8 and all(sum(per_op[op].values()) >= 5 for op in posted), per_op
+
+
+def _burst(base: str, key: str, acked: list[str], stop_at: float, worker: int) -> None:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10) as c:
+        i = 0
+        while time.monotonic() < stop_at:
+            claim_id = f"K9-{worker}-{i}"
+            i += 1
+            try:
+                r = c.post(
+                    "/v1/claims/feedback",
+                    json={"claim_id": claim_id, "outcome": "legitimate", "investigator": "k9"},
+                )
+            except httpx.TransportError:
+                return  # the server is gone
+            if r.status_code == 200 and r.json()["stored"]:
+                acked.append(claim_id)
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL the server and every worker: BentoML's workers run in sessions of their own, so
+    killing the process group would leave them serving."""
+    root = psutil.Process(pid)
+    for p in [*root.children(recursive=True), root]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.send_signal(signal.SIGKILL)
+
+
+def test_kill_9_during_feedback_writes_loses_no_acknowledged_record(trained, api_keys, tmp_path):
+    proc, base = start_server(trained.env(), tmp_path / "server.log")
+    acked: list[str] = []
+    try:
+        stop_at = time.monotonic() + 30
+        threads = [
+            threading.Thread(target=_burst, args=(base, api_keys["fuzzer"], acked, stop_at, w))
+            for w in range(6)
+        ]
+        for t in threads:
+            t.start()
+        while len(acked) < 150 and time.monotonic() < stop_at:
+            time.sleep(0.02)
+        kill_tree(proc.pid)  # mid-burst: requests are in flight
+        proc.wait()
+        for t in threads:
+            t.join()
+    finally:
+        stop(proc)
+    settings = load_settings(trained.settings_path)
+    stored = set(ClaimFeedbackStore(settings.feedback_path).frame()["claim_id"])
+    lost = [c for c in acked if c not in stored]
+    print(f"kill -9: {len(acked)} acknowledged, {len(lost)} lost")
+    assert len(acked) >= 150 and lost == []
+    assert AuditLog(settings.audit_url).verify() == []

@@ -1,0 +1,169 @@
+"""API keys, roles, rate limits, the hash-chained audit trail, outcome stores, hit rates, drift."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.ops.audit import AuditEntry, AuditLog, canonical_sha256
+from features.ops.keys import KeyRing, create_key, hash_key, list_keys, revoke_key
+from features.ops.outcomes import BackgroundWriter, ClaimFeedbackStore, PredictionLog
+from serving.gateway import RateLimiter, allowed
+from training.monitor import hit_rates, psi, wilson
+
+
+def test_keys_are_stored_as_hashes_and_revocation_is_seen_without_restart(tmp_path):
+    path = tmp_path / "keys.json"
+    key = create_key(path, "claims-core", "claims_system")
+    assert key not in path.read_text() and hash_key(key) in path.read_text()
+    ring = KeyRing(path, env_value="")
+    assert ring.lookup(key).role == "claims_system" and ring.lookup("nope") is None
+    revoke_key(path, "claims-core")
+    assert ring.lookup(key) is None
+    assert list_keys(path) == []
+
+
+def test_key_errors_name_the_fix(tmp_path):
+    path = tmp_path / "keys.json"
+    with pytest.raises(ValueError, match="role: 'root' is not one of"):
+        create_key(path, "x", "root")
+    create_key(path, "x", "admin")
+    with pytest.raises(ValueError, match="revoke it first"):
+        create_key(path, "x", "admin")
+    with pytest.raises(KeyError, match="no key named 'y'"):
+        revoke_key(path, "y")
+    with pytest.raises(ValueError, match="must be name:role:sha256hex"):
+        KeyRing(path, env_value="broken-entry")
+
+
+def test_keys_from_the_environment(tmp_path):
+    digest = hash_key("secret-key")
+    ring = KeyRing(tmp_path / "none.json", env_value=f"bot:agent_assist:{digest}")
+    assert ring.lookup("secret-key").name == "bot"
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "ok"),
+    [
+        ("claims_system", "/v1/claims/score", True),
+        ("claims_system", "/v1/kb/search", False),
+        ("agent_assist", "/v1/kb/feedback", True),
+        ("agent_assist", "/v1/contact/analyze", True),
+        ("agent_assist", "/v1/claims/score", False),
+        ("data_scientist", "/v1/admin/monitoring", True),
+        ("data_scientist", "/v1/admin/reload_rules", False),
+        ("admin", "/v1/admin/reload_rules", True),
+    ],
+)
+def test_role_table(role, path, ok):
+    assert allowed(role, path) is ok
+
+
+def test_rate_limiter_allows_a_burst_then_says_when_to_retry(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr("serving.gateway.time.monotonic", lambda: now[0])
+    limiter = RateLimiter(per_minute=60, burst=3)
+    assert [limiter.take("k") for _ in range(3)] == [0.0, 0.0, 0.0]
+    wait = limiter.take("k")
+    assert wait == pytest.approx(1.0)
+    assert limiter.take("other") == 0.0  # buckets are per key
+    now[0] += 1.0
+    assert limiter.take("k") == 0.0
+    assert limiter.take("slow", per_minute=6) == 0.0  # a key's own limit: burst min(3, 6)
+
+
+def test_canonical_request_hash_ignores_key_order_and_spacing():
+    assert canonical_sha256(b'{"a": 1, "b": [1, 2]}') == canonical_sha256(b'{"b":[1,2],"a":1}')
+    assert canonical_sha256(b"not json") != canonical_sha256(b"not json!")
+
+
+def _log_with(tmp_path, n: int) -> AuditLog:
+    log = AuditLog(f"sqlite:///{tmp_path / 'audit.sqlite'}")
+    for i in range(n):
+        log.append(AuditEntry("c", "admin", "/v1/claims/score", 200, f"{i:064d}", 1.0, "m", "1", {"i": i}))
+    return log
+
+
+def _sql(tmp_path, statement: str) -> None:
+    with sqlite3.connect(tmp_path / "audit.sqlite") as conn:
+        conn.execute(statement)
+
+
+def test_an_intact_chain_verifies(tmp_path):
+    log = _log_with(tmp_path, 5)
+    assert log.verify() == [] and log.count() == 5
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        ("UPDATE audit_record SET outcome = '{\"i\":99}' WHERE seq = 3", "record 3: its content was edited"),
+        ("DELETE FROM audit_record WHERE seq = 2", r"records 2\.\.2 are missing \(deleted\) before record 3"),
+        ("DELETE FROM audit_record WHERE seq = 5", r"records 5\.\.5 are missing \(deleted from the end\)"),
+        (
+            "UPDATE audit_record SET prev_hash = "
+            "(SELECT prev_hash FROM audit_record WHERE seq = 2) WHERE seq = 4",
+            "record 4: does not follow record 3",
+        ),
+    ],
+)
+def test_tampering_is_found_and_named(tmp_path, tamper, message):
+    log = _log_with(tmp_path, 5)
+    _sql(tmp_path, tamper)
+    problems = log.verify()
+    assert any(re.search(message, p) for p in problems), problems
+
+
+def test_reordered_records_are_found(tmp_path):
+    log = _log_with(tmp_path, 4)
+    _sql(tmp_path, "UPDATE audit_record SET seq = -2 WHERE seq = 2")
+    _sql(tmp_path, "UPDATE audit_record SET seq = 2 WHERE seq = 3")
+    _sql(tmp_path, "UPDATE audit_record SET seq = 3 WHERE seq = -2")
+    assert any("record 2" in p for p in log.verify())
+
+
+def test_claim_feedback_store_and_prediction_log(tmp_path):
+    store = ClaimFeedbackStore(tmp_path / "fb.sqlite")
+    first = store.record("C1", "legitimate", "inv")
+    store.record("C1", "confirmed_fraud", "inv")
+    assert first == 1 and store.latest().set_index("claim_id").loc["C1", "outcome"] == "confirmed_fraud"
+    with pytest.raises(ValueError, match="outcome: 'maybe' is not one of"):
+        store.record("C2", "maybe", "inv")
+    log = PredictionLog(tmp_path / "p.sqlite")
+    writer = BackgroundWriter(log, prepare=lambda rows: [{**r, "band": r["band"].upper()} for r in rows])
+    writer.submit([{"ts": 1.0, "model": "m", "model_version": "1", "variant": "champion", "band": "high",
+                    "score": 0.9, "entity_id": "C1", "inputs": {"x": 1}}])  # fmt: skip
+    writer.flush()
+    frame = log.frame("m")
+    assert frame["band"].tolist() == ["HIGH"] and json.loads(frame["inputs"][0]) == {"x": 1}
+
+
+def test_hit_rates_per_version_and_band():
+    preds = pd.DataFrame(
+        {
+            "entity_id": ["a", "b", "c", "d", "e"],
+            "model_version": ["1", "1", "1", "1", "2"],
+            "band": ["high", "high", "medium", "low", "high"],
+        }
+    )
+    feedback = pd.DataFrame(
+        {"claim_id": ["a", "b", "e"], "outcome": ["confirmed_fraud", "legitimate", "confirmed_fraud"]}
+    )
+    table = hit_rates(preds, feedback).set_index(["model_version", "band"])
+    high = table.loc[("1", "high")]
+    assert (high.scored, high.reviewed, high.confirmed, high.hit_rate) == (2, 2, 1, 0.5)
+    assert table.loc[("2", "high")].hit_rate == 1.0 and bool(table.loc[("1", "low")].alert) is False
+    assert 0 < high.ci_low < 0.5 < high.ci_high < 1
+    assert wilson(0, 0)[0] != wilson(0, 0)[0]  # NaN when nothing was scored
+
+
+def test_psi_is_small_for_the_same_distribution_and_large_for_a_shift():
+    rng = np.random.default_rng(0)
+    ref = rng.normal(0, 1, 5000)
+    assert psi(ref, rng.normal(0, 1, 5000)) < 0.02
+    assert psi(ref, rng.normal(1, 1, 5000)) > 0.25
