@@ -20,6 +20,7 @@ from rich.table import Table
 from ccrisk.common import console, load_cli_settings, print_decision, user_errors
 from ccrisk.kb_cli import evaluate_app, kb_app, train_kb, train_kb_encoder
 from ccrisk.ops_cli import audit_app, keys_app, monitor_app, report_app
+from ccrisk.release_cli import compare, promote, rollback
 
 app = typer.Typer(help="ccrisk: claims fraud scoring and contact-center ML.", no_args_is_help=True)
 train_app = typer.Typer(help="Train a model family (logs to MLflow, registers, gates).", no_args_is_help=True)
@@ -34,6 +35,9 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
 app.add_typer(monitor_app, name="monitor")
+app.command("compare")(compare)
+app.command("promote")(promote)
+app.command("rollback")(rollback)
 train_app.command("kb")(train_kb)
 train_app.command("kb-encoder")(train_kb_encoder)
 logger = logging.getLogger("ccrisk")

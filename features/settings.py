@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,11 +30,25 @@ class Gate(BaseModel):
     higher_is_better: bool = True
 
 
+class Traffic(BaseModel):
+    """Champion/challenger on live traffic (claims scoring; other families serve the champion)."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["off", "shadow", "split"] = Field(
+        "off",
+        description="shadow: the challenger also scores, off the response path; split: it answers a share",
+    )
+    split_percent: float = Field(
+        0.0, ge=0, le=100, description="split: sticky share (by claim id) to the challenger"
+    )
+
+
 class ModelSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     registered_name: str
     experiment: str
     gate: Gate
+    traffic: Traffic = Traffic()
 
 
 class Aliases(BaseModel):
@@ -56,6 +71,11 @@ class ServingSettings(BaseModel):
     workers: int = Field(2, ge=1, le=64, description="BentoML worker processes (each loads the models)")
     feedback_db: str | None = Field(
         None, description="SQLite file for KB searches and feedback (default: <state_dir>/feedback.sqlite)"
+    )
+    alias_poll_s: float = Field(
+        15.0,
+        ge=0,
+        description="how often each worker checks the registry aliases (0 = only on reload_models)",
     )
     polars_threads: int = Field(
         0, ge=0, description="POLARS_MAX_THREADS for the server (0 = Polars' default)"

@@ -25,7 +25,8 @@ from features.contact.classifier import TextClassifier
 from features.contact.phrases import key_phrases, load_nlp
 from features.settings import Settings
 from features.text import mask_pii
-from serving.loader import ChampionUnavailable, LoadedModel, load_champion
+from serving.loader import ChampionUnavailable, LoadedModel
+from serving.slots import ModelSlot
 
 logger = logging.getLogger(__name__)
 TASKS = ("complaint", "complaint_topic", "intent")
@@ -35,8 +36,7 @@ class TooManyTexts(ValueError):
     """A batch over serving.max_batch_texts."""
 
 
-def check_text_models(models: dict[str, LoadedModel]) -> None:
-    complaint = models["complaint"]
+def check_complaint_model(complaint: LoadedModel) -> None:
     if getattr(complaint.python_model, "positive", None) is None:
         raise ChampionUnavailable(
             f"{complaint.name} v{complaint.version} has no positive class; re-train it with "
@@ -46,14 +46,14 @@ def check_text_models(models: dict[str, LoadedModel]) -> None:
 
 class ContactService:
     def __init__(self, settings: Settings):
-        self.loaded = {task: load_champion(settings, task) for task in TASKS}
-        check_text_models(self.loaded)
-        self.models: dict[str, TextClassifier] = {t: m.python_model for t, m in self.loaded.items()}
+        champion = settings.aliases.champion
+        self.slots = {
+            task: ModelSlot(
+                settings, task, champion, check=check_complaint_model if task == "complaint" else None
+            )
+            for task in TASKS
+        }
         self.max_batch = settings.serving.max_batch_texts
-        self.refs = [
-            TextModelRef(task=t, name=m.name, version=m.version, run_id=m.run_id)
-            for t, m in self.loaded.items()
-        ]
         load_nlp()
         self.analyze([ContactMessage(text="Warm-up: my card has not arrived, this is unacceptable")], "all")
 
@@ -72,8 +72,13 @@ class ContactService:
             if not t.strip():
                 where = "text" if single else f"messages[{i}].text"
                 raise ValueError(f"{where}: the message is empty or white space only; send its text")
-        probs, prepared = self._probabilities(texts)
-        complaint = self.models["complaint"]
+        loaded = {t: slot.current for t, slot in self.slots.items()}  # read once per request
+        models: dict[str, TextClassifier] = {t: m.python_model for t, m in loaded.items()}
+        refs = [
+            TextModelRef(task=t, name=m.name, version=m.version, run_id=m.run_id) for t, m in loaded.items()
+        ]
+        probs, prepared = self._probabilities(models, texts)
+        complaint = models["complaint"]
         pos = complaint.positive_index()
         results = []
         for i, text in enumerate(texts):
@@ -88,24 +93,27 @@ class ContactService:
                         band=band,
                         key_phrases=[KeyPhraseOut(text=k.text, impact=k.impact) for k in kp],
                     ),
-                    topic=TopicOut(**_top(self.models["complaint_topic"], probs["complaint_topic"][i])),
-                    intent=self._intent(probs["intent"][i]),
-                    truncated=any(len(text.split()) > m.max_words for m in self.models.values()),
-                    models=self.refs,
+                    topic=TopicOut(**_top(models["complaint_topic"], probs["complaint_topic"][i])),
+                    intent=_intent(models["intent"], probs["intent"][i]),
+                    truncated=any(len(text.split()) > m.max_words for m in models.values()),
+                    models=refs,
                 )
             )
         if logger.isEnabledFor(logging.DEBUG):  # masking costs time; only when it is logged
             logger.debug("analysed %d messages; first: %s", len(texts), mask_pii(texts[0])[:80])
         return ContactBatch(count=len(results), results=results)
 
-    def _probabilities(self, texts: list[str]) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+    @staticmethod
+    def _probabilities(
+        models: dict[str, TextClassifier], texts: list[str]
+    ) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
         """Class probabilities per task; one embedding per (encoder, prepared texts).
 
         (Embedding on a helper thread while this one does TF-IDF was measured and did not pay:
         eager-mode torch needs the GIL for every layer call.)"""
         cache: dict[tuple, np.ndarray | None] = {}
         probs, prepared = {}, {}
-        for task, model in self.models.items():
+        for task, model in models.items():
             prepared[task] = model.prepare(texts)
             key = (model.encoder_path, model.max_tokens, tuple(prepared[task]))
             if key not in cache:
@@ -113,10 +121,10 @@ class ContactService:
             probs[task] = model.proba(prepared[task], cache[key])
         return probs, prepared
 
-    def _intent(self, p: np.ndarray) -> IntentOut:
-        model = self.models["intent"]
-        top = _top(model, p)
-        return IntentOut(**top, low_confidence=top["probability"] < model.low_confidence)
+
+def _intent(model: TextClassifier, p: np.ndarray) -> IntentOut:
+    top = _top(model, p)
+    return IntentOut(**top, low_confidence=top["probability"] < model.low_confidence)
 
 
 def _top(model: TextClassifier, p: np.ndarray, k: int = 3) -> dict:

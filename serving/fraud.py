@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -11,10 +15,16 @@ from pydantic import BaseModel
 from features.claims.api import BatchScore, ClaimScore, ModelRef, ReasonOut
 from features.claims.rules import RuleBook, default_rules_path
 from features.claims.spec import ClaimSpec
+from features.ops.traffic import assign
 from features.settings import Settings
-from serving.loader import LoadedModel, check_spec, load_champion
+from serving.loader import LoadedModel, check_spec
+from serving.slots import ModelSlot
 
 logger = logging.getLogger(__name__)
+
+
+SHADOW_BACKLOG = 64  # shadow batches waiting at most; beyond that they are dropped, not queued
+ShadowSink = Callable[[list, BatchScore], None]
 
 
 class TooManyClaims(ValueError):
@@ -22,20 +32,38 @@ class TooManyClaims(ValueError):
 
 
 class FraudService:
-    """Holds the champion scorer and the live rule book; turns claims into scored responses."""
+    """Holds the champion (and, in shadow/split mode, the challenger) and the live rule book;
+    turns claims into scored responses."""
 
-    def __init__(self, settings: Settings, api_spec: ClaimSpec):
+    def __init__(self, settings: Settings, api_spec: ClaimSpec, on_shadow: ShadowSink | None = None):
         self.settings = settings
-        self.loaded: LoadedModel = load_champion(settings, "fraud")
-        check_spec(self.loaded, api_spec)
+        self.traffic = settings.model("fraud").traffic
+        check = partial(check_spec, api_spec=api_spec)
+        self.champion = ModelSlot(settings, "fraud", settings.aliases.champion, check=check)
+        self.challenger = (
+            ModelSlot(settings, "fraud", settings.aliases.challenger, required=False, check=check)
+            if self.traffic.mode != "off"
+            else None
+        )
+        self.on_shadow = on_shadow
+        self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="shadow")
+        self._shadow_room = threading.BoundedSemaphore(SHADOW_BACKLOG)
+        self.shadow_dropped = 0
         rules_file = settings.serving.rules_file
         path = Path(rules_file) if rules_file else default_rules_path(api_spec.name)
         self.rules = RuleBook(path, api_spec)
         self.max_batch = settings.serving.max_batch_claims
         self.reason_count = settings.serving.reason_count
 
-    def model_ref(self) -> ModelRef:
-        m = self.loaded
+    @property
+    def loaded(self) -> LoadedModel:
+        return self.champion.current
+
+    def slots(self) -> list[ModelSlot]:
+        return [s for s in (self.champion, self.challenger) if s is not None]
+
+    def model_ref(self, model: LoadedModel | None = None) -> ModelRef:
+        m = model or self.champion.current
         return ModelRef(name=m.name, version=m.version, run_id=m.run_id, rules_version=self.rules.version)
 
     def score(self, claims: list[BaseModel], explain: str = "all") -> BatchScore:
@@ -46,18 +74,34 @@ class FraudService:
                 f"claims: {len(claims)} claims in one batch; the maximum is {self.max_batch}, split the batch"
             )
         self.rules.reload_if_changed()
+        champion = self.champion.current  # read once: an alias swap mid-request cannot mix versions
+        challenger = self.challenger.current if self.challenger else None
+        mode = self.traffic.mode if challenger else "off"
+        variants = ["champion"] * len(claims)
+        if mode == "split":
+            variants = [assign(c.claim_id, self.traffic.split_percent, champion.name) for c in claims]
+        results: list = [None] * len(claims)
+        for variant, model in (("champion", champion), ("challenger", challenger)):
+            idx = [i for i, v in enumerate(variants) if v == variant]
+            if idx:
+                scored = self._assess(model, [claims[i] for i in idx], explain, variant)
+                for i, r in zip(idx, scored, strict=True):
+                    results[i] = r
+        if mode == "shadow":
+            self._submit_shadow(challenger, claims)
+        return BatchScore.model_construct(count=len(results), results=results)
+
+    def _assess(self, model: LoadedModel, claims: list, explain: str, variant: str) -> list[ClaimScore]:
         rows = [c.model_dump(exclude={"claim_id"}) for c in claims]
-        frame = pl.DataFrame(
-            rows, schema_overrides=_text_columns(self.loaded.python_model.spec), strict=False
-        )
-        scorer = self.loaded.python_model
+        scorer = model.python_model
+        frame = pl.DataFrame(rows, schema_overrides=_text_columns(scorer.spec), strict=False)
         rules, rule_exprs = self.rules.snapshot()
         a = scorer.assess(frame, self.reason_count, explain, extra=rule_exprs)  # one Polars pass
         hits = self.rules.hits(rules, a.extra)
-        ref = self.model_ref()
+        ref = self.model_ref(model)
         # model_construct: these objects are built from our own model outputs, so pydantic's
         # validation would only cost time (0.5 s for a 10,000-claim batch).
-        results = [
+        return [
             ClaimScore.model_construct(
                 claim_id=c.claim_id,
                 fraud_probability=float(p),
@@ -65,10 +109,27 @@ class FraudService:
                 reasons=[ReasonOut.model_construct(**r.__dict__) for r in rs],
                 rules_hit=hs,
                 model=ref,
+                variant=variant,
             )
             for c, p, b, rs, hs in zip(claims, a.probability, a.bands, a.reasons, hits, strict=True)
         ]
-        return BatchScore.model_construct(count=len(results), results=results)
+
+    def _submit_shadow(self, challenger: LoadedModel, claims: list) -> None:
+        """Score with the challenger on a helper thread; dropped (and counted) when it lags."""
+        if not self._shadow_room.acquire(blocking=False):
+            self.shadow_dropped += 1
+            return
+        self._shadow_pool.submit(self._shadow, challenger, claims)
+
+    def _shadow(self, challenger: LoadedModel, claims: list) -> None:
+        try:
+            scored = self._assess(challenger, claims, "none", "challenger")
+            if self.on_shadow:
+                self.on_shadow(claims, BatchScore.model_construct(count=len(scored), results=scored))
+        except Exception:  # the shadow must never hurt the live path
+            logger.exception("shadow scoring with %s v%s failed", challenger.name, challenger.version)
+        finally:
+            self._shadow_room.release()
 
 
 def _text_columns(spec: ClaimSpec) -> dict[str, pl.DataType]:

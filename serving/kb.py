@@ -8,9 +8,15 @@ from features.kb.api import KBAnswer, KBFilters, KBModelRef, KBSearchOut
 from features.kb.feedback import FeedbackStore, UnknownQuery
 from features.kb.retriever import KBRetriever
 from features.settings import Settings
-from serving.loader import ChampionUnavailable, load_champion
+from serving.loader import ChampionUnavailable, LoadedModel
+from serving.slots import ModelSlot
 
 logger = logging.getLogger(__name__)
+
+
+def _check_retriever(loaded: LoadedModel) -> None:
+    if not isinstance(loaded.python_model, KBRetriever):
+        raise ChampionUnavailable(f"{loaded.name} v{loaded.version} is not a KB retriever; re-train it")
 
 
 class UnknownQueryId(LookupError):
@@ -19,20 +25,23 @@ class UnknownQueryId(LookupError):
 
 class KBService:
     def __init__(self, settings: Settings):
-        loaded = load_champion(settings, "kb")
-        if not isinstance(loaded.python_model, KBRetriever):
-            raise ChampionUnavailable(f"{loaded.name} v{loaded.version} is not a KB retriever; re-train it")
-        self.model: KBRetriever = loaded.python_model
-        self.ref = KBModelRef(name=loaded.name, version=loaded.version, kb_version=self.model.version)
+        self.slot = ModelSlot(settings, "kb", settings.aliases.champion, check=_check_retriever)
         self.store = FeedbackStore(settings.feedback_path)
-        self.model.search("warm-up: how do I file a claim", top_k=1)
+        self.slot.current.python_model.search("warm-up: how do I file a claim", top_k=1)
+
+    @property
+    def ref(self) -> KBModelRef:
+        m = self.slot.current
+        return KBModelRef(name=m.name, version=m.version, kb_version=m.python_model.version)
 
     def search(self, query: str, top_k: int, filters: KBFilters | None) -> KBSearchOut:
         if not query.strip():
             raise ValueError("query: the query is empty or white space only; send the question")
-        result = self.model.search(query, top_k, filters.as_dict() if filters else None)
+        loaded = self.slot.current  # read once per request
+        ref = KBModelRef(name=loaded.name, version=loaded.version, kb_version=loaded.python_model.version)
+        result = loaded.python_model.search(query, top_k, filters.as_dict() if filters else None)
         ids = [h.article_id for h in result.hits]
-        query_id = self.store.record_search(query, ids, self.ref.version, self.ref.kb_version)
+        query_id = self.store.record_search(query, ids, ref.version, ref.kb_version)
         return KBSearchOut(
             query_id=query_id,
             answers=[
@@ -40,7 +49,7 @@ class KBService:
                 for h in result.hits
             ],
             no_confident_answer=result.no_confident_answer,
-            model=self.ref,
+            model=ref,
         )
 
     def feedback(self, query_id: str, article_id: str, verdict: str) -> int:

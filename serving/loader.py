@@ -46,13 +46,25 @@ def _missing(family: str, name: str, alias: str, settings: Settings, why: str) -
 
 def load_champion(settings: Settings, family: str) -> LoadedModel:
     """Load `models:/<name>@champion` and unwrap our python model."""
-    name, alias = settings.model(family).registered_name, settings.aliases.champion
+    return load_alias(settings, family, settings.aliases.champion)
+
+
+def alias_version(name: str, alias: str) -> str | None:
+    try:
+        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def load_alias(settings: Settings, family: str, alias: str) -> LoadedModel:
+    """Load the version `alias` points at (by number, so a concurrent alias move cannot mix two)."""
+    name = settings.model(family).registered_name
     try:
         mv = MlflowClient().get_model_version_by_alias(name, alias)
     except MlflowException as exc:
         raise _missing(family, name, alias, settings, "does not exist") from exc
     try:
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{name}@{alias}")
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}")
         inner = pyfunc.unwrap_python_model()
     except Exception as exc:  # corrupted or unreadable artifact: refuse to start
         raise ChampionUnavailable(

@@ -25,6 +25,9 @@ def claims_outcome(batch: BatchScore) -> None:
     }
     if batch.count == 1:
         outcome["probability"] = round(batch.results[0].fraud_probability, 6)
+    challenger = [r for r in batch.results if r.variant == "challenger"]
+    if challenger:  # split mode: which version answered which share
+        outcome["challenger"] = {"version": challenger[0].model.version, "count": len(challenger)}
     note(ref.name, ref.version, outcome)
 
 
@@ -59,14 +62,15 @@ class PredictionRecorder:
         self.enabled = settings.monitoring.log_predictions
         self.writer = BackgroundWriter(PredictionLog(settings.predictions_path), prepare=_mask_texts)
 
-    def claims(self, claims: list, batch: BatchScore, variant: str = "champion") -> None:
+    def claims(self, claims: list, batch: BatchScore) -> None:
+        """Served (and shadow) claim scores; each row keeps the variant and version that scored it."""
         if not self.enabled:
             return
-        now, ref = time.time(), batch.results[0].model
+        now = time.time()
         rows = []
         for c, r in zip(claims, batch.results, strict=True):
             inputs = c.model_dump(exclude={"claim_id"})
-            rows.append(_row(now, ref, variant, r.risk_band, r.fraud_probability, inputs, r.claim_id))
+            rows.append(_row(now, r.model, r.variant, r.risk_band, r.fraud_probability, inputs, r.claim_id))
         self.writer.submit(rows)
 
     def contact(self, messages: list[ContactMessage], batch: ContactBatch) -> None:

@@ -27,6 +27,7 @@ from serving.contact import ContactService, TooManyTexts
 from serving.fraud import FraudService, TooManyClaims
 from serving.gateway import Gateway, note
 from serving.kb import KBService, UnknownQueryId
+from serving.slots import AliasPoller
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +62,13 @@ class CCRisk:
 
     def __init__(self) -> None:
         limit_threads(_SETTINGS.serving.torch_threads)
-        self.fraud = FraudService(_SETTINGS, _SPEC)
+        self.recorder = records.PredictionRecorder(_SETTINGS)
+        self.fraud = FraudService(_SETTINGS, _SPEC, on_shadow=self.recorder.claims)
         self.contact = ContactService(_SETTINGS)
         self.kb = KBService(_SETTINGS)
         self.claim_feedback = ClaimFeedbackStore(_SETTINGS.feedback_path)
-        self.recorder = records.PredictionRecorder(_SETTINGS)
+        slots = [*self.fraud.slots(), *self.contact.slots.values(), self.kb.slot]
+        self.poller = AliasPoller(slots, _SETTINGS.serving.alias_poll_s)
 
     @bentoml.api(route="/v1/claims/score")
     def claims_score(self, claim: Claim) -> ClaimScore:  # type: ignore[valid-type]
@@ -158,6 +161,12 @@ class CCRisk:
             raise NotFound(str(exc)) from exc
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from exc
+
+    @bentoml.api(route="/v1/admin/reload_models")
+    def reload_models(self) -> dict[str, str | None]:
+        """Follow the registry aliases now (each worker also polls every serving.alias_poll_s).
+        Answers for the worker that took the call: alias -> version now served."""
+        return self.poller.refresh_all()
 
     @bentoml.api(route="/v1/admin/reload_rules")
     def reload_rules(self) -> dict[str, str]:

@@ -76,6 +76,10 @@ class ClaimScore(BaseModel):
     )
     rules_hit: list[RuleHit]
     model: ModelRef
+    variant: Literal["champion", "challenger"] = Field(
+        "champion",
+        description="which registry alias answered (split mode sends a sticky share to the challenger)",
+    )
 
 
 class BatchScore(BaseModel):

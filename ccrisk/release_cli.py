@@ -1,0 +1,70 @@
+"""`ccrisk compare`, `ccrisk promote`, `ccrisk rollback`: champion/challenger from the CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Optional
+
+import typer
+
+from ccrisk.common import console, load_cli_settings, user_errors
+from ccrisk.ops_cli import parse_window
+
+
+def _family(settings, model: str) -> str:
+    for family, m in settings.models.items():
+        if model in (family, m.registered_name):
+            return family
+    known = [m.registered_name for m in settings.models.values()]
+    raise ValueError(f"model: {model!r} is not in mlflow.yaml; known: {known}")
+
+
+def compare(
+    model: Annotated[str, typer.Option(help="registered name or family")] = "ccrisk-fraud",
+    window: Annotated[Optional[str], typer.Option(help="only traffic this recent, e.g. 7d")] = None,
+) -> None:
+    """Champion vs challenger on logged traffic: agreement, alert rates, precision where outcomes exist."""
+    from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
+    from training.release import compare as run
+
+    settings = load_cli_settings()
+    with user_errors():
+        name = settings.model(_family(settings, model)).registered_name
+        since = time.time() - parse_window(window) if window else None
+        preds = PredictionLog(settings.predictions_path).frame(name, since, with_inputs=False)
+        if preds.empty:
+            raise ValueError(
+                f"no logged traffic for {name}; serve it with traffic.mode shadow or split first"
+            )
+        result = run(preds, ClaimFeedbackStore(settings.feedback_path).latest())
+    console.print_json(json.dumps(result))
+
+
+def promote(
+    model: Annotated[str, typer.Option(help="registered name or family")] = "ccrisk-fraud",
+    force: Annotated[
+        bool, typer.Option(help="promote even if the gate says no (recorded as forced)")
+    ] = False,
+) -> None:
+    """Challenger -> champion through the gate; recorded in the audit trail; servers follow."""
+    from training.release import promote as run
+
+    settings = load_cli_settings()
+    with user_errors():
+        move = run(settings, _family(settings, model), force)
+    console.print(
+        f"[green]{move.model}@champion: v{move.from_version} -> v{move.to_version}[/] ({move.reason})"
+    )
+
+
+def rollback(model: Annotated[str, typer.Option(help="registered name or family")] = "ccrisk-fraud") -> None:
+    """Champion -> the version it replaced; recorded in the audit trail; servers follow."""
+    from training.release import rollback as run
+
+    settings = load_cli_settings()
+    with user_errors():
+        move = run(settings, _family(settings, model))
+    console.print(
+        f"[yellow]{move.model}@champion: v{move.from_version} -> v{move.to_version}[/] ({move.reason})"
+    )

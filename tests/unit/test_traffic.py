@@ -1,0 +1,46 @@
+"""Sticky champion/challenger assignment and the champion-vs-challenger comparison."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from features.ops.traffic import assign, bucket
+from training.release import compare
+
+
+def test_assignment_is_sticky_and_close_to_the_configured_share():
+    ids = [f"CLM-{i}" for i in range(20_000)]
+    first = [assign(i, 20, "ccrisk-fraud") for i in ids]
+    assert first == [assign(i, 20, "ccrisk-fraud") for i in ids]
+    share = first.count("challenger") / len(ids)
+    assert share == pytest.approx(0.20, abs=0.015)
+
+
+def test_assignment_edges():
+    assert assign(None, 50, "m") == "champion"  # nothing to be sticky by
+    assert assign("CLM-1", 0, "m") == "champion"
+    assert assign("CLM-1", 100, "m") == "challenger"
+    other = sum(bucket(f"c{i}", "a") == bucket(f"c{i}", "b") for i in range(1000))
+    assert other < 50  # families split independently
+
+
+def test_compare_pairs_variants_and_scores_alert_precision():
+    preds = pd.DataFrame(
+        {
+            "entity_id": ["a", "b", "c", "a", "b", "c"],
+            "variant": ["champion"] * 3 + ["challenger"] * 3,
+            "band": ["high", "low", "medium", "high", "medium", "low"],
+            "score": [0.9, 0.1, 0.5, 0.8, 0.4, 0.2],
+            "model_version": ["1"] * 3 + ["2"] * 3,
+        }
+    )
+    feedback = pd.DataFrame(
+        {"claim_id": ["a", "b", "c"], "outcome": ["confirmed_fraud", "legitimate", "legitimate"]}
+    )
+    out = compare(preds, feedback)
+    assert out["paired_claims"] == 3 and out["band_agreement"] == pytest.approx(1 / 3)
+    champ, chall = out["variants"]["champion"], out["variants"]["challenger"]
+    assert (champ["alerted"], champ["precision"]) == (2, 0.5)
+    assert (chall["alerted"], chall["precision"], chall["versions"]) == (2, 0.5, ["2"])
+    assert out["score_mean_abs_diff"] == pytest.approx((0.1 + 0.3 + 0.3) / 3)
