@@ -16,7 +16,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import fraud, kb, text
+from benchmarks import fraud, kb, release, text
 from features.ops.keys import create_key
 from features.settings import load_settings, prepare_environment
 
@@ -112,6 +112,11 @@ def run_bench(quick: bool, console: Console) -> Path:
         )
         console.log("batch endpoint vs in-process predict")
         report["serving"]["fraud_batch"] = fraud.batches(env, folder, data, sizes, repeats)
+        if data == fraud.REAL_CLAIMS:
+            console.log("champion/challenger: shadow latency, compare -> promote -> rollback on real claims")
+            report["serving"]["champion_challenger"] = _champion_challenger(
+                env, folder, settings, data, seconds, quick
+            )
         console.log("tuning: BentoML workers; cost of auth + audit")
         report["serving"]["tuning"] = fraud.workers_tuning(env, folder, seconds)
         report["serving"]["security_overhead"] = fraud.security_overhead(env, folder, seconds)
@@ -122,6 +127,17 @@ def run_bench(quick: bool, console: Console) -> Path:
     console.print(summary_table(report))
     if not quick:
         update_readme(report)
+    return out
+
+
+def _champion_challenger(env: dict, folder: Path, settings, data: Path, seconds: float, quick: bool) -> dict:
+    champion, challenger, claims = release.train_challenger(settings, data)
+    workers = settings.serving.workers
+    out = {"champion": champion, "challenger": challenger, "challenger_params": release.CHALLENGER_PARAMS}
+    out["shadow_overhead"] = release.shadow_overhead(env, folder, seconds, workers)
+    out["worked_example"] = release.worked_example(
+        env, folder, settings, claims[: 1000 if quick else None], workers
+    )
     return out
 
 
@@ -227,6 +243,7 @@ def markdown(report: dict) -> str:
                 f"| {b['endpoint_explain_none_claims_per_s']} "
                 f"| {b['endpoint_explain_flagged_claims_per_s']} |"
             )
+    lines += release.markdown_lines(report)
     lines += [
         "",
         "| tuning (one claim, concurrency 8) | req/s | p50 ms | p99 ms |",

@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 
-from features.ops.audit import AuditEntry, AuditLog, canonical_sha256
+from features.ops.audit import AuditEntry, AuditLog, request_sha256
 from features.ops.keys import Caller, KeyRing
 from features.settings import Settings
 
@@ -133,7 +133,10 @@ class Gateway:
         media = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
         if denial is None and scope["method"] == "POST" and media not in (b"application/json", b""):
             denial = (415, "Content-Type: send application/json", [])
-        if denial is None and int(headers.get(b"content-length", b"0") or 0) > self.max_body:
+        declared = headers.get(b"content-length", b"0").strip() or b"0"
+        if denial is None and not declared.isdigit():
+            denial = (400, "Content-Length: not a number of bytes", [])
+        if denial is None and int(declared) > self.max_body:
             denial = (413, f"request body over {self.max_body} bytes: split the batch", [])
         body = b""
         if denial is None:
@@ -142,7 +145,8 @@ class Gateway:
             except BodyTooLarge:
                 denial = (413, f"request body over {self.max_body} bytes: split the batch", [])
         call: dict[str, Any] = {"caller": caller}
-        entry = AuditEntry(caller.name, caller.role, path, 0, canonical_sha256(body), 0.0)
+        digest, kind = request_sha256(body)
+        entry = AuditEntry(caller.name, caller.role, path, 0, digest, 0.0, request_hash_kind=kind)
         if denial is not None:
             status, message, extra = denial
             try:

@@ -101,7 +101,7 @@ def promote(settings: Settings, family: str, force: bool = False) -> AliasMove:
         client.set_model_version_tag(name, challenger.version, "previous_champion", champion.version)
     client.set_registered_model_alias(name, aliases.champion, challenger.version)
     client.delete_registered_model_alias(name, aliases.challenger)
-    move = AliasMove(name, champion.version if champion else None, str(challenger.version), reason)
+    move = AliasMove(name, str(champion.version) if champion else None, str(challenger.version), reason)
     _audit(settings, "cli:promote", move)
     return move
 

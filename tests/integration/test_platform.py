@@ -120,6 +120,15 @@ def test_claims_feedback_hit_rate_and_drift(server, api_keys, trained, spec):
     claims_system = client(server, api_keys["claims_system"])
     scored = claims_system.post("/v1/claims/score_batch", json={"claims": sample_claims(spec, 40, "HR")})
     bands = {r["claim_id"]: r["risk_band"] for r in scored.json()["results"]}
+    metrics = client(server).get("/metrics").text  # per endpoint, model version and band
+    band = next(iter(bands.values()))
+    assert any(
+        line.startswith("ccrisk_predictions_total{")
+        and f'band="{band}"' in line
+        and 'endpoint="/v1/claims/score_batch"' in line
+        and 'model="ccrisk-fraud"' in line
+        for line in metrics.splitlines()
+    )
     for i, claim_id in enumerate(sorted(bands)[:10]):
         outcome = "confirmed_fraud" if i % 2 else "legitimate"
         body = {"claim_id": claim_id, "outcome": outcome, "investigator": "inv-1"}

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.ops.audit import AuditEntry, AuditLog, canonical_sha256
+from features.ops.audit import CANONICAL_MAX_BYTES, AuditEntry, AuditLog, request_sha256
 from features.ops.keys import KeyRing, create_key, hash_key, list_keys, revoke_key
 from features.ops.outcomes import BackgroundWriter, ClaimFeedbackStore, PredictionLog
 from serving.gateway import RateLimiter, allowed
@@ -78,8 +78,13 @@ def test_rate_limiter_allows_a_burst_then_says_when_to_retry(monkeypatch):
 
 
 def test_canonical_request_hash_ignores_key_order_and_spacing():
-    assert canonical_sha256(b'{"a": 1, "b": [1, 2]}') == canonical_sha256(b'{"b":[1,2],"a":1}')
-    assert canonical_sha256(b"not json") != canonical_sha256(b"not json!")
+    assert request_sha256(b'{"a": 1, "b": [1, 2]}') == request_sha256(b'{"b":[1,2],"a":1}')
+    assert request_sha256(b'{"a": 1}')[1] == "canonical"
+    assert request_sha256(b"not json")[1] == "raw" and request_sha256(b"not json") != request_sha256(
+        b"not json!"
+    )
+    big = b'{"q": "' + b"a" * CANONICAL_MAX_BYTES + b'"}'
+    assert request_sha256(big)[1] == "raw"  # large batches are hashed as sent
 
 
 def _log_with(tmp_path, n: int) -> AuditLog:
