@@ -82,7 +82,6 @@ def request_sha256(body: bytes) -> tuple[str, str]:
     return hashlib.sha256(body).hexdigest(), "raw"
 
 
-
 def record_hash(prev_hash: str, row: dict[str, Any]) -> str:
     payload = json.dumps({k: row[k] for k in HASHED}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256((prev_hash + "\n" + payload).encode()).hexdigest()
