@@ -66,7 +66,10 @@ def _isolated_store(folder: Path) -> None:
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder}/mlflow.db"
     os.environ["BENTOML_HOME"] = str(folder / "bentoml")
     # every /v1 call needs a key: an admin key for the load generator (benchmarks.loadgen reads it)
-    os.environ["CCRISK_API_KEY"] = create_key(folder / "state" / "api_keys.json", "bench", "admin")
+    # (with a rate limit far above what the load generator can send: 429s would count as errors)
+    os.environ["CCRISK_API_KEY"] = create_key(
+        folder / "state" / "api_keys.json", "bench", "admin", rate_per_minute=100_000_000
+    )
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
     # Sentence embeddings of the real files are label-free and slow (minutes for 10k narratives):
     # share the project's embedding cache instead of recomputing it in every bench store.

@@ -30,6 +30,17 @@ def test_serve_without_champion_fails_fast_with_the_fix(tmp_path, trained):
     assert "ccrisk-fraud@champion does not exist" in text and "ccrisk train fraud" in text
 
 
+def test_serve_with_a_broken_key_file_fails_fast(tmp_path, trained):
+    """Champions are fine (the session store), but the key file is not JSON: exit 3 before forking."""
+    env = {**_empty_store_env(tmp_path, trained), "MLFLOW_TRACKING_URI": trained.env()["MLFLOW_TRACKING_URI"]}
+    (tmp_path / "state").mkdir(exist_ok=True)
+    (tmp_path / "state" / "api_keys.json").write_text("{not json")
+    done = _ccrisk(["serve", "--port", "1"], env)
+    assert done.returncode == 3
+    text = " ".join(done.stdout.split())
+    assert "api_keys.json: not a ccrisk key file" in text and "fix it or remove it" in text
+
+
 def test_training_on_a_bad_table_names_the_column(tmp_path, trained):
     bad = tmp_path / "bad.csv"
     pl.read_csv(SAMPLE_CLAIMS).with_columns(pl.lit("cheap").alias("VehiclePrice")).write_csv(bad)
