@@ -100,33 +100,46 @@ def _one_claim_at_c8(env: dict, log: Path, workers: int, seconds: float) -> dict
 
 
 def workers_tuning(env: dict, logs: Path, seconds: float) -> dict:
-    """Before/after for BentoML worker processes (1 vs the configured count), c=8, one claim."""
+    """Before/after, one claim at c=8: BentoML worker processes (1 vs the configured count), and
+    the configured service with the heap not frozen (`serving.freeze_heap: false`)."""
     import yaml
 
     settings_path = Path(env["CCRISK_SETTINGS"])
     data = yaml.safe_load(settings_path.read_text())
+    variants = {f"workers_{w}": {"workers": w} for w in sorted({1, _workers(env)})}
+    variants["heap_not_frozen"] = {"freeze_heap": False}
     out = {}
-    for workers in sorted({1, _workers(env)}):
-        variant = settings_path.with_name(f"mlflow-workers-{workers}.yaml")
-        variant.write_text(yaml.safe_dump({**data, "serving": {**data["serving"], "workers": workers}}))
-        out[f"workers_{workers}"] = _one_claim_at_c8(
-            {**env, "CCRISK_SETTINGS": str(variant)}, logs / f"ccrisk-w{workers}.log", workers, seconds
+    for label, serving in variants.items():
+        variant = settings_path.with_name(f"mlflow-{label}.yaml")
+        variant.write_text(yaml.safe_dump({**data, "serving": {**data["serving"], **serving}}))
+        workers = serving.get("workers", _workers(env))
+        out[label] = _one_claim_at_c8(
+            {**env, "CCRISK_SETTINGS": str(variant)}, logs / f"ccrisk-{label}.log", workers, seconds
         )
     return out
 
 
 def security_overhead(env: dict, logs: Path, seconds: float) -> dict:
-    """One claim at concurrency 1 and 8 with API-key auth + audit trail on (the default) and off:
-    the added latency per request."""
+    """One claim at concurrency 1 and 8 with API-key auth + audit trail on (the default) and off,
+    and with the prediction log (monitoring) off: what each adds per request."""
     import yaml
 
     settings_path = Path(env["CCRISK_SETTINGS"])
     data = yaml.safe_load(settings_path.read_text())
+    variants = {
+        "auth_audit_on": ({"auth": True, "audit": True}, {}),
+        "auth_audit_off": ({"auth": False, "audit": False}, {}),
+        "prediction_log_off": ({}, {"log_predictions": False}),
+    }
     out = {}
-    for label, on in (("auth_audit_on", True), ("auth_audit_off", False)):
+    for label, (security, monitoring) in variants.items():
         variant = settings_path.with_name(f"mlflow-security-{label}.yaml")
-        security = {**data.get("security", {}), "auth": on, "audit": on}
-        variant.write_text(yaml.safe_dump({**data, "security": security}))
+        changed = {
+            **data,
+            "security": {**data.get("security", {}), **security},
+            "monitoring": {**data.get("monitoring", {}), **monitoring},
+        }
+        variant.write_text(yaml.safe_dump(changed))
         server = start_ccrisk(
             {**env, "CCRISK_SETTINGS": str(variant)}, logs / f"ccrisk-{label}.log", _workers(env)
         )

@@ -138,18 +138,19 @@ def _served_after(c: httpx.Client, version: str, timeout: float = 120.0) -> floa
 
 
 def markdown_lines(report: dict) -> list[str]:
-    """Added-latency tables (auth + audit, shadow) and the worked champion/challenger example."""
+    """Added-latency tables (auth + audit, prediction log, shadow) and the worked champion/challenger example."""
     serving = report["serving"]
-    rows = [("auth + audit", k, v) for k, v in serving.get("security_overhead", {}).items()]
+    rows = [("platform", k, v) for k, v in serving.get("security_overhead", {}).items()]
     cc = serving.get("champion_challenger", {})
     rows += [("traffic mode", k, v) for k, v in cc.get("shadow_overhead", {}).items()]
     lines = [
-        "| one claim | setting | c | p50 ms | p95 ms | p99 ms |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| one claim | setting | c | req/s | p50 ms | p95 ms | p99 ms |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for what, setting, levels in rows:
         for c, r in levels.items():
             cells = " | ".join(f"{r[k]:.1f}" for k in ("p50_ms", "p95_ms", "p99_ms"))
+            cells = f"{r['rps']:.0f} | {cells}"
             lines.append(f"| {what} | {setting} | {c[1:]} | {cells} |")
     example = cc.get("worked_example")
     if example:

@@ -120,7 +120,7 @@ def run_bench(quick: bool, console: Console) -> Path:
             report["serving"]["champion_challenger"] = _champion_challenger(
                 env, folder, settings, data, seconds, quick
             )
-        console.log("tuning: BentoML workers; cost of auth + audit")
+        console.log("tuning: BentoML workers, frozen heap; cost of auth + audit and of the prediction log")
         report["serving"]["tuning"] = fraud.workers_tuning(env, folder, seconds)
         report["serving"]["security_overhead"] = fraud.security_overhead(env, folder, seconds)
     report["bars"] = check_bars(report)

@@ -80,6 +80,10 @@ class ServingSettings(BaseModel):
     polars_threads: int = Field(
         0, ge=0, description="POLARS_MAX_THREADS for the server (0 = Polars' default)"
     )
+    freeze_heap: bool = Field(
+        True,
+        description="gc.freeze() once models are loaded: no ~0.4 s full-heap GC pauses under traffic",
+    )
 
 
 class SecuritySettings(BaseModel):

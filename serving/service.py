@@ -27,7 +27,7 @@ from serving.contact import ContactService, TooManyTexts
 from serving.fraud import FraudService, TooManyClaims
 from serving.gateway import Gateway, note
 from serving.kb import KBService, UnknownQueryId
-from serving.slots import AliasPoller
+from serving.slots import AliasPoller, settle_heap
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,8 @@ class CCRisk:
         self.claim_feedback = ClaimFeedbackStore(_SETTINGS.feedback_path)
         slots = [*self.fraud.slots(), *self.contact.slots.values(), self.kb.slot]
         self.poller = AliasPoller(slots, _SETTINGS.serving.alias_poll_s)
+        if _SETTINGS.serving.freeze_heap:
+            settle_heap()  # after every model is loaded: no full-heap GC pauses under traffic
 
     @bentoml.api(route="/v1/claims/score")
     def claims_score(self, claim: Claim) -> ClaimScore:  # type: ignore[valid-type]

@@ -8,6 +8,7 @@ version that fails to load is logged and the old one keeps serving.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -60,7 +61,23 @@ class ModelSlot:
                 return False
             self.current = new
             logger.info("%s@%s: v%s -> v%s", self.name, self.alias, held, new.version)
+            settle_heap(refreeze=True)
             return True
+
+
+def settle_heap(refreeze: bool = False) -> None:
+    """Collect once, then move every live object out of the garbage collector's sight.
+
+    A worker holding all models tracks ~750k objects (spaCy, tokenizers, indexes); a full
+    (generation-2) collection then pauses the worker ~400 ms, which was most of the p99 under
+    load. Frozen objects are still freed by reference counting; only cycles among them wait for
+    the next `settle_heap(refreeze=True)`, which runs after a model swap (one pause then, on the
+    poller thread, instead of one every few seconds under traffic).
+    """
+    if refreeze:
+        gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class AliasPoller:

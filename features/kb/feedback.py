@@ -14,6 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
+from features.ops.writelock import WriteLock
 from features.text import mask_pii
 
 SCHEMA = """
@@ -36,7 +37,8 @@ class FeedbackStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._conn() as conn:
+        self._writer = WriteLock(self.path)
+        with self._writer.hold(), self._conn() as conn:
             conn.executescript(SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
@@ -52,10 +54,9 @@ class FeedbackStore:
     def record_search(self, query: str, article_ids: list[str], model_version: str, kb_version: str) -> str:
         """Store a served search (query masked); returns the query id feedback refers to."""
         query_id = uuid.uuid4().hex
-        self._conn().execute(
-            "INSERT INTO kb_search VALUES (?, ?, ?, ?, ?, ?)",
-            (query_id, time.time(), mask_pii(query), json.dumps(article_ids), model_version, kb_version),
-        )
+        row = (query_id, time.time(), mask_pii(query), json.dumps(article_ids), model_version, kb_version)
+        with self._writer.hold():
+            self._conn().execute("INSERT INTO kb_search VALUES (?, ?, ?, ?, ?, ?)", row)
         return query_id
 
     def record_feedback(self, query_id: str, article_id: str, verdict: str) -> int:
@@ -63,6 +64,10 @@ class FeedbackStore:
         if verdict not in VERDICTS:
             raise ValueError(f"verdict: {verdict!r} is not one of {', '.join(VERDICTS)}")
         conn = self._conn()
+        with self._writer.hold():
+            return self._insert_feedback(conn, query_id, article_id, verdict)
+
+    def _insert_feedback(self, conn: sqlite3.Connection, query_id: str, article_id: str, verdict: str) -> int:
         conn.execute("BEGIN IMMEDIATE")
         try:
             row = conn.execute("SELECT article_ids FROM kb_search WHERE query_id = ?", (query_id,)).fetchone()

@@ -21,6 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from features.ops.writelock import WriteLock, no_lock
+
 logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
@@ -107,13 +109,17 @@ class AuditLog:
         self.url = url
         self.engine = sa.create_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._writer = no_lock
         if self.is_sqlite:
             _sqlite_pragmas(self.engine)
+            database = self.engine.url.database
+            if database and database != ":memory:":
+                self._writer = WriteLock(database).hold
         _meta.create_all(self.engine)
 
     def append(self, entry: AuditEntry) -> int:
         """Commit one record (chained to the last); returns its sequence number."""
-        with self.engine.begin() as conn:
+        with self._writer(), self.engine.begin() as conn:
             if not self.is_sqlite:
                 conn.exec_driver_sql("LOCK TABLE audit_head IN EXCLUSIVE MODE")
             last = conn.execute(sa.select(head.c.seq, head.c.hash).where(head.c.id == 1)).first()

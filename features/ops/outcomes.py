@@ -23,6 +23,8 @@ from typing import Any
 
 import pandas as pd
 
+from features.ops.writelock import WriteLock
+
 logger = logging.getLogger(__name__)
 
 OUTCOMES = ("confirmed_fraud", "legitimate", "inconclusive")
@@ -57,12 +59,13 @@ class PredictionLog:
         self._conn = _connect(self.path, "NORMAL")
         self._conn.executescript(PREDICTION_SCHEMA)
         self._lock = threading.Lock()
+        self._writer = WriteLock(self.path)
 
     def write(self, rows: list[dict[str, Any]]) -> None:
         values = [
             tuple(json.dumps(r["inputs"]) if c == "inputs" else r.get(c) for c in COLUMNS) for r in rows
         ]
-        with self._lock:
+        with self._lock, self._writer.hold():
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(INSERT, values)
             self._conn.execute("COMMIT")
@@ -117,7 +120,10 @@ class ClaimFeedbackStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._local = threading.local()
-        self._conn().executescript(FEEDBACK_SCHEMA)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = WriteLock(self.path)
+        with self._writer.hold():
+            self._conn().executescript(FEEDBACK_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -129,10 +135,11 @@ class ClaimFeedbackStore:
         """Commit one outcome; returns its id once it is on disk."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome: {outcome!r} is not one of {', '.join(OUTCOMES)}")
-        cur = self._conn().execute(
-            "INSERT INTO claim_feedback (claim_id, outcome, investigator, ts) VALUES (?, ?, ?, ?)",
-            (claim_id, outcome, investigator, time.time()),
-        )
+        with self._writer.hold():
+            cur = self._conn().execute(
+                "INSERT INTO claim_feedback (claim_id, outcome, investigator, ts) VALUES (?, ?, ?, ?)",
+                (claim_id, outcome, investigator, time.time()),
+            )
         return int(cur.lastrowid)
 
     def frame(self) -> pd.DataFrame:

@@ -172,3 +172,61 @@ def test_psi_is_small_for_the_same_distribution_and_large_for_a_shift():
     ref = rng.normal(0, 1, 5000)
     assert psi(ref, rng.normal(0, 1, 5000)) < 0.02
     assert psi(ref, rng.normal(1, 1, 5000)) > 0.25
+
+
+def _append_many(url: str, n: int) -> None:
+    log = AuditLog(url)
+    for i in range(n):
+        log.append(AuditEntry("proc", "admin", "/v1/x", 200, "0" * 64, 1.0, outcome={"i": i}))
+
+
+def test_audit_appends_from_several_processes_and_threads_keep_one_chain(tmp_path):
+    import multiprocessing
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'audit.sqlite'}"
+    AuditLog(url)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_append_many, args=(url, 40)) for _ in range(2)]
+    threads = [threading.Thread(target=_append_many, args=(url, 40)) for _ in range(3)]
+    for worker in (*procs, *threads):
+        worker.start()
+    for worker in (*procs, *threads):
+        worker.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    log = AuditLog(url)
+    assert log.count() == 200 and log.verify() == []
+    assert (tmp_path / "audit.sqlite.lock").exists()  # writers queued on the file lock
+
+
+def _try_lock(path: str, queue) -> None:
+    import fcntl
+    import os
+
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        queue.put("acquired")
+    except BlockingIOError:
+        queue.put("blocked")
+    finally:
+        os.close(fd)
+
+
+def test_write_lock_excludes_another_process_until_released(tmp_path):
+    import multiprocessing
+
+    from features.ops.writelock import WriteLock
+
+    lock = WriteLock(tmp_path / "x.sqlite")
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    with lock.hold():
+        child = ctx.Process(target=_try_lock, args=(str(lock.path), results))
+        child.start()
+        child.join(timeout=60)
+    assert results.get(timeout=10) == "blocked"
+    child = ctx.Process(target=_try_lock, args=(str(lock.path), results))
+    child.start()
+    child.join(timeout=60)
+    assert results.get(timeout=10) == "acquired"

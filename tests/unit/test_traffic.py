@@ -44,3 +44,19 @@ def test_compare_pairs_variants_and_scores_alert_precision():
     assert (champ["alerted"], champ["precision"]) == (2, 0.5)
     assert (chall["alerted"], chall["precision"], chall["versions"]) == (2, 0.5, ["2"])
     assert out["score_mean_abs_diff"] == pytest.approx((0.1 + 0.3 + 0.3) / 3)
+
+
+def test_settle_heap_freezes_live_objects_and_a_swap_refreezes():
+    import gc
+
+    from serving.slots import settle_heap
+
+    try:
+        settle_heap()
+        frozen = gc.get_freeze_count()
+        assert frozen > 1000  # the interpreter and pytest alone hold thousands of objects
+        kept = [[i] for i in range(5000)]  # a newly loaded "model"
+        settle_heap(refreeze=True)
+        assert gc.get_freeze_count() >= frozen + len(kept)
+    finally:
+        gc.unfreeze()
