@@ -138,7 +138,7 @@ def _served_after(c: httpx.Client, version: str, timeout: float = 120.0) -> floa
 
 
 def markdown_lines(report: dict) -> list[str]:
-    """Added-latency tables (auth + audit, prediction log, shadow) and the worked champion/challenger example."""
+    """Added-latency tables (auth + audit, prediction log, shadow) and the champion/challenger example."""
     serving = report["serving"]
     rows = [("platform", k, v) for k, v in serving.get("security_overhead", {}).items()]
     cc = serving.get("champion_challenger", {})
