@@ -51,6 +51,7 @@ class ModelSlot:
             if version is None:  # a challenger alias removed: stop using it
                 self.current = None
                 logger.info("%s@%s removed; v%s unloaded", self.name, self.alias, held)
+                self._settle()
                 return True
             try:
                 new = self._load()
@@ -61,18 +62,22 @@ class ModelSlot:
                 return False
             self.current = new
             logger.info("%s@%s: v%s -> v%s", self.name, self.alias, held, new.version)
-            settle_heap(refreeze=True)
+            self._settle()
             return True
+
+    def _settle(self) -> None:
+        if self.settings.serving.freeze_heap:  # the new model frozen, the old one's cycles freed
+            settle_heap(refreeze=True)
 
 
 def settle_heap(refreeze: bool = False) -> None:
     """Collect once, then move every live object out of the garbage collector's sight.
 
     A worker holding all models tracks ~750k objects (spaCy, tokenizers, indexes); a full
-    (generation-2) collection then pauses the worker ~400 ms, which was most of the p99 under
-    load. Frozen objects are still freed by reference counting; only cycles among them wait for
-    the next `settle_heap(refreeze=True)`, which runs after a model swap (one pause then, on the
-    poller thread, instead of one every few seconds under traffic).
+    (generation-2) collection of them pauses the worker ~400 ms whenever it comes. Frozen
+    objects are still freed by reference counting; only cycles among them wait for the next
+    `settle_heap(refreeze=True)`, which runs after a model swap (one pause then, on the thread
+    that swapped, instead of one now and then under traffic).
     """
     if refreeze:
         gc.unfreeze()
