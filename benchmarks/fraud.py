@@ -12,7 +12,7 @@ import mlflow
 import polars as pl
 
 from benchmarks.loadgen import run_load, timed_posts
-from benchmarks.servers import start_ccrisk, start_mlflow
+from benchmarks.servers import settings_variant, start_ccrisk, start_mlflow
 from features.claims.spec import load_spec
 from features.settings import Settings
 
@@ -102,19 +102,15 @@ def _one_claim_at_c8(env: dict, log: Path, workers: int, seconds: float) -> dict
 def workers_tuning(env: dict, logs: Path, seconds: float) -> dict:
     """Before/after, one claim at c=8: BentoML worker processes (1 vs the configured count), and
     the configured service with the heap not frozen (`serving.freeze_heap: false`)."""
-    import yaml
-
-    settings_path = Path(env["CCRISK_SETTINGS"])
-    data = yaml.safe_load(settings_path.read_text())
     variants = {f"workers_{w}": {"workers": w} for w in sorted({1, _workers(env)})}
     variants["heap_not_frozen"] = {"freeze_heap": False}
     out = {}
     for label, serving in variants.items():
-        variant = settings_path.with_name(f"mlflow-{label}.yaml")
-        variant.write_text(yaml.safe_dump({**data, "serving": {**data["serving"], **serving}}))
-        workers = serving.get("workers", _workers(env))
         out[label] = _one_claim_at_c8(
-            {**env, "CCRISK_SETTINGS": str(variant)}, logs / f"ccrisk-{label}.log", workers, seconds
+            settings_variant(env, label, {"serving": serving}),
+            logs / f"ccrisk-{label}.log",
+            serving.get("workers", _workers(env)),
+            seconds,
         )
     return out
 
@@ -122,26 +118,15 @@ def workers_tuning(env: dict, logs: Path, seconds: float) -> dict:
 def security_overhead(env: dict, logs: Path, seconds: float) -> dict:
     """One claim at concurrency 1 and 8 with API-key auth + audit trail on (the default) and off,
     and with the prediction log (monitoring) off: what each adds per request."""
-    import yaml
-
-    settings_path = Path(env["CCRISK_SETTINGS"])
-    data = yaml.safe_load(settings_path.read_text())
     variants = {
-        "auth_audit_on": ({"auth": True, "audit": True}, {}),
-        "auth_audit_off": ({"auth": False, "audit": False}, {}),
-        "prediction_log_off": ({}, {"log_predictions": False}),
+        "auth_audit_on": {"security": {"auth": True, "audit": True}},
+        "auth_audit_off": {"security": {"auth": False, "audit": False}},
+        "prediction_log_off": {"monitoring": {"log_predictions": False}},
     }
     out = {}
-    for label, (security, monitoring) in variants.items():
-        variant = settings_path.with_name(f"mlflow-security-{label}.yaml")
-        changed = {
-            **data,
-            "security": {**data.get("security", {}), **security},
-            "monitoring": {**data.get("monitoring", {}), **monitoring},
-        }
-        variant.write_text(yaml.safe_dump(changed))
+    for label, changes in variants.items():
         server = start_ccrisk(
-            {**env, "CCRISK_SETTINGS": str(variant)}, logs / f"ccrisk-{label}.log", _workers(env)
+            settings_variant(env, f"security-{label}", changes), logs / f"ccrisk-{label}.log", _workers(env)
         )
         try:
             url, payload = server.base + "/v1/claims/score", {"claim": load_spec().example}

@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 import httpx
-import yaml
 from mlflow import MlflowClient
 
 from benchmarks.loadgen import auth_headers, run_load
-from benchmarks.servers import start_ccrisk
+from benchmarks.servers import settings_variant, start_ccrisk
 from features.claims.spec import load_spec
 from features.settings import Settings
 
@@ -52,12 +51,7 @@ def train_challenger(settings: Settings, data: Path) -> tuple[str, str, list[dic
 
 
 def _variant_settings(env: dict, label: str, mode: str) -> dict:
-    path = Path(env["CCRISK_SETTINGS"])
-    data = yaml.safe_load(path.read_text())
-    data["models"]["fraud"]["traffic"] = {"mode": mode}
-    variant = path.with_name(f"mlflow-traffic-{label}.yaml")
-    variant.write_text(yaml.safe_dump(data))
-    return {**env, "CCRISK_SETTINGS": str(variant)}
+    return settings_variant(env, f"traffic-{label}", {"models": {"fraud": {"traffic": {"mode": mode}}}})
 
 
 def shadow_overhead(env: dict, logs: Path, seconds: float, workers: int) -> dict:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import yaml
 
 
 def free_port() -> int:
@@ -42,6 +43,23 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+
+
+def settings_variant(env: dict, label: str, changes: dict) -> dict:
+    """`env` pointing at a copy of its settings file with `changes` merged in, nested keys and
+    all (e.g. {"serving": {"workers": 1}}): one server configured differently."""
+    path = Path(env["CCRISK_SETTINGS"])
+    variant = path.with_name(f"mlflow-{label}.yaml")
+    variant.write_text(yaml.safe_dump(_merged(yaml.safe_load(path.read_text()), changes)))
+    return {**env, "CCRISK_SETTINGS": str(variant)}
+
+
+def _merged(base: dict, changes: dict) -> dict:
+    out = dict(base)
+    for key, value in changes.items():
+        nested = isinstance(value, dict) and isinstance(base.get(key), dict)
+        out[key] = _merged(base[key], value) if nested else value
+    return out
 
 
 def start(
