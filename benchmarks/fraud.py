@@ -78,7 +78,7 @@ def single_claim(env: dict, logs: Path, levels: list[int], seconds: float, worke
             out[name] = {
                 "cold_start_s": round(server.cold_start_s, 2),
                 "load": _load_table(server, url, payload, levels, seconds),
-                "rss_mb": round(server.rss_mb(), 1),
+                **server.memory(),
             }
         finally:
             server.stop()
@@ -94,7 +94,7 @@ def _one_claim_at_c8(env: dict, log: Path, workers: int, seconds: float) -> dict
     server = start_ccrisk(env, log, workers)
     try:
         result = run_load(server.base + "/v1/claims/score", {"claim": load_spec().example}, 8, seconds)
-        return {**result.as_dict(), "rss_mb": round(server.rss_mb(), 1)}
+        return {**result.as_dict(), **server.memory()}
     finally:
         server.stop()
 

@@ -249,11 +249,12 @@ def markdown(report: dict) -> str:
     lines += release.markdown_lines(report)
     lines += [
         "",
-        "| tuning (one claim, concurrency 8) | req/s | p50 ms | p99 ms |",
-        "| --- | --- | --- | --- |",
+        "| tuning (one claim, concurrency 8) | req/s | p50 ms | p99 ms | RSS sum MB | PSS sum MB |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {k} | {v['rps']:.0f} | {v['p50_ms']:.1f} | {v['p99_ms']:.1f} |"
+        f"| {k} | {v['rps']:.0f} | {v['p50_ms']:.1f} | {v['p99_ms']:.1f} | {v.get('rss_mb', '')} "
+        f"| {v.get('pss_mb', '')} |"
         for k, v in report["serving"].get("tuning", {}).items()
     ]
     lines += ["", "| bar | target | measured | met |", "| --- | --- | --- | --- |"]

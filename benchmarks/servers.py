@@ -29,11 +29,22 @@ class Server:
     base: str
     cold_start_s: float
 
-    def rss_mb(self) -> float:
-        """Resident memory of the server and all its worker processes."""
+    def _tree(self) -> list[psutil.Process]:
         root = psutil.Process(self.proc.pid)
-        procs = [root, *root.children(recursive=True)]
-        return sum(p.memory_info().rss for p in procs if p.is_running()) / 2**20
+        return [p for p in [root, *root.children(recursive=True)] if p.is_running()]
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server and all its worker processes (sum of RSS: a page of a
+        shared library that every worker maps counts once per worker)."""
+        return sum(p.memory_info().rss for p in self._tree()) / 2**20
+
+    def pss_mb(self) -> float:
+        """The same processes' proportional set size: each shared page split between the
+        processes that map it, so the sum is the memory the service really occupies."""
+        return sum(p.memory_full_info().pss for p in self._tree()) / 2**20
+
+    def memory(self) -> dict[str, float]:
+        return {"rss_mb": round(self.rss_mb(), 1), "pss_mb": round(self.pss_mb(), 1)}
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -277,7 +276,12 @@ def serve(
     env = os.environ.copy()
     if settings.serving.polars_threads:
         env.setdefault("POLARS_MAX_THREADS", str(settings.serving.polars_threads))
-    raise typer.Exit(subprocess.call(cmd, env=env))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Become the server (same pid, signals reach it directly): the models the check above
+    # loaded are released with this process image instead of being held by an idle parent
+    # (~340 MB measured with every champion loaded).
+    os.execve(sys.executable, cmd, env)
 
 
 if __name__ == "__main__":

@@ -94,6 +94,7 @@ def server(trained, api_keys, tmp_path_factory):
     try:
         headers = {"Authorization": f"Bearer {api_keys['admin']}"}
         with httpx.Client(base_url=base, timeout=60, headers=headers) as client:
+            client.server_pid = proc.pid  # the process `ccrisk serve` started (tests check its tree)
             yield client
     finally:
         stop(proc)

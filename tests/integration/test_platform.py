@@ -9,6 +9,7 @@ import time
 
 import httpx
 import polars as pl
+import psutil
 
 from features.ops.audit import AuditLog
 from features.ops.keys import create_key, revoke_key
@@ -202,3 +203,12 @@ def test_train_with_feedback_adds_the_reviewed_served_claims(server, trained, sp
         max_results=1,
     )[0]
     assert int(run.data.params["rows.feedback"]) == rows.height
+
+
+def test_ccrisk_serve_becomes_the_bentoml_server_and_holds_no_models_itself(server):
+    """`ccrisk serve` loads every champion to check it, then execs BentoML: no idle parent keeps
+    those models in memory, and the only Python processes are BentoML's server and workers."""
+    root = psutil.Process(server.server_pid)
+    assert root.cmdline()[1:4] == ["-m", "bentoml", "serve"]
+    workers = root.children(recursive=True)
+    assert workers and all("_bentoml_impl.worker.service" in " ".join(w.cmdline()) for w in workers)
