@@ -25,15 +25,12 @@ from features.contact.classifier import TextClassifier
 from features.contact.phrases import key_phrases, load_nlp
 from features.settings import Settings
 from features.text import mask_pii
+from serving.errors import TooManyTexts
 from serving.loader import ChampionUnavailable, LoadedModel
 from serving.slots import ModelSlot
 
 logger = logging.getLogger(__name__)
 TASKS = ("complaint", "complaint_topic", "intent")
-
-
-class TooManyTexts(ValueError):
-    """A batch over serving.max_batch_texts."""
 
 
 def check_complaint_model(complaint: LoadedModel) -> None:

@@ -17,6 +17,7 @@ from features.claims.rules import RuleBook, default_rules_path
 from features.claims.spec import ClaimSpec
 from features.ops.traffic import assign
 from features.settings import Settings
+from serving.errors import TooManyClaims
 from serving.loader import LoadedModel, check_spec
 from serving.slots import ModelSlot
 
@@ -25,10 +26,6 @@ logger = logging.getLogger(__name__)
 
 SHADOW_BACKLOG = 64  # shadow batches waiting at most; beyond that they are dropped, not queued
 ShadowSink = Callable[[list, BatchScore], None]
-
-
-class TooManyClaims(ValueError):
-    """A batch over the configured maximum."""
 
 
 class FraudService:

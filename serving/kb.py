@@ -8,6 +8,7 @@ from features.kb.api import KBAnswer, KBFilters, KBModelRef, KBSearchOut
 from features.kb.feedback import FeedbackStore, UnknownQuery
 from features.kb.retriever import KBRetriever
 from features.settings import Settings
+from serving.errors import UnknownQueryId
 from serving.loader import ChampionUnavailable, LoadedModel
 from serving.slots import ModelSlot
 
@@ -17,10 +18,6 @@ logger = logging.getLogger(__name__)
 def _check_retriever(loaded: LoadedModel) -> None:
     if not isinstance(loaded.python_model, KBRetriever):
         raise ChampionUnavailable(f"{loaded.name} v{loaded.version} is not a KB retriever; re-train it")
-
-
-class UnknownQueryId(LookupError):
-    """Feedback that names a query id the service never returned."""
 
 
 class KBService:

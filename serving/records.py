@@ -9,9 +9,7 @@ from typing import Any
 
 from features.claims.api import BatchScore
 from features.contact.api import ContactBatch, ContactMessage
-from features.contact.phrases import load_nlp
 from features.kb.api import KBSearchOut
-from features.ops.outcomes import BackgroundWriter, PredictionLog
 from features.settings import Settings
 from features.text import mask_pii
 from serving.gateway import note
@@ -59,6 +57,8 @@ class PredictionRecorder:
     """Per worker: queues prediction rows; text is PII-masked on the writer thread."""
 
     def __init__(self, settings: Settings):
+        from features.ops.outcomes import BackgroundWriter, PredictionLog  # workers only (pandas)
+
         self.enabled = settings.monitoring.log_predictions
         self.writer = BackgroundWriter(PredictionLog(settings.predictions_path), prepare=_mask_texts)
 
@@ -105,6 +105,8 @@ def _row(ts, ref, variant: str, label: str, score: float, inputs: dict, entity_i
 
 def _mask_texts(rows: list[dict]) -> list[dict]:
     """Runs on the writer thread: replace raw text by its masked form before it touches disk."""
+    from features.contact.phrases import load_nlp  # loaded once per worker, at start-up
+
     masked: dict[str, str] = {}  # a message is logged once per text model: mask it once
     for row in rows:
         text = row["inputs"].get("text") if isinstance(row["inputs"], dict) else None

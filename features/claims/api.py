@@ -6,7 +6,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from features.claims.rules import RuleHit
 from features.claims.spec import ClaimSpec, ColumnSpec
 
 
@@ -49,6 +48,15 @@ def claim_model(spec: ClaimSpec) -> type[BaseModel]:
     fields.update({name: _field(name, cs) for name, cs in spec.columns.items()})
     config = ConfigDict(extra="forbid", json_schema_extra={"example": example} if example else None)
     return create_model("Claim", __config__=config, **fields)
+
+
+class RuleHit(BaseModel):
+    """A rule that fired on a claim (what the API returns beside the score)."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    description: str
+    severity: Literal["low", "medium", "high"]
 
 
 class ReasonOut(BaseModel):

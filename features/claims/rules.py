@@ -21,6 +21,7 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from features.claims.api import RuleHit  # the API model; also importable from here
 from features.claims.spec import ClaimSpec
 from features.claims.transform import _as_text, column_expr, derived_expr, to_polars
 
@@ -58,15 +59,6 @@ class RuleLibrary(BaseModel):
     version: str
     spec: str = Field(description="name of the claim spec the rules are written against")
     rules: list[Rule]
-
-
-class RuleHit(BaseModel):
-    """A rule that fired on a claim (what the API returns beside the score)."""
-
-    model_config = ConfigDict(frozen=True)
-    id: str
-    description: str
-    severity: Literal["low", "medium", "high"]
 
 
 def default_rules_path(spec_name: str) -> Path:

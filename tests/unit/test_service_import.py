@@ -1,0 +1,32 @@
+"""BentoML's supervisor process imports the service module only for its endpoint types; the
+models' libraries belong in the workers (`CCRisk.__init__`), or the supervisor holds ~150 MB
+it never uses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ("mlflow", "torch", "sentence_transformers", "spacy", "lightgbm", "sklearn", "pandas", "polars")
+
+
+def test_importing_the_service_module_loads_no_model_library():
+    code = (
+        "import json, sys; import serving.service; "
+        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_service_class_still_names_every_endpoint():
+    code = (
+        "import json; from serving.service import CCRisk; "
+        "print(json.dumps(sorted(a.route for a in CCRisk.apis.values())))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    routes = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "/v1/claims/score" in routes and "/v1/contact/analyze" in routes and "/v1/kb/search" in routes
