@@ -103,7 +103,11 @@ def start(
             pass
         time.sleep(0.2)
     Server(name, proc, base, 0).stop()
-    raise RuntimeError(f"{name} not ready after {timeout_s}s; see {log}")
+    tail = log.read_text(errors="replace")[-3000:]  # the log's folder may be a temporary one
+    raise RuntimeError(
+        f"{name} not ready after {timeout_s}s ({ready_line!r} seen "
+        f"{tail.count(ready_line)} of {workers} times near the end); log {log} ends:\n{tail}"
+    )
 
 
 def start_ccrisk(env: dict, log: Path, workers: int) -> Server:
