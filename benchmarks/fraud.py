@@ -55,37 +55,53 @@ def _load_table(server, url: str, payload: dict, levels: list[int], seconds: flo
     return [run_load(server.base + url, payload, c, seconds).as_dict() for c in levels]
 
 
-def single_claim(env: dict, logs: Path, levels: list[int], seconds: float, workers: int) -> dict:
-    """Same claim, same load generator: ccrisk's endpoint vs `mlflow models serve`, one at a time."""
+def single_claim(env: dict, logs: Path, levels: list[int], seconds: float, workers: int, rounds: int) -> dict:
+    """Same claim, same load generator: ccrisk's endpoint vs `mlflow models serve`.
+
+    Both servers stay up and take turns, point by point, `rounds` times: this VM's speed drifts
+    by up to 2x between minutes, so a ratio is only fair between neighbouring points. Reported per
+    level: the median of the rounds for every figure, and the median of the per-round ratios."""
     claim = load_spec().example
-    out: dict = {}
-    for name, starter, url, payload in (
-        (
-            "ccrisk",
-            lambda: start_ccrisk(env, logs / "ccrisk.log", workers),
-            "/v1/claims/score",
-            {"claim": claim},
-        ),
-        (
-            "mlflow",
-            lambda: start_mlflow("models:/ccrisk-fraud@champion", env, logs / "mlflow.log", workers),
-            "/invocations",
-            {"dataframe_records": [claim]},
-        ),
-    ):
-        server = starter()
-        try:
+    targets = {
+        "ccrisk": ("/v1/claims/score", {"claim": claim}),
+        "mlflow": ("/invocations", {"dataframe_records": [claim]}),
+    }
+    servers: dict = {}
+    try:
+        servers["ccrisk"] = start_ccrisk(env, logs / "ccrisk.log", workers)
+        servers["mlflow"] = start_mlflow("models:/ccrisk-fraud@champion", env, logs / "mlflow.log", workers)
+        runs: dict[str, dict[int, list[dict]]] = {name: {c: [] for c in levels} for name in targets}
+        for _ in range(rounds):
+            for c in levels:
+                for name, (url, payload) in targets.items():
+                    runs[name][c].append(run_load(servers[name].base + url, payload, c, seconds).as_dict())
+        out: dict = {"rounds": rounds}
+        for name, server in servers.items():
             out[name] = {
                 "cold_start_s": round(server.cold_start_s, 2),
-                "load": _load_table(server, url, payload, levels, seconds),
+                "load": [_median_point(runs[name][c]) for c in levels],
+                "load_rounds": runs[name],
                 **server.memory(),
             }
-        finally:
+    finally:
+        for server in servers.values():
             server.stop()
-    out["ratio_rps"] = [
-        round(a["rps"] / b["rps"], 2) if b["rps"] else None
-        for a, b in zip(out["ccrisk"]["load"], out["mlflow"]["load"], strict=True)
-    ]
+    out["ratio_rps"] = [_median_ratio(runs["ccrisk"][c], runs["mlflow"][c]) for c in levels]
+    return out
+
+
+def _median_ratio(ours: list[dict], theirs: list[dict]) -> float | None:
+    ratios = [a["rps"] / b["rps"] for a, b in zip(ours, theirs, strict=True) if b["rps"]]
+    return round(statistics.median(ratios), 2) if ratios else None
+
+
+def _median_point(points: list[dict]) -> dict:
+    """Figure by figure, the median over rounds (errors and requests are summed)."""
+    out = dict(points[0])
+    for key in ("rps", "p50_ms", "p95_ms", "p99_ms", "seconds"):
+        out[key] = round(statistics.median(p[key] for p in points), 3)
+    for key in ("requests", "errors"):
+        out[key] = sum(p[key] for p in points)
     return out
 
 

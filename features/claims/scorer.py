@@ -17,6 +17,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import polars as pl
+from scipy.special import expit
 
 from features.claims.spec import ClaimSpec
 from features.claims.transform import ClaimEncoder, to_matrix, to_polars
@@ -38,6 +39,11 @@ class Calibrator:
     def __call__(self, raw: np.ndarray) -> np.ndarray:
         if self.method == "isotonic":
             return np.clip(self.estimator.predict(raw), 0.0, 1.0)
+        coef = getattr(self.estimator, "coef_", None)
+        if coef is not None and coef.shape == (1, 1):
+            # LogisticRegression.predict_proba's own formula for one feature, without its
+            # per-call input checks (about 1 ms, a tenth of a served claim's model time)
+            return expit(raw * coef[0, 0] + self.estimator.intercept_[0])
         return self.estimator.predict_proba(raw.reshape(-1, 1))[:, 1]
 
 

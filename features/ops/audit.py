@@ -52,6 +52,12 @@ head = sa.Table(
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+# Statements built once: values go in as parameters, so SQLAlchemy reuses the compiled SQL
+# (building `.values(**row)` per call cost ~1 ms of CPU per audited request).
+_READ_HEAD = sa.select(head.c.seq, head.c.hash).where(head.c.id == 1)
+_INSERT_RECORD = records.insert()
+_MOVE_HEAD = head.update().where(head.c.id == 1)
+_START_HEAD = head.insert()
 HASHED = ("seq", "ts", "caller", "role", "endpoint", "status", "model", "model_version",
           "request_sha256", "request_hash_kind", "outcome", "latency_ms")  # fmt: skip
 
@@ -122,7 +128,7 @@ class AuditLog:
         with self._writer(), self.engine.begin() as conn:
             if not self.is_sqlite:
                 conn.exec_driver_sql("LOCK TABLE audit_head IN EXCLUSIVE MODE")
-            last = conn.execute(sa.select(head.c.seq, head.c.hash).where(head.c.id == 1)).first()
+            last = conn.execute(_READ_HEAD).first()
             seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
             row = {
                 **entry.__dict__,
@@ -132,11 +138,11 @@ class AuditLog:
                 "outcome": json.dumps(entry.outcome, sort_keys=True, separators=(",", ":")),
             }
             row["prev_hash"], row["hash"] = prev, record_hash(prev, row)
-            conn.execute(records.insert().values(**row))
+            conn.execute(_INSERT_RECORD, row)
             if last:
-                conn.execute(head.update().where(head.c.id == 1).values(seq=seq, hash=row["hash"]))
+                conn.execute(_MOVE_HEAD, {"seq": seq, "hash": row["hash"]})
             else:
-                conn.execute(head.insert().values(id=1, seq=seq, hash=row["hash"]))
+                conn.execute(_START_HEAD, {"id": 1, "seq": seq, "hash": row["hash"]})
         return seq
 
     def rows(self, since: float | None = None) -> list[dict[str, Any]]:

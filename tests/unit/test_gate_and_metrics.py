@@ -5,7 +5,7 @@ from features.claims.scorer import ALL_LOB, Bands
 from features.settings import Gate
 from training.config import BandsConfig
 from training.fraud.evaluate import precision_at_recall, recall_at_top
-from training.fraud.fit import fit_bands
+from training.fraud.fit import fit_bands, fit_calibrator
 from training.registry import Baseline, decide
 
 GATE = Gate(metric="roc_auc", minimum=0.7, tolerance=0.01)
@@ -50,3 +50,20 @@ def test_bands_follow_capacity_per_line_of_business():
         share_high = (assigned[lob == group] == "high").mean()
         assert share_high == pytest.approx(0.05, abs=0.01)
     assert Bands("BasePolicy", bands.cutoffs).assign(np.array([0.99]), ["NewLine"]) == ["high"]
+
+
+def test_sigmoid_calibrator_equals_scikit_learn_predict_proba():
+    rng = np.random.default_rng(0)
+    raw = rng.normal(-2.5, 1.5, 500)
+    y = (rng.random(500) < 1 / (1 + np.exp(-raw))).astype(int)
+    cal = fit_calibrator(raw, y, "sigmoid")
+    expected = cal.estimator.predict_proba(raw.reshape(-1, 1))[:, 1]
+    np.testing.assert_allclose(cal(raw), expected, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(cal(raw[:1]), expected[:1], rtol=1e-12, atol=0)
+
+
+def test_isotonic_calibrator_stays_in_unit_interval():
+    raw = np.linspace(-5, 5, 200)
+    cal = fit_calibrator(raw, (raw > 0).astype(int), "isotonic")
+    out = cal(np.array([-50.0, 0.1, 50.0]))
+    assert out.min() >= 0.0 and out.max() <= 1.0 and out[0] < out[2]
