@@ -51,10 +51,6 @@ def _claims(data: Path, n: int) -> list[dict]:
     return frame.head(n).select(keep).to_dicts()
 
 
-def _load_table(server, url: str, payload: dict, levels: list[int], seconds: float) -> list[dict]:
-    return [run_load(server.base + url, payload, c, seconds).as_dict() for c in levels]
-
-
 def single_claim(env: dict, logs: Path, levels: list[int], seconds: float, workers: int, rounds: int) -> dict:
     """Same claim, same load generator: ccrisk's endpoint vs `mlflow models serve`.
 
