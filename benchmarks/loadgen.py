@@ -93,14 +93,19 @@ def run_load(url: str, payload: dict, concurrency: int, seconds: float, warmup_s
 
 
 def timed_posts(url: str, payload: dict, repeats: int) -> list[float]:
-    """Seconds per request for `repeats` sequential POSTs (for large batch payloads)."""
+    """Seconds per request for `repeats` sequential POSTs (for large batch payloads).
+
+    The body is encoded once, before the clock starts: the client's own JSON encoding (0.12 s
+    for 10,000 claims) is not the server's time."""
     import httpx
 
+    body = json.dumps(payload).encode()
+    headers = {**auth_headers(), "content-type": "application/json"}
     out = []
-    with httpx.Client(timeout=600, headers=auth_headers()) as client:
-        client.post(url, json=payload).raise_for_status()  # warm-up
+    with httpx.Client(timeout=600, headers=headers) as client:
+        client.post(url, content=body).raise_for_status()  # warm-up
         for _ in range(repeats):
             start = time.perf_counter()
-            client.post(url, json=payload).raise_for_status()
+            client.post(url, content=body).raise_for_status()
             out.append(time.perf_counter() - start)
     return out

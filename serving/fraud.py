@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel
 
-from features.claims.api import BatchScore, ClaimScore, ModelRef, ReasonOut
+from features.claims.api import BatchScore, ClaimScore, ModelRef, ReasonOut, claim_inputs
 from features.claims.rules import RuleBook, default_rules_path
 from features.claims.spec import ClaimSpec
 from features.ops.traffic import assign
@@ -89,7 +89,7 @@ class FraudService:
         return BatchScore.model_construct(count=len(results), results=results)
 
     def _assess(self, model: LoadedModel, claims: list, explain: str, variant: str) -> list[ClaimScore]:
-        rows = [c.model_dump(exclude={"claim_id"}) for c in claims]
+        rows = [claim_inputs(c) for c in claims]
         scorer = model.python_model
         frame = pl.DataFrame(rows, schema_overrides=_text_columns(scorer.spec), strict=False)
         rules, rule_exprs = self.rules.snapshot()

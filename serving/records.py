@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from features.claims.api import BatchScore
+from features.claims.api import BatchScore, claim_inputs
 from features.contact.api import ContactBatch, ContactMessage
 from features.kb.api import KBSearchOut
 from features.settings import Settings
@@ -69,7 +69,7 @@ class PredictionRecorder:
         now = time.time()
         rows = []
         for c, r in zip(claims, batch.results, strict=True):
-            inputs = c.model_dump(exclude={"claim_id"})
+            inputs = claim_inputs(c)
             rows.append(_row(now, r.model, r.variant, r.risk_band, r.fraud_probability, inputs, r.claim_id))
         self.writer.submit(rows)
 

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from features.claims.api import claim_model
+from features.claims.api import claim_inputs, claim_model
 from tests.unit.test_transform import _claim
 
 
@@ -41,3 +41,18 @@ def test_numeric_bounds(Claim, spec):
 def test_spec_example_is_a_valid_request(Claim, spec):
     assert Claim(**spec.example).Fault == spec.example["Fault"]
     assert Claim.model_json_schema()["example"]["claim_id"] == "CLM-0001"
+
+
+def test_claim_inputs_equal_model_dump_without_the_id(Claim, spec):
+    """The served path's cheap dump must give exactly what pydantic's model_dump gives."""
+    claims = [
+        Claim(**_claim(spec), claim_id="C-1"),
+        Claim(**_claim(spec, Make="Tesla", Age=0)),  # open vocabulary, no id
+        Claim.model_validate_json(Claim(**_claim(spec), claim_id="C-2").model_dump_json()),
+    ]
+    for c in claims:
+        inputs = claim_inputs(c)
+        assert inputs == c.model_dump(exclude={"claim_id"})
+        assert "claim_id" not in inputs and len(inputs) == len(spec.columns)
+    inputs["Make"] = "changed"  # a copy: the request's claim is untouched
+    assert claims[-1].Make != "changed"
