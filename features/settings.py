@@ -65,7 +65,9 @@ class ServingSettings(BaseModel):
     max_batch_claims: int = Field(10000, gt=0)
     max_batch_texts: int = Field(256, gt=0, description="messages per /v1/contact/analyze_batch call")
     torch_threads: int = Field(
-        1, ge=0, description="torch (encoder) threads per worker; 0 = torch's default (all cores)"
+        1,
+        ge=0,
+        description="sentence-encoder threads per worker (ONNX Runtime or torch); 0 = all cores",
     )
     reason_count: int = Field(3, ge=1, le=20)
     workers: int = Field(2, ge=1, le=64, description="BentoML worker processes (each loads the models)")
@@ -206,11 +208,13 @@ def load_settings(path: Path | None = None) -> Settings:
 
 
 def prepare_environment(settings: Settings) -> None:
-    """Offline and no-telemetry switches, BentoML home inside the state dir, MLflow URIs."""
+    """Offline and no-telemetry switches, BentoML home and encoder cache inside the state dir,
+    MLflow URIs."""
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
     state = settings.state_path
     state.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("BENTOML_HOME", str(state / "bentoml"))
+    os.environ.setdefault("CCRISK_ENCODER_CACHE", str(state / "encoders"))  # ONNX exports
     uri = settings.resolved_tracking_uri()
     os.environ["MLFLOW_TRACKING_URI"] = uri

@@ -42,11 +42,14 @@ class PayloadTooLarge(BentoMLException):
 
 
 def limit_threads(torch_threads: int) -> None:
-    """Per worker: BLAS single-threaded (numpy and torch threads in one request contend on few
-    cores) and torch at `torch_threads` (0 leaves torch's default)."""
+    """Per worker: BLAS single-threaded (numpy and encoder threads in one request contend on few
+    cores) and the sentence encoder (ONNX Runtime or torch) at `torch_threads` (0: all cores)."""
     from threadpoolctl import threadpool_limits
 
+    from features.contact import encoder
+
     threadpool_limits(limits=1, user_api="blas")
+    encoder.set_threads(torch_threads)
     if torch_threads:
         import torch
 

