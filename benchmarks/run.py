@@ -107,6 +107,10 @@ def run_bench(quick: bool, console: Console) -> Path:
         report["serving"] = {
             "text_single": text.latency(env, folder, levels, seconds, settings.serving.workers)
         }
+        console.log("message path tuning: GIL switch interval, encoder backend (alternating rounds)")
+        report["serving"]["text_tuning"] = text.tuning(
+            env, folder, seconds, settings.serving.workers, rounds=1 if quick else 3
+        )
         console.log("one query through /v1/kb/search")
         report["serving"]["kb_search"] = kb.latency(env, folder, levels, seconds, settings.serving.workers)
         console.log("single claim: ccrisk vs mlflow models serve")

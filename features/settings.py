@@ -69,6 +69,13 @@ class ServingSettings(BaseModel):
         ge=0,
         description="sentence-encoder threads per worker (ONNX Runtime or torch); 0 = all cores",
     )
+    switch_interval_ms: float = Field(
+        0.5,
+        gt=0,
+        le=100,
+        description="Python's GIL switch interval in each worker (Python's default is 5 ms): shorter "
+        "lets the encoder thread, which runs without the GIL, hand results back sooner",
+    )
     reason_count: int = Field(3, ge=1, le=20)
     workers: int = Field(2, ge=1, le=64, description="BentoML worker processes (each loads the models)")
     feedback_db: str | None = Field(

@@ -7,6 +7,7 @@ encoder and the embedding is shared by the models that use it.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -51,6 +52,7 @@ class ContactService:
             for task in TASKS
         }
         self.max_batch = settings.serving.max_batch_texts
+        self._embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
         load_nlp()
         self.analyze([ContactMessage(text="Warm-up: my card has not arrived, this is unacceptable")], "all")
 
@@ -100,22 +102,26 @@ class ContactService:
             logger.debug("analysed %d messages; first: %s", len(texts), mask_pii(texts[0])[:80])
         return ContactBatch(count=len(results), results=results)
 
-    @staticmethod
     def _probabilities(
-        models: dict[str, TextClassifier], texts: list[str]
+        self, models: dict[str, TextClassifier], texts: list[str]
     ) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
         """Class probabilities per task; one embedding per (encoder, prepared texts).
 
-        (Embedding on a helper thread while this one does TF-IDF was measured and did not pay:
-        eager-mode torch needs the GIL for every layer call.)"""
-        cache: dict[tuple, np.ndarray | None] = {}
-        probs, prepared = {}, {}
+        The embedding runs on a helper thread while this one computes the TF-IDF columns:
+        ONNX Runtime releases the GIL, so on an idle core the two overlap."""
+        embeddings: dict[tuple, Future] = {}
+        prepared, lexical, keys = {}, {}, {}
         for task, model in models.items():
             prepared[task] = model.prepare(texts)
-            key = (model.encoder_path, model.max_tokens, tuple(prepared[task]))
-            if key not in cache:
-                cache[key] = model.embed(prepared[task])
-            probs[task] = model.proba(prepared[task], cache[key])
+            keys[task] = (model.encoder_path, model.max_tokens, tuple(prepared[task]))
+            if model.encoder_path is not None and keys[task] not in embeddings:
+                embeddings[keys[task]] = self._embedder.submit(model.embed, prepared[task])
+        for task, model in models.items():
+            lexical[task] = model.lexical(prepared[task])
+        probs = {}
+        for task, model in models.items():
+            emb = embeddings[keys[task]].result() if keys[task] in embeddings else None
+            probs[task] = model.proba(prepared[task], emb, lexical[task])
         return probs, prepared
 
 

@@ -10,6 +10,7 @@ BentoML's supervisor process imports this module as well and stays small (59 MB 
 from __future__ import annotations
 
 import logging
+import sys
 from http import HTTPStatus
 from typing import Annotated, Literal
 
@@ -71,6 +72,7 @@ class CCRisk:
         from serving.slots import AliasPoller, settle_heap
 
         limit_threads(_SETTINGS.serving.torch_threads)
+        sys.setswitchinterval(_SETTINGS.serving.switch_interval_ms / 1000)
         self.recorder = records.PredictionRecorder(_SETTINGS)
         self.fraud = FraudService(_SETTINGS, _SPEC, on_shadow=self.recorder.claims)
         self.contact = ContactService(_SETTINGS)

@@ -80,25 +80,29 @@ class TextClassifier(mlflow.pyfunc.PythonModel):
             return None
         return encoder.embed(self.encoder_path, prepared, self.max_tokens)
 
+    def lexical(self, prepared: list[str]) -> sp.csr_matrix | None:
+        """The TF-IDF columns, or None without a vectorizer."""
+        if self.vectorizer is None:
+            return None
+        # The union's parts one by one: FeatureUnion.transform is the same columns plus
+        # joblib dispatch that costs more than the transform itself for one message.
+        return sp.hstack([t.transform(prepared) for _, t in self.vectorizer.transformer_list], format="csr")
+
     def design(
         self, prepared: list[str], embeddings: np.ndarray | None, lexical: sp.spmatrix | None = None
     ) -> sp.csr_matrix:
-        """TF-IDF columns (`lexical` when already computed, e.g. by fit_transform) + embeddings."""
-        parts = []
-        if lexical is not None:
-            parts.append(lexical)
-        elif self.vectorizer is not None:
-            # The union's parts one by one: FeatureUnion.transform is the same columns plus
-            # joblib dispatch that costs more than the transform itself for one message.
-            parts += [t.transform(prepared) for _, t in self.vectorizer.transformer_list]
+        """TF-IDF columns (`lexical` when already computed) + embeddings."""
+        parts = [lexical if lexical is not None else self.lexical(prepared)]
         if self.encoder_ref is not None:
             emb = self.embed(prepared) if embeddings is None else embeddings
             parts.append(sp.csr_matrix(emb * self.embedding_weight))
-        return sp.hstack(parts, format="csr")
+        return sp.hstack([p for p in parts if p is not None], format="csr")
 
-    def proba(self, prepared: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+    def proba(
+        self, prepared: list[str], embeddings: np.ndarray | None = None, lexical: sp.spmatrix | None = None
+    ) -> np.ndarray:
         """(n, len(labels)) class probabilities, columns in `labels` order."""
-        return self.head.predict_proba(self.design(prepared, embeddings))
+        return self.head.predict_proba(self.design(prepared, embeddings, lexical))
 
     def positive_index(self) -> int:
         if self.positive is None:
