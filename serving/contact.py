@@ -7,6 +7,7 @@ encoder and the embedding is shared by the models that use it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -57,9 +58,16 @@ class ContactService:
         self.analyze([ContactMessage(text="Warm-up: my card has not arrived, this is unacceptable")], "all")
 
     def analyze(
-        self, messages: list[ContactMessage], phrases: str = "flagged", single: bool = False
+        self,
+        messages: list[ContactMessage],
+        phrases: str = "flagged",
+        single: bool = False,
+        alongside: Callable[[], object] | None = None,
     ) -> ContactBatch:
-        """Analyse messages in order; `single` names fields as the one-message endpoint does."""
+        """Analyse messages in order; `single` names fields as the one-message endpoint does.
+
+        `alongside` runs on this thread while the embedding runs on the helper thread (the
+        prediction log's PII masking: its spaCy pass then costs the request little)."""
         if not messages:
             raise ValueError("messages: send at least one message")
         if len(messages) > self.max_batch:
@@ -76,7 +84,7 @@ class ContactService:
         refs = [
             TextModelRef(task=t, name=m.name, version=m.version, run_id=m.run_id) for t, m in loaded.items()
         ]
-        probs, prepared = self._probabilities(models, texts)
+        probs, prepared = self._probabilities(models, texts, alongside)
         complaint = models["complaint"]
         pos = complaint.positive_index()
         results = []
@@ -103,7 +111,7 @@ class ContactService:
         return ContactBatch(count=len(results), results=results)
 
     def _probabilities(
-        self, models: dict[str, TextClassifier], texts: list[str]
+        self, models: dict[str, TextClassifier], texts: list[str], alongside: Callable[[], object] | None
     ) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
         """Class probabilities per task; one embedding per (encoder, prepared texts).
 
@@ -118,6 +126,8 @@ class ContactService:
                 embeddings[keys[task]] = self._embedder.submit(model.embed, prepared[task])
         for task, model in models.items():
             lexical[task] = model.lexical(prepared[task])
+        if alongside is not None:
+            alongside()
         probs = {}
         for task, model in models.items():
             emb = embeddings[keys[task]].result() if keys[task] in embeddings else None

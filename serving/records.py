@@ -73,13 +73,23 @@ class PredictionRecorder:
             rows.append(_row(now, r.model, r.variant, r.risk_band, r.fraud_probability, inputs, r.claim_id))
         self.writer.submit(rows)
 
-    def contact(self, messages: list[ContactMessage], batch: ContactBatch) -> None:
+    def masked(self, messages: list[ContactMessage]) -> list[str]:
+        """The messages' texts with personal data masked, for `contact` (the service calls this
+        while the embedding runs, so the spaCy pass overlaps it instead of following it)."""
+        return _masked_texts([m.text for m in messages]) if self.enabled else []
+
+    def contact(
+        self, messages: list[ContactMessage], batch: ContactBatch, masked: list[str] | None = None
+    ) -> None:
+        """Log each message once per text model; `masked` (from `masked`) saves the writer thread
+        masking the texts itself."""
         if not self.enabled:
             return
         now = time.time()
         rows = []
-        for m, r in zip(messages, batch.results, strict=True):
-            inputs = {"text": m.text, "channel": m.channel}
+        for i, (m, r) in enumerate(zip(messages, batch.results, strict=True)):
+            inputs = {"text": masked[i], "pii_masked": True} if masked else {"text": m.text}
+            inputs["channel"] = m.channel
             outputs = {"complaint": r.complaint, "complaint_topic": r.topic, "intent": r.intent}
             for ref in r.models:
                 out = outputs[ref.task]
@@ -103,15 +113,23 @@ def _row(ts, ref, variant: str, label: str, score: float, inputs: dict, entity_i
     }
 
 
-def _mask_texts(rows: list[dict]) -> list[dict]:
-    """Runs on the writer thread: replace raw text by its masked form before it touches disk."""
+def _masked_texts(texts: list[str]) -> list[str]:
     from features.contact.phrases import load_nlp  # loaded once per worker, at start-up
 
-    masked: dict[str, str] = {}  # a message is logged once per text model: mask it once
-    for row in rows:
-        text = row["inputs"].get("text") if isinstance(row["inputs"], dict) else None
-        if text is not None:
-            if text not in masked:
-                masked[text] = mask_pii(text, load_nlp())
-            row["inputs"] = {**row["inputs"], "text": masked[text]}
+    masked: dict[str, str] = {}  # a repeated text is masked once
+    for text in texts:
+        if text not in masked:
+            masked[text] = mask_pii(text, load_nlp())
+    return [masked[t] for t in texts]
+
+
+def _mask_texts(rows: list[dict]) -> list[dict]:
+    """Runs on the writer thread: replace raw text by its masked form before it touches disk
+    (rows whose text is already masked only lose their `pii_masked` mark)."""
+    raw = [r for r in rows if isinstance(r["inputs"], dict) and "text" in r["inputs"]]
+    todo = [r for r in raw if not r["inputs"].get("pii_masked")]
+    for row, text in zip(todo, _masked_texts([r["inputs"]["text"] for r in todo]), strict=True):
+        row["inputs"] = {**row["inputs"], "text": text}
+    for row in raw:
+        row["inputs"] = {k: v for k, v in row["inputs"].items() if k != "pii_masked"}
     return rows

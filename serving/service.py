@@ -190,14 +190,17 @@ class CCRisk:
     def _analyze(
         self, messages: list[ContactMessage], key_phrases: str, single: bool = False
     ) -> ContactBatch:
+        masked: list[str] = []
         try:
-            out = self.contact.analyze(messages, key_phrases, single)
+            out = self.contact.analyze(
+                messages, key_phrases, single, alongside=lambda: masked.extend(self.recorder.masked(messages))
+            )
         except TooManyTexts as exc:
             raise PayloadTooLarge(str(exc)) from exc
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from exc
         records.contact_outcome(out)
-        self.recorder.contact(messages, out)
+        self.recorder.contact(messages, out, masked)
         return out
 
     def _score(self, claims: list, explain: str = "all") -> BatchScore:

@@ -230,3 +230,30 @@ def test_write_lock_excludes_another_process_until_released(tmp_path):
     child.start()
     child.join(timeout=60)
     assert results.get(timeout=10) == "acquired"
+
+
+def test_prediction_log_stores_only_masked_text_whether_masked_before_or_on_the_writer(tmp_path):
+    from features.contact.api import ContactAnalysis, ContactBatch, ContactMessage
+    from features.settings import load_settings
+    from serving.records import PredictionRecorder
+    from tests.conftest import write_settings
+
+    settings = load_settings(write_settings(tmp_path))
+    recorder = PredictionRecorder(settings)
+    messages = [ContactMessage(text="I'm Jane Morgan, jane.morgan@example.com. Where is my refund?")]
+    scores = {"label": "refund", "probability": 0.9, "top3": [{"label": "refund", "probability": 0.9}]}
+    analysis = ContactAnalysis.model_validate({
+        "complaint": {"probability": 0.7, "band": "high", "key_phrases": []},
+        "topic": scores, "intent": {**scores, "low_confidence": False}, "truncated": False,
+        "models": [{"task": "complaint", "name": "ccrisk-complaint", "version": "1", "run_id": "r"}],
+    })  # fmt: skip
+    batch = ContactBatch(count=1, results=[analysis])
+    recorder.contact(messages, batch, recorder.masked(messages))  # masked alongside the embedding
+    recorder.contact(messages, batch)  # masked on the writer thread
+    recorder.writer.flush()
+    logged = [json.loads(i) for i in recorder.writer.log.frame("ccrisk-complaint")["inputs"]]
+    assert len(logged) == 2
+    for inputs in logged:
+        assert set(inputs) == {"text", "channel"}
+        assert "Jane" not in inputs["text"] and "example.com" not in inputs["text"]
+        assert "[PERSON]" in inputs["text"] and "[EMAIL]" in inputs["text"]
