@@ -70,7 +70,12 @@ def single_claim(env: dict, logs: Path, levels: list[int], seconds: float, worke
         for _ in range(rounds):
             for c in levels:
                 for name, (url, payload) in targets.items():
-                    runs[name][c].append(run_load(servers[name].base + url, payload, c, seconds).as_dict())
+                    before = servers[name].cpu_seconds()
+                    point = run_load(servers[name].base + url, payload, c, seconds).as_dict()
+                    # Keep-alive connections stay on the worker that accepted them: a point where
+                    # one worker took them all reads ~1.0 here (and about half the req/s).
+                    point["busiest_process_cpu_share"] = servers[name].busiest_share(before)
+                    runs[name][c].append(point)
         out: dict = {"rounds": rounds}
         for name, server in servers.items():
             out[name] = {
@@ -98,6 +103,9 @@ def _median_point(points: list[dict]) -> dict:
         out[key] = round(statistics.median(p[key] for p in points), 3)
     for key in ("requests", "errors"):
         out[key] = sum(p[key] for p in points)
+    shares = [p["busiest_process_cpu_share"] for p in points if p.get("busiest_process_cpu_share")]
+    if "busiest_process_cpu_share" in out:
+        out["busiest_process_cpu_share"] = round(statistics.median(shares), 3) if shares else None
     return out
 
 

@@ -245,6 +245,8 @@ def markdown(report: dict) -> str:
         f"Both servers up at once, taking turns point by point, {single.get('rounds', 1)} round(s); "
         f"figures are medians over rounds. ccrisk / mlflow req/s, median of the per-round ratios: {ratios}.",
         "",
+        _rounds_at(single, 8),
+        "",
         "| batch size | in-process raw predict rows/s | endpoint, no reasons | endpoint, flagged explained |",
         "| --- | --- | --- | --- |",
     ]
@@ -273,6 +275,18 @@ def markdown(report: dict) -> str:
     ]
     lines += ["", README_END]
     return "\n".join(lines)
+
+
+def _rounds_at(single: dict, c: int) -> str:
+    """Each round's req/s at concurrency `c`, with the busiest process's share of the server's CPU
+    (about 0.5: the two workers shared the connections; near 1.0: one worker had them all)."""
+    parts = []
+    for name in ("ccrisk", "mlflow"):
+        points = single[name].get("load_rounds", {}).get(c) or single[name].get("load_rounds", {}).get(str(c))
+        if points:
+            rounds = ", ".join(f"{p['rps']:.0f} ({p.get('busiest_process_cpu_share')})" for p in points)
+            parts.append(f"{name} {rounds}")
+    return f"Rounds at c={c}, req/s (busiest process's CPU share): " + "; ".join(parts) + "."
 
 
 def update_readme(report: dict) -> None:

@@ -43,6 +43,24 @@ class Server:
         processes that map it, so the sum is the memory the service really occupies."""
         return sum(p.memory_full_info().pss for p in self._tree()) / 2**20
 
+    def cpu_seconds(self) -> dict[int, float]:
+        """CPU seconds (user + system) so far, per process of the server."""
+        out = {}
+        for p in self._tree():
+            try:
+                t = p.cpu_times()
+                out[p.pid] = t.user + t.system
+            except psutil.NoSuchProcess:
+                continue
+        return out
+
+    def busiest_share(self, before: dict[int, float]) -> float | None:
+        """Of the CPU the server's processes used since `before`, the share of the busiest one:
+        ~0.5 when two workers split the load, ~1.0 when one worker got every connection."""
+        used = [t - before.get(pid, 0.0) for pid, t in self.cpu_seconds().items()]
+        total = sum(used)
+        return round(max(used) / total, 3) if total > 0 else None
+
     def memory(self) -> dict[str, float]:
         return {"rss_mb": round(self.rss_mb(), 1), "pss_mb": round(self.pss_mb(), 1)}
 
