@@ -112,7 +112,8 @@ def start(
     base = f"http://127.0.0.1:{port}"
     while time.perf_counter() - begin < timeout_s:
         if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode}; see {log}")
+            tail = log.read_text(errors="replace")[-3000:]  # the log's folder may be a temporary one
+            raise RuntimeError(f"{name} exited with {proc.returncode}; log {log} ends:\n{tail}")
         try:
             up = httpx.get(base + ready_path, timeout=2).status_code == 200
             if up and log.read_text(errors="replace").count(ready_line) >= workers:
