@@ -17,10 +17,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features.contact import encoder
+from features.contact.tfidf import FastTfidf, fast_or_none
 from features.text import normalize
 
 logger = logging.getLogger(__name__)
 TEXT_COLUMN = "text"
+FAST_TFIDF_TEXTS = 64  # up to this many texts, TF-IDF skips scikit-learn's per-call overhead
 
 
 def truncate_words(text: str, max_words: int) -> tuple[str, bool]:
@@ -86,7 +88,21 @@ class TextClassifier(mlflow.pyfunc.PythonModel):
             return None
         # The union's parts one by one: FeatureUnion.transform is the same columns plus
         # joblib dispatch that costs more than the transform itself for one message.
-        return sp.hstack([t.transform(prepared) for _, t in self.vectorizer.transformer_list], format="csr")
+        parts = [t for _, t in self.vectorizer.transformer_list]
+        if len(prepared) <= FAST_TFIDF_TEXTS:
+            fast = self._fast_parts()
+            parts = [f or t for f, t in zip(fast, parts, strict=True)]
+        return sp.hstack([t.transform(prepared) for t in parts], format="csr")
+
+    def _fast_parts(self) -> list[FastTfidf | None]:
+        """Built once per loaded model (not pickled: see `__getstate__`)."""
+        fast = self.__dict__.get("_fast")
+        if fast is None:
+            fast = self.__dict__["_fast"] = [fast_or_none(t) for _, t in self.vectorizer.transformer_list]
+        return fast
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_fast"}
 
     def design(
         self, prepared: list[str], embeddings: np.ndarray | None, lexical: sp.spmatrix | None = None
