@@ -38,8 +38,9 @@ class FastTfidf:
         """Sorted column indices and TF-IDF values of one text."""
         vocabulary = self.vocabulary
         counts = Counter(j for j in map(vocabulary.get, self.analyze(text)) if j is not None)
-        columns = np.fromiter(sorted(counts), dtype=np.int32, count=len(counts))
-        values = np.fromiter((counts[j] for j in columns), dtype=np.float64, count=len(columns))
+        keys = sorted(counts)
+        columns = np.array(keys, dtype=np.int32)
+        values = np.array([counts[j] for j in keys], dtype=np.float64)
         if self.binary:
             values.fill(1.0)
         if self.sublinear:
