@@ -115,8 +115,9 @@ class ContactService:
     ) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
         """Class probabilities per task; one embedding per (encoder, prepared texts).
 
-        The embedding runs on a helper thread while this one computes the TF-IDF columns:
-        ONNX Runtime releases the GIL, so on an idle core the two overlap."""
+        The embedding runs on a helper thread (ONNX Runtime releases the GIL) while this one
+        computes the TF-IDF columns and runs `alongside`: since the TF-IDF is cheap (FastTfidf),
+        the prediction log's PII masking is what the overlap mainly hides (README)."""
         embeddings: dict[tuple, Future] = {}
         prepared, lexical, keys = {}, {}, {}
         for task, model in models.items():

@@ -54,7 +54,8 @@ def kb_outcome(out: KBSearchOut) -> None:
 
 
 class PredictionRecorder:
-    """Per worker: queues prediction rows; text is PII-masked on the writer thread."""
+    """Per worker: queues prediction rows. Text is PII-masked on the request thread (`masked`,
+    alongside the embedding), or on the writer thread for any row not marked masked."""
 
     def __init__(self, settings: Settings):
         from features.ops.outcomes import BackgroundWriter, PredictionLog  # workers only (pandas)

@@ -66,9 +66,7 @@ class FastTfidf:
 
 def fast_or_none(vectorizer) -> FastTfidf | None:
     """`FastTfidf` for this vectorizer, or None where it is not a plain fitted TfidfVectorizer."""
-    if not hasattr(vectorizer, "idf_") and getattr(vectorizer, "use_idf", True):
-        return None
-    try:
+    try:  # an unfitted vectorizer raises NotFittedError, an AttributeError
         return FastTfidf(vectorizer)
     except (AttributeError, ValueError):
         return None
