@@ -44,17 +44,14 @@ class PayloadTooLarge(BentoMLException):
 
 def limit_threads(torch_threads: int) -> None:
     """Per worker: BLAS single-threaded (numpy and encoder threads in one request contend on few
-    cores) and the sentence encoder (ONNX Runtime or torch) at `torch_threads` (0: all cores)."""
+    cores) and the sentence encoder (ONNX Runtime or torch) at `torch_threads` (0: all cores).
+    torch is not imported here: a worker on the ONNX encoder never loads it (see encoder.py)."""
     from threadpoolctl import threadpool_limits
 
     from features.contact import encoder
 
     threadpool_limits(limits=1, user_api="blas")
     encoder.set_threads(torch_threads)
-    if torch_threads:
-        import torch
-
-        torch.set_num_threads(torch_threads)
 
 
 @bentoml.service(name="ccrisk", traffic={"timeout": 60}, workers=_SETTINGS.serving.workers)

@@ -26,7 +26,8 @@ _threads = 0  # encoder threads per process; 0: the backend's default (all cores
 
 
 def set_threads(threads: int) -> None:
-    """Threads for encoders loaded from now on (the service sets 1 per worker)."""
+    """Threads for encoders loaded from now on (the service sets 1 per worker). Applied when an
+    encoder loads, so a process on the ONNX backend never imports torch (~200 MB RSS a worker)."""
     global _threads
     _threads = threads
 
@@ -62,8 +63,11 @@ def load_encoder(path: str, max_tokens: int = 256):
     """A CPU SentenceTransformer for `path` (cached: one copy per process and path)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
     from sentence_transformers import SentenceTransformer
 
+    if _threads:
+        torch.set_num_threads(_threads)  # process-wide; set by the first torch encoder loaded
     model = SentenceTransformer(str(path), device="cpu")
     model.max_seq_length = max_tokens
     model.eval()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -29,10 +30,29 @@ class KeyPhrase:
     impact: float  # complaint probability with the phrase minus without it
 
 
+def import_spacy() -> Any:
+    """spaCy, imported without torch unless torch is already loaded.
+
+    spaCy's thinc imports torch whenever it is installed (~200 MB RSS and 2 s a process), although
+    the packaged pipeline runs on thinc's numpy ops only. `sys.modules["torch"] = None` makes that
+    one import fail as "not installed" (Python's documented way to block a module); the entry is
+    removed right after, so a later `import torch` (the torch encoder, an ONNX export) still works."""
+    if "spacy" in sys.modules or "torch" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        import spacy
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+    return spacy
+
+
 @lru_cache(maxsize=1)
 def load_nlp() -> Any:
-    import spacy
-
+    spacy = import_spacy()
     nlp = spacy.load(SPACY_MODEL, exclude=["lemmatizer"])
     logger.info("loaded spaCy %s", SPACY_MODEL)
     return nlp

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import polars as pl
@@ -212,3 +213,21 @@ def test_ccrisk_serve_becomes_the_bentoml_server_and_holds_no_models_itself(serv
     assert root.cmdline()[1:4] == ["-m", "bentoml", "serve"]
     workers = root.children(recursive=True)
     assert workers and all("_bentoml_impl.worker.service" in " ".join(w.cmdline()) for w in workers)
+
+
+def test_workers_on_the_onnx_encoder_never_load_torch(server):
+    """The encoder runs under ONNX Runtime and spaCy is imported with torch hidden, so a worker
+    maps no libtorch (~200 MB RSS each); the supervisor imports no model library at all."""
+    assert (
+        server.post(
+            "/v1/contact/analyze",
+            json={"text": "My card never arrived, this is a disgrace", "key_phrases": "all"},
+        ).status_code
+        == 200
+    )
+    workers = psutil.Process(server.server_pid).children(recursive=True)
+    mapped = {
+        w.pid: sorted({Path(m.path).name for m in w.memory_maps() if "torch" in m.path}) for w in workers
+    }
+    assert workers and all(libs == [] for libs in mapped.values()), mapped
+    assert all(any("onnxruntime" in m.path for m in w.memory_maps()) for w in workers)
