@@ -87,6 +87,6 @@ def _as_dtype(x, dtype: np.dtype):
     from its arrays costs ~0.09 ms; `csr_matrix.astype` ~0.24 ms."""
     if x.dtype == dtype:
         return x
-    if sp.isspmatrix_csr(x) or isinstance(x, sp.csr_array):
+    if sp.issparse(x) and x.format == "csr":
         return type(x)((x.data.astype(dtype), x.indices, x.indptr), shape=x.shape)
     return x.astype(dtype)

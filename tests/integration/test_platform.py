@@ -217,7 +217,7 @@ def test_ccrisk_serve_becomes_the_bentoml_server_and_holds_no_models_itself(serv
 
 def test_workers_on_the_onnx_encoder_never_load_torch(server):
     """The encoder runs under ONNX Runtime and spaCy is imported with torch hidden, so a worker
-    maps no libtorch (~200 MB RSS each); the supervisor imports no model library at all."""
+    maps no libtorch (~200 MB RSS each). (The supervisor's imports: tests/unit/test_service_import.py.)"""
     assert (
         server.post(
             "/v1/contact/analyze",
