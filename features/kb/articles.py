@@ -14,13 +14,13 @@ import gzip
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from features.text import SPACE
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
@@ -122,12 +122,58 @@ class Chunk:
     text: str  # passage text (no title)
 
 
+def flat_body(body: str) -> str:
+    """The body on one line with single spaces: what chunks are cut from. (The same as
+    `SPACE.sub(" ", body).strip()`: both split on str.isspace characters; this is 5x faster.)"""
+    return " ".join(body.split())
+
+
 def chunk_article(index: int, article: Article, max_words: int, overlap: int) -> list[Chunk]:
     """Overlapping windows of at most `max_words` words; short articles are one chunk."""
-    words = SPACE.sub(" ", article.body).strip().split(" ")
+    words = flat_body(article.body).split(" ")
     step = max(max_words - overlap, 1)
     starts = range(0, max(len(words) - overlap, 1), step)
     return [Chunk(index, " ".join(words[s : s + max_words])) for s in starts]
+
+
+@dataclass
+class ChunkTable:
+    """Chunks kept as character spans of their article's flat body, so an index holds each
+    article's text once (a list of Chunk held it twice: 27 MB more per worker for MedQuAD)."""
+
+    article: np.ndarray  # int32, one per chunk: index into the article list
+    start: np.ndarray  # int32 character offsets into flat_body(article.body)
+    end: np.ndarray
+
+    @classmethod
+    def from_chunks(cls, chunks: Sequence[Chunk], articles: Sequence[Article]) -> ChunkTable:
+        spans, current, flat, pos = [], -1, "", 0
+        for c in chunks:
+            if c.article != current:
+                current, flat, pos = c.article, flat_body(articles[c.article].body), 0
+            at = flat.find(c.text, pos)
+            if at < 0:
+                raise ValueError(
+                    f"a chunk of article {articles[c.article].id!r} is not in its body; rebuild the index"
+                )
+            spans.append((c.article, at, at + len(c.text)))
+            pos = at
+        table = np.asarray(spans, dtype=np.int32).reshape(-1, 3)
+        return cls(table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy())
+
+    def __len__(self) -> int:
+        return len(self.article)
+
+    def chunk(self, i: int, articles: Sequence[Article]) -> Chunk:
+        owner = int(self.article[i])
+        return Chunk(owner, flat_body(articles[owner].body)[self.start[i] : self.end[i]])
+
+    def to_list(self, articles: Sequence[Article]) -> list[Chunk]:
+        flats = {int(a): flat_body(articles[a].body) for a in np.unique(self.article)}
+        return [
+            Chunk(int(a), flats[int(a)][s:e])
+            for a, s, e in zip(self.article, self.start, self.end, strict=True)
+        ]
 
 
 def dense_text(title: str, passage: str) -> str:

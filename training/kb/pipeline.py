@@ -110,10 +110,10 @@ def vector_cache(
     same = previous is not None and previous.encoder_path == cache.encoder_path
     if same and previous.max_tokens == cfg.max_tokens:
         index = previous.index
-        texts, _ = build.chunk_texts(index.articles, index.chunks)
+        texts, _ = build.chunk_texts(index.articles, index.chunks.to_list(index.articles))
         cache.add(texts, index.embeddings)
         titled = [i for i, a in enumerate(index.articles) if a.title]
-        cache.add([index.articles[i].title for i in titled], index.title_embeddings[titled])
+        cache.add([index.articles[i].title for i in titled], index.title_matrix()[titled])
     return cache
 
 
