@@ -78,8 +78,13 @@ def train_kb_encoder(
         Optional[str], typer.Option(help="or a real set: medquad | bankfaqs | stackfaq")
     ] = None,
     data_root: Annotated[Path, typer.Option(help="where the real sets live")] = SHARED,
-    epochs: Annotated[int, typer.Option(min=1, help="passes over the training pairs")] = 1,
-    lr: Annotated[float, typer.Option(help="learning rate")] = 3e-5,
+    epochs: Annotated[
+        Optional[int], typer.Option(min=1, help="passes over the pairs (default: config tuning.epochs)")
+    ] = None,
+    lr: Annotated[Optional[float], typer.Option(help="learning rate (default: config tuning.lr)")] = None,
+    batch_size: Annotated[
+        Optional[int], typer.Option(min=2, help="pairs per batch (default: config tuning.batch_size)")
+    ] = None,
     config: Annotated[Optional[Path], typer.Option(help="pipeline config YAML")] = None,
     set_: Overrides = None,
 ) -> None:
@@ -90,11 +95,13 @@ def train_kb_encoder(
 
     settings = load_cli_settings()
     with user_errors():
-        cfg = load_kb_config(config, list(set_ or []))
+        given = {"epochs": epochs, "lr": lr, "batch_size": batch_size}
+        flags = [f"tuning.{k}={v}" for k, v in given.items() if v is not None]
+        cfg = load_kb_config(config, list(set_ or []) + flags)
         articles, queries, source = load_source(
             dataset, data_root, kb or (Path(cfg.kb) if pairs else None), pairs
         )
-        before, after, folder = tune_encoder_run(articles, queries, cfg, settings, epochs, lr, source)
+        before, after, folder = tune_encoder_run(articles, queries, cfg, settings, source)
     _print_metrics(before, f"{source}: frozen encoder")
     _print_metrics(after, f"{source}: fine-tuned encoder")
     console.print(f"tuned encoder: {folder}\nuse it: ccrisk train kb --set encoder={folder}")

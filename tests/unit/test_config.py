@@ -28,3 +28,14 @@ def test_bad_override_syntax():
 def test_unknown_key_is_named():
     with pytest.raises(ValidationError, match="fols"):
         load_config(FraudTrainConfig, default_config_path("fraud"), ["fols=3"])
+
+
+def test_kb_encoder_tuning_comes_from_the_config_with_overrides():
+    from training.kb.config import load_kb_config
+
+    shipped = load_kb_config().tuning
+    assert (shipped.epochs, shipped.lr, shipped.batch_size) == (5, 3e-5, 64)
+    tuned = load_kb_config(None, ["tuning.epochs=2", "tuning.batch_size=16"]).tuning
+    assert (tuned.epochs, tuned.batch_size) == (2, 16)
+    with pytest.raises(ValidationError, match=r"tuning\.batch_size"):
+        load_kb_config(None, ["tuning.batch_size=1"])

@@ -97,8 +97,6 @@ def tune_encoder_run(
     queries: Queries,
     cfg: KBTrainConfig,
     settings: Settings,
-    epochs: int,
-    lr: float,
     source: str,
 ) -> tuple[pipeline.KBResult, pipeline.KBResult, Path]:
     """Fine-tune on the training share of the queries; retrieval on the held-out share before and
@@ -108,7 +106,8 @@ def tune_encoder_run(
     experiment = settings.model(pipeline.FAMILY).experiment
     mlflow.set_experiment(experiment_id=ensure_experiment(experiment, settings))
     with mlflow.start_run(run_name=f"kb-encoder-{Path(source).name}"):
-        mlflow.log_params({"source": source, "epochs": epochs, "lr": lr, "train_queries": len(train)})
+        tuning = cfg.tuning.model_dump()
+        mlflow.log_params({"source": source, **tuning, "train_queries": len(train)})
         before = pipeline.fit_and_score(
             articles, queries, cfg, pipeline.vector_cache(cfg, settings), refit=False
         )
@@ -117,8 +116,7 @@ def tune_encoder_run(
             answer_pairs(articles, train, cfg),
             cfg.encoder,
             out,
-            epochs=epochs,
-            lr=lr,
+            **tuning,
             max_tokens=cfg.max_tokens,
         )
         mlflow.log_metric("finetune_seconds", time.monotonic() - start)
