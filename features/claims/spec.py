@@ -42,6 +42,10 @@ class ColumnSpec(BaseModel):
     def _levels_for_categories(self) -> ColumnSpec:
         if self.type in ("nominal", "ordinal") and not self.levels:
             raise ValueError(f"a {self.type} column needs `levels`")
+        text = self.level_strings()
+        repeated = sorted({v for v in text if text.count(v) > 1})
+        if repeated:
+            raise ValueError(f"`levels` repeats {repeated} (compared as text); list each value once")
         return self
 
     @property

@@ -93,3 +93,24 @@ def test_validate_needs_both_classes(spec):
     df = _labelled(spec).with_columns(pl.lit(0).alias("FraudFound_P"))
     with pytest.raises(SchemaError, match="'FraudFound_P': the target must hold both 0 and 1"):
         validate(df, spec)
+
+
+def test_category_codes_match_a_plain_lookup_of_the_levels(spec):
+    """The Enum-cast lookup gives each value its index in `levels`, and null for null, unknown
+    values, missing codes and mismatched types, as a dictionary lookup does."""
+    from features.claims.transform import _category_codes
+
+    col = "Make"
+    cs = spec.columns[col]
+    values = [*cs.level_strings(), "Tesla", "", None, "honda", *cs.missing_strings()]
+    got = pl.DataFrame({col: values}).select(_category_codes(col, cs)).to_series().to_list()
+    index = {v: float(i) for i, v in enumerate(cs.level_strings())}
+    assert got == [index.get(v) for v in values]
+
+
+def test_spec_refuses_levels_repeated_as_text():
+    from features.claims.spec import ColumnSpec
+
+    fix = r"`levels` repeats \['1'\] \(compared as text\); list each value once"
+    with pytest.raises(ValueError, match=fix):
+        ColumnSpec(type="nominal", label="Rep", levels=[1, "1", 2])
