@@ -231,3 +231,12 @@ def test_workers_on_the_onnx_encoder_never_load_torch(server):
     }
     assert workers and all(libs == [] for libs in mapped.values()), mapped
     assert all(any("onnxruntime" in m.path for m in w.memory_maps()) for w in workers)
+
+
+def test_workers_run_uvicorn_on_uvloop_and_httptools(server):
+    """uvicorn picks uvloop and httptools only when they are installed and silently falls back
+    to asyncio and the pure-Python h11 parser otherwise (~10 % fewer claims a second, measured)."""
+    assert server.get("/readyz").status_code == 200
+    workers = psutil.Process(server.server_pid).children(recursive=True)
+    for lib in ("uvloop", "httptools"):
+        assert workers and all(any(f"/{lib}/" in m.path for m in w.memory_maps()) for w in workers), lib
