@@ -12,7 +12,7 @@ import mlflow
 import polars as pl
 
 from benchmarks.loadgen import run_load, timed_posts
-from benchmarks.servers import settings_variant, start_ccrisk, start_mlflow
+from benchmarks.servers import settings_variant, start_ccrisk, start_floor, start_mlflow
 from features.claims.spec import load_spec
 from features.settings import Settings
 
@@ -52,20 +52,24 @@ def _claims(data: Path, n: int) -> list[dict]:
 
 
 def single_claim(env: dict, logs: Path, levels: list[int], seconds: float, workers: int, rounds: int) -> dict:
-    """Same claim, same load generator: ccrisk's endpoint vs `mlflow models serve`.
+    """Same claim, same load generator: ccrisk's endpoint vs `mlflow models serve`, and the
+    framework's floor (benchmarks/floor_service.py: the same BentoML request and response types,
+    a constant answer), which bounds what any model behind BentoML can reach here.
 
-    Both servers stay up and take turns, point by point, `rounds` times: this VM's speed drifts
+    The servers stay up and take turns, point by point, `rounds` times: this VM's speed drifts
     by up to 2x between minutes, so a ratio is only fair between neighbouring points. Reported per
     level: the median of the rounds for every figure, and the median of the per-round ratios."""
     claim = load_spec().example
     targets = {
         "ccrisk": ("/v1/claims/score", {"claim": claim}),
         "mlflow": ("/invocations", {"dataframe_records": [claim]}),
+        "floor": ("/v1/claims/score", {"claim": claim}),
     }
     servers: dict = {}
     try:
         servers["ccrisk"] = start_ccrisk(env, logs / "ccrisk.log", workers)
         servers["mlflow"] = start_mlflow("models:/ccrisk-fraud@champion", env, logs / "mlflow.log", workers)
+        servers["floor"] = start_floor({**env, "PYTHONPATH": str(ROOT)}, logs / "floor.log", workers)
         runs: dict[str, dict[int, list[dict]]] = {name: {c: [] for c in levels} for name in targets}
         for _ in range(rounds):
             for c in levels:

@@ -31,6 +31,7 @@ BARS = {
     "message_p95_ms_at_c1": 30.0,
     "kb_query_p95_ms_at_c1": 50.0,
 }
+SINGLE_SERVERS = ("ccrisk", "mlflow", "floor")  # floor: absent from runs before 2026-11-23 11:50
 
 
 def machine() -> dict:
@@ -194,8 +195,8 @@ def summary_table(report: dict) -> Table:
         for k in ("roc_auc", "pr_auc", "brier", "precision_at_recall_95"):
             table.add_row(f"fraud test {k}", str(q[k]))
     single = report["serving"]["fraud_single"]
-    for name in ("ccrisk", "mlflow"):
-        for r in single[name]["load"]:
+    for name in SINGLE_SERVERS:
+        for r in single.get(name, {}).get("load", []):
             figures = f"{r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} / p99 {r['p99_ms']:.1f} ms"
             table.add_row(f"{name} single c={r['concurrency']}", f"{figures}, errors {r['errors']}")
     for row in text.table_rows(report):
@@ -232,8 +233,8 @@ def markdown(report: dict) -> str:
         "| one claim | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name in ("ccrisk", "mlflow"):
-        for r in single[name]["load"]:
+    for name in SINGLE_SERVERS:
+        for r in single.get(name, {}).get("load", []):
             lines.append(
                 f"| {name} | {r['concurrency']} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
                 f"| {r['p99_ms']:.1f} | {r['errors']} |"
@@ -242,8 +243,10 @@ def markdown(report: dict) -> str:
     ratios = ", ".join(f"c={c} {x}" for c, x in zip(levels, single["ratio_rps"], strict=True))
     lines += [
         "",
-        f"Both servers up at once, taking turns point by point, {single.get('rounds', 1)} round(s); "
-        f"figures are medians over rounds. ccrisk / mlflow req/s, median of the per-round ratios: {ratios}.",
+        f"The servers are up at once, taking turns point by point, {single.get('rounds', 1)} round(s); "
+        f"figures are medians over rounds. ccrisk / mlflow req/s, median of the per-round ratios: {ratios}. "
+        "`floor` is BentoML with the same request and response types and a constant answer "
+        "(benchmarks/floor_service.py): no model, auth or audit.",
         "",
         _rounds_at(single, 8),
         "",
@@ -281,8 +284,9 @@ def _rounds_at(single: dict, c: int) -> str:
     """Each round's req/s at concurrency `c`, with the busiest process's share of the server's CPU
     (about 0.5: the two workers shared the connections; near 1.0: one worker had them all)."""
     parts = []
-    for name in ("ccrisk", "mlflow"):
-        points = single[name].get("load_rounds", {}).get(c) or single[name].get("load_rounds", {}).get(str(c))
+    for name in SINGLE_SERVERS:
+        rounds_by_level = single.get(name, {}).get("load_rounds", {})
+        points = rounds_by_level.get(c) or rounds_by_level.get(str(c))
         if points:
             rounds = ", ".join(f"{p['rps']:.0f} ({p.get('busiest_process_cpu_share')})" for p in points)
             parts.append(f"{name} {rounds}")

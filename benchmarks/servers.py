@@ -135,6 +135,15 @@ def start_ccrisk(env: dict, log: Path, workers: int) -> Server:
     return start("ccrisk (BentoML)", cmd, "/readyz", port, env, log, "Service ccrisk initialized", workers)
 
 
+def start_floor(env: dict, log: Path, workers: int) -> Server:
+    """BentoML with the claim endpoint's types and a constant answer (benchmarks/floor_service.py)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "bentoml", "serve", "benchmarks.floor_service:Floor", "--host", "127.0.0.1"]
+    cmd += ["--port", str(port)]
+    ready = "Service floor initialized"
+    return start("framework floor (BentoML)", cmd, "/readyz", port, env, log, ready, workers)
+
+
 def start_mlflow(model_uri: str, env: dict, log: Path, workers: int) -> Server:
     """`mlflow models serve` with as many uvicorn workers as ccrisk has: equal resources."""
     port = free_port()
