@@ -30,13 +30,16 @@ def test_bands():
     assert [b.of(p) for p in (0.1, 0.4, 0.69, 0.7, 1.0)] == ["low", "medium", "medium", "high", "high"]
 
 
+@pytest.mark.parametrize("ensemble", [True, False])
 @pytest.mark.parametrize("classes", [2, 5])
-def test_compact_head_equals_scikit_learn(classes):
+def test_compact_head_equals_scikit_learn(classes, ensemble):
+    """Per-fold SVMs averaged (ensemble) or one SVM on all rows: the same probabilities."""
     rng = np.random.default_rng(classes)
     x = sp.random(240, 30, density=0.3, random_state=classes, format="csr")
     y = np.array(list("abcde"[:classes]))[rng.integers(0, classes, 240)]
-    cal = CalibratedClassifierCV(LinearSVC(), method="sigmoid", cv=3).fit(x, y)
+    cal = CalibratedClassifierCV(LinearSVC(), method="sigmoid", cv=3, ensemble=ensemble).fit(x, y)
     head = LinearSigmoidHead.from_calibrated(cal)
+    assert head.weights.shape[1] == (3 if ensemble else 1) * (1 if classes == 2 else classes)
     assert list(head.classes_) == list(cal.classes_)
     # float32 weights: ~1e-7 from scikit-learn's float64 probabilities
     np.testing.assert_allclose(head.predict_proba(x), cal.predict_proba(x), rtol=0, atol=1e-6)

@@ -45,6 +45,11 @@ class HeadConfig(BaseModel):
     C: float = Field(1.0, gt=0)
     class_weight: Literal["balanced"] | None = None
     calibration_folds: int = Field(3, ge=2)
+    ensemble: bool = Field(
+        True,
+        description="true: one SVM per calibration fold, each fitted on the other folds, averaged; "
+        "false: one SVM fitted on all rows, its sigmoid fitted on cross-validated decisions",
+    )
 
 
 class TextTrainConfig(BaseModel):

@@ -47,7 +47,7 @@ def make_head(cfg: TextTrainConfig, min_class: int):
         return LogisticRegression(C=h.C, class_weight=h.class_weight, max_iter=3000)
     folds = min(h.calibration_folds, min_class)  # tiny sample classes: fewer calibration folds
     svc = LinearSVC(C=h.C, class_weight=h.class_weight)
-    return CalibratedClassifierCV(svc, method="sigmoid", cv=max(folds, 2))
+    return CalibratedClassifierCV(svc, method="sigmoid", cv=max(folds, 2), ensemble=h.ensemble)
 
 
 def embed_all(prepared: list[str], cfg: TextTrainConfig, cache_dir: Path | None) -> np.ndarray | None:
