@@ -97,7 +97,7 @@ def test_validate_needs_both_classes(spec):
 
 def test_category_codes_match_a_plain_lookup_of_the_levels(spec):
     """The Enum-cast lookup gives each value its index in `levels`, and null for null, unknown
-    values, missing codes and mismatched types, as a dictionary lookup does."""
+    values (a different case too) and missing codes, as a dictionary lookup does."""
     from features.claims.transform import _category_codes
 
     col = "Make"
