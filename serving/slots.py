@@ -8,10 +8,12 @@ version that fails to load is logged and the old one keeps serving.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import threading
 from collections.abc import Callable
+from functools import cache
 
 from features.settings import Settings
 from serving.loader import LoadedModel, alias_version, load_alias
@@ -83,6 +85,27 @@ def settle_heap(refreeze: bool = False) -> None:
         gc.unfreeze()
     gc.collect()
     gc.freeze()
+    release_free_heap()
+
+
+def release_free_heap() -> bool:
+    """Hand the C heap's free pages back to the system (glibc `malloc_trim`, ~2 ms).
+
+    Loading models fills buffers (artifact bytes, unpickling) that are freed afterwards, but
+    glibc keeps freed pages below the top of its heap mapped, so every worker carried them: 30-40
+    MB a worker, measured on the sample and on the real models. Called after loading and after
+    each alias poll. False where the C library has no `malloc_trim` (not glibc): nothing happens.
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    return getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own symbols: libc's
 
 
 class AliasPoller:
@@ -105,3 +128,4 @@ class AliasPoller:
                 self.refresh_all()
             except Exception:  # the registry may be briefly unreachable: keep serving, try again
                 logger.exception("alias poll failed")
+            release_free_heap()

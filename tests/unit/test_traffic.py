@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -62,3 +64,36 @@ def test_settle_heap_freezes_live_objects_and_a_swap_refreezes():
         assert sum(id(o) in ids for o in gc.get_objects()) == 0  # frozen: out of the collector's sight
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads resident memory from /proc (Linux)")
+def test_free_heap_pages_go_back_to_the_system():
+    """Blocks freed below a live one stay mapped (glibc trims only the heap's top) until
+    `release_free_heap` hands them back: resident memory must drop by most of what was freed."""
+    import ctypes
+    import ctypes.util
+
+    from serving.slots import release_free_heap
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    size, count = 64 * 1024, 1600  # 100 MB in blocks under glibc's mmap threshold: on the heap
+    blocks = [libc.malloc(size) for _ in range(count)]
+    keeper = libc.malloc(size)  # a live block above them: free() alone cannot shrink the heap
+    for b in blocks:
+        ctypes.memset(b, 1, size)  # touched: resident
+    for b in blocks:
+        libc.free(b)
+    held = _resident_mb()
+    assert release_free_heap() is True
+    released = held - _resident_mb()
+    libc.free(keeper)
+    assert released > 60, f"only {released:.0f} of 100 MB freed went back"
+
+
+def _resident_mb() -> float:
+    import os
+
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
