@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 
@@ -146,6 +147,19 @@ def test_claim_feedback_store_and_prediction_log(tmp_path):
     writer.flush()
     frame = log.frame("m")
     assert frame["band"].tolist() == ["HIGH"] and json.loads(frame["inputs"][0]) == {"x": 1}
+
+
+def test_prediction_log_inputs_read_back_as_json_text(tmp_path):
+    """Inputs are stored as JSON text that json.loads reads back: unicode kept, None as null, NaN
+    as NaN (as json.dumps wrote it before the encoder changed)."""
+    log = PredictionLog(tmp_path / "p.sqlite")
+    inputs = {"Make": "Škoda 東京", "Age": None, "Deductible": float("nan"), "Days": 3, "Price": 1.5}
+    log.write([{"ts": 1.0, "model": "m", "model_version": "1", "variant": "champion", "inputs": inputs}])
+    stored = log.frame("m")["inputs"][0]
+    assert isinstance(stored, str)
+    back = json.loads(stored)
+    assert math.isnan(back.pop("Deductible"))
+    assert back == {k: v for k, v in inputs.items() if k != "Deductible"}
 
 
 def test_hit_rates_per_version_and_band():
