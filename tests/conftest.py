@@ -29,6 +29,15 @@ def require_real(path: Path) -> Path:
     return path
 
 
+STATM = Path("/proc/self/statm")
+needs_proc = pytest.mark.skipif(not STATM.exists(), reason="reads resident memory from /proc (Linux)")
+
+
+def resident_mb() -> float:
+    """This process's resident memory (RSS), MB."""
+    return int(STATM.read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 @pytest.fixture(scope="session")
 def spec():
     from features.claims.spec import load_spec

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from features.contact import encoder, onnx_encoder
+from tests.conftest import needs_proc, resident_mb
 
 TEXTS = [
     "I want to cancel my policy right now, this is the third time I called!",
@@ -62,7 +63,7 @@ def test_a_failing_onnx_load_falls_back_to_torch_with_a_warning(path, monkeypatc
     assert np.abs(rows - embed_with("torch", path, TEXTS[:2], monkeypatch)).max() < 1e-6
 
 
-@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads resident memory from /proc (Linux)")
+@needs_proc
 def test_a_large_batch_leaves_no_memory_held_by_the_session(path, monkeypatch):
     """ONNX Runtime's default arena keeps the peak of the largest batch ever embedded (32 texts of
     256 tokens: ~500 MB) for the life of the session; the service's session must give it back."""
@@ -71,14 +72,7 @@ def test_a_large_batch_leaves_no_memory_held_by_the_session(path, monkeypatch):
     monkeypatch.setenv("CCRISK_ENCODER_BACKEND", "onnx")
     encoder.embed(path, TEXTS[:2])  # session loaded before the baseline
     release_free_heap()
-    before = _resident_mb()
+    before = resident_mb()
     encoder.embed(path, [TEXTS[-1]] * 32)
     release_free_heap()
-    assert _resident_mb() - before < 100
-
-
-def _resident_mb() -> float:
-    import os
-
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    assert resident_mb() - before < 100

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from features.ops.traffic import assign, bucket
+from tests.conftest import needs_proc, resident_mb
 from training.release import compare
 
 
@@ -66,7 +65,7 @@ def test_settle_heap_freezes_live_objects_and_a_swap_refreezes():
         gc.unfreeze()
 
 
-@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads resident memory from /proc (Linux)")
+@needs_proc
 def test_free_heap_pages_go_back_to_the_system():
     """Blocks freed below a live one stay mapped (glibc trims only the heap's top) until
     `release_free_heap` hands them back: resident memory must drop by most of what was freed."""
@@ -85,15 +84,8 @@ def test_free_heap_pages_go_back_to_the_system():
         ctypes.memset(b, 1, size)  # touched: resident
     for b in blocks:
         libc.free(b)
-    held = _resident_mb()
+    held = resident_mb()
     assert release_free_heap() is True
-    released = held - _resident_mb()
+    released = held - resident_mb()
     libc.free(keeper)
     assert released > 60, f"only {released:.0f} of 100 MB freed went back"
-
-
-def _resident_mb() -> float:
-    import os
-
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
