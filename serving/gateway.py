@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import threading
 import time
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 
@@ -113,16 +114,32 @@ async def _read_body(receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def exit_worker(reason: str) -> NoReturn:
+    """End this worker process; BentoML's supervisor starts a new one (after ~10 s).
+
+    The gateway is built during the first ASGI call, the start-up ("lifespan") one, but outside
+    the handler that reports start-up failures: uvicorn takes an exception there to mean the
+    app has no start-up step and serves on, and the worker answered every call with a 500
+    because its service was never created. Exiting is what BentoML does on a failed start-up."""
+    logger.critical("worker %d: %s; exiting so that a new worker starts", os.getpid(), reason, exc_info=True)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(3)  # not sys.exit: uvicorn would catch that too
+
+
 class Gateway:
     """The middleware; BentoML builds one per worker process (`add_asgi_middleware`)."""
 
     def __init__(self, app, settings: Settings):
         self.app = app
         sec = settings.security
-        self.keys = KeyRing(settings.keys_path) if sec.auth else None
         self.limiter = RateLimiter(sec.rate_limit_per_minute, sec.rate_burst)
         self.max_body = sec.max_body_bytes
-        self.audit = AuditLog(settings.audit_url) if sec.audit else None
+        try:
+            self.keys = KeyRing(settings.keys_path) if sec.auth else None
+            self.audit = AuditLog(settings.audit_url) if sec.audit else None
+        except Exception:
+            exit_worker("cannot open the API keys or the audit trail")
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):

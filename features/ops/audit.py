@@ -100,9 +100,9 @@ def _sqlite_pragmas(engine: sa.Engine) -> None:
     def _connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # let the "begin" hook below start transactions
         cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -121,7 +121,11 @@ class AuditLog:
             database = self.engine.url.database
             if database and database != ":memory:":
                 self._writer = WriteLock(database).hold
-        _meta.create_all(self.engine)
+        # Every worker opens the trail at start-up. On a new SQLite file, two doing it at the
+        # same moment failed one with "database is locked" at once (switching to WAL and
+        # creating the tables), and that worker then served without its endpoints: one at a time.
+        with self._writer():
+            _meta.create_all(self.engine)
 
     def append(self, entry: AuditEntry) -> int:
         """Commit one record (chained to the last); returns its sequence number."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,6 +17,42 @@ import psutil
 import pytest
 
 STARTUP_TIMEOUT_S = 180
+_SERVER_LOGS: list[Path] = []  # every server log of this run, shown in part when a test failed
+_CLIENT_ERRORS = re.compile(r"ValidationError|InvalidArgument|NotFound|PayloadTooLarge")
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT|\[\d\d/)")  # a new log record (BentoML's or Rich's)
+
+
+def server_log_errors(text: str, blocks: int = 6, lines: int = 16) -> list[str]:
+    """The first `blocks` distinct ERROR/CRITICAL records of a server log (each its first line and
+    the end of its traceback), leaving out the 4xx answers that BentoML also logs as errors."""
+    records: list[list[str]] = []
+    for line in text.splitlines():
+        if _STAMP.match(line) or not records:
+            records.append([line])
+        else:
+            records[-1].append(line)
+    out, seen = [], set()
+    for rec in records:
+        body = "\n".join(rec)
+        if ("[ERROR]" not in rec[0] and "[CRITICAL]" not in rec[0]) or _CLIENT_ERRORS.search(body):
+            continue
+        if rec[-1] not in seen:
+            seen.add(rec[-1])
+            out.append("\n".join(rec if len(rec) <= lines else [rec[0], "  ...", *rec[-lines:]]))
+        if len(out) == blocks:
+            break
+    return out
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """On a failed run, what the servers logged: CI shows the summary, not the files."""
+    if exitstatus == 0:
+        return
+    for log in _SERVER_LOGS:
+        errors = server_log_errors(log.read_text(errors="replace")) if log.exists() else []
+        if errors:
+            terminalreporter.section(f"server log errors: {log}")
+            terminalreporter.write_line("\n\n".join(errors))
 
 
 def free_port() -> int:
@@ -62,6 +99,7 @@ def api_keys(trained) -> dict[str, str]:
 def start_server(env: dict, log: Path, timeout: float = STARTUP_TIMEOUT_S) -> tuple[subprocess.Popen, str]:
     """`ccrisk serve` on a free loopback port; returns once /readyz answers 200."""
     port = free_port()
+    _SERVER_LOGS.append(log)
     with open(log, "w") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ccrisk", "serve", "--port", str(port)],
