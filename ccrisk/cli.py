@@ -19,6 +19,7 @@ from rich.table import Table
 from ccrisk.common import console, load_cli_settings, print_decision, user_errors
 from ccrisk.kb_cli import evaluate_app, kb_app, train_kb, train_kb_encoder
 from ccrisk.ops_cli import audit_app, keys_app, monitor_app, report_app
+from ccrisk.preflight import check_keys, open_stores
 from ccrisk.release_cli import compare, promote, rollback
 
 app = typer.Typer(help="ccrisk: claims fraud scoring and contact-center ML.", no_args_is_help=True)
@@ -258,7 +259,8 @@ def serve(
     except ChampionUnavailable as exc:
         console.print(f"[red]cannot serve:[/] {exc}")
         raise typer.Exit(3) from exc
-    _check_keys(settings)
+    check_keys(settings)
+    open_stores(settings)
     cmd = [
         sys.executable,
         "-m",
@@ -286,21 +288,3 @@ def serve(
 
 if __name__ == "__main__":
     app()
-
-
-def _check_keys(settings) -> None:
-    """A broken key file stops the start-up here, not in every worker; no keys is only a warning."""
-    from features.ops.keys import KeyRing
-
-    if not settings.security.auth:
-        console.print("[yellow]security.auth is off: /v1 endpoints need no API key[/]")
-        return
-    try:
-        ring = KeyRing(settings.keys_path)
-    except ValueError as exc:
-        console.print(f"[red]cannot serve:[/] {exc}")
-        raise typer.Exit(3) from exc
-    if not len(ring):
-        console.print(
-            "[yellow]no API keys yet: /v1 calls get 401; `ccrisk keys create --role admin --name me`[/]"
-        )

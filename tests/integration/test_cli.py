@@ -2,8 +2,10 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import polars as pl
+import yaml
 
 from tests.conftest import SAMPLE_CLAIMS, SAMPLE_KB, SAMPLE_KB_QUERIES, write_settings
 
@@ -39,6 +41,20 @@ def test_serve_with_a_broken_key_file_fails_fast(tmp_path, trained):
     assert done.returncode == 3
     text = " ".join(done.stdout.split())
     assert "api_keys.json: not a ccrisk key file" in text and "fix it or remove it" in text
+
+
+def test_serve_with_an_audit_trail_it_cannot_open_fails_fast(tmp_path, trained):
+    """Checked once before the workers start (each would otherwise exit and be restarted)."""
+    env = {**_empty_store_env(tmp_path, trained), "MLFLOW_TRACKING_URI": trained.env()["MLFLOW_TRACKING_URI"]}
+    settings = yaml.safe_load(Path(env["CCRISK_SETTINGS"]).read_text())
+    (tmp_path / "a-file").write_text("")
+    settings.setdefault("security", {})["audit_url"] = f"sqlite:///{tmp_path / 'a-file' / 'audit.sqlite'}"
+    Path(env["CCRISK_SETTINGS"]).write_text(yaml.safe_dump(settings))
+    done = _ccrisk(["serve", "--port", "1"], env)
+    assert done.returncode == 3
+    text = " ".join(done.stdout.split())
+    assert "the audit trail (security.audit_url) cannot be opened" in text and "Not a directory" in text
+    assert "a-file" not in text.split("Not a directory")[0]  # our message names the setting, not the URL
 
 
 def test_training_on_a_bad_table_names_the_column(tmp_path, trained):
