@@ -121,9 +121,9 @@ class AuditLog:
             database = self.engine.url.database
             if database and database != ":memory:":
                 self._writer = WriteLock(database).hold
-        # Every worker opens the trail at start-up. On a new SQLite file, two doing it at the
-        # same moment failed one with "database is locked" at once (switching to WAL and
-        # creating the tables), and that worker then served without its endpoints: one at a time.
+        # Every worker opens the trail as it starts. On a new SQLite file, two switching it to WAL
+        # and creating the tables at the same moment failed one at once with "database is locked"
+        # (and that worker then served without its endpoints), so this is done one at a time.
         with self._writer():
             _meta.create_all(self.engine)
 
