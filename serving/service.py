@@ -54,12 +54,24 @@ def limit_threads(torch_threads: int) -> None:
     encoder.set_threads(torch_threads)
 
 
+def without_pyarrow() -> None:
+    """Workers run pandas without pyarrow. pandas 3 imports pyarrow whenever it is installed
+    (~45 MB RSS a worker, most of it libarrow's pages), yet no worker path needs it: claims reach
+    polars from dicts, the text and KB models take lists of strings, and pandas falls back to
+    its own string storage. Applied only where pandas is not imported yet, so a process that
+    already holds pyarrow (training, tests) keeps it; tests/integration/test_platform.py checks
+    that the running workers map no libarrow."""
+    if "pandas" not in sys.modules and "pyarrow" not in sys.modules:
+        sys.modules["pyarrow"] = None  # type: ignore[assignment]  # `import pyarrow` -> ImportError
+
+
 @bentoml.service(name="ccrisk", traffic={"timeout": 60}, workers=_SETTINGS.serving.workers)
 class CCRisk:
     """Claims fraud scoring, contact-text analysis (complaint risk, topic, intent) and
     knowledge-base answers."""
 
     def __init__(self) -> None:
+        without_pyarrow()
         # Imported here, in the workers: BentoML's supervisor process imports this module too,
         # and needs only the endpoint types, not the models' libraries (~150 MB there).
         from features.ops.outcomes import ClaimFeedbackStore

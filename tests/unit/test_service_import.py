@@ -30,3 +30,16 @@ def test_the_service_class_still_names_every_endpoint():
     assert done.returncode == 0, done.stderr[-2000:]
     routes = json.loads(done.stdout.strip().splitlines()[-1])
     assert "/v1/claims/score" in routes and "/v1/contact/analyze" in routes and "/v1/kb/search" in routes
+
+
+def test_workers_import_pandas_without_pyarrow_unless_it_is_already_loaded():
+    code = (
+        "import json, sys; from serving.service import without_pyarrow; without_pyarrow(); "
+        "import pandas as pd; s = pd.Series(['a', None]); "
+        "import pyarrow as pa"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "import of pyarrow halted" in done.stderr, done.stderr[-2000:]
+    code = "import pandas; from serving.service import without_pyarrow; without_pyarrow(); import pyarrow"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
