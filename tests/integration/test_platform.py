@@ -233,6 +233,23 @@ def test_workers_on_the_onnx_encoder_never_load_torch(server):
     assert all(any("onnxruntime" in m.path for m in w.memory_maps()) for w in workers)
 
 
+def test_workers_run_pandas_without_pyarrow(server, spec):
+    """pandas 3 imports pyarrow whenever it is installed; no worker path needs it, so the
+    workers hide it (`serving.service.without_pyarrow`: ~45 MB RSS a worker). Every endpoint
+    family still answers."""
+    calls = [
+        ("/v1/claims/score_batch", {"claims": sample_claims(spec, 3, "arrow"), "explain": "all"}),
+        ("/v1/contact/analyze", {"text": "My card never arrived, this is a disgrace", "key_phrases": "all"}),
+        ("/v1/kb/search", {"query": "how do I file a claim", "top_k": 3}),
+    ]
+    assert all(server.post(path, json=body).status_code == 200 for path, body in calls)
+    workers = psutil.Process(server.server_pid).children(recursive=True)
+    mapped = {
+        w.pid: sorted({Path(m.path).name for m in w.memory_maps() if "arrow" in m.path}) for w in workers
+    }
+    assert workers and all(libs == [] for libs in mapped.values()), mapped
+
+
 def test_workers_run_uvicorn_on_uvloop_and_httptools(server):
     """uvicorn picks uvloop and httptools only when they are installed and silently falls back
     to asyncio and the pure-Python h11 parser otherwise (~10 % fewer claims a second, measured)."""
