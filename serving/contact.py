@@ -1,7 +1,7 @@
 """Contact-text analysis behind /v1/contact/*: complaint risk + key phrases, topic, intent.
 
-The three champions are separate registry models; a message is embedded once per distinct
-encoder and the embedding is shared by the models that use it.
+The three champions are separate registry models; a message goes through each distinct encoder
+once, and every model that uses it takes the layer it was trained on from that pass.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from features.contact import encoder
 from features.contact.api import (
     ComplaintOut,
     ContactAnalysis,
@@ -123,25 +124,29 @@ class ContactService:
     def _probabilities(
         self, models: dict[str, TextClassifier], texts: list[str], alongside: Callable[[], object] | None
     ) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
-        """Class probabilities per task; one embedding per (encoder, prepared texts).
+        """Class probabilities per task; one encoder pass per (encoder, prepared texts), giving
+        each model the layer it was trained on.
 
         The embedding runs on a helper thread (ONNX Runtime releases the GIL) while this one
         computes the TF-IDF columns and runs `alongside`: since the TF-IDF is cheap (FastTfidf),
         the prediction log's PII masking is what the overlap mainly hides (README)."""
-        embeddings: dict[tuple, Future] = {}
-        prepared, lexical, keys = {}, {}, {}
+        prepared, lexical, keys, layers = {}, {}, {}, {}
         for task, model in models.items():
             prepared[task] = model.prepare(texts)
-            keys[task] = (model.encoder_path, model.max_tokens, tuple(prepared[task]))
-            if model.encoder_path is not None and keys[task] not in embeddings:
-                embeddings[keys[task]] = self._embedder.submit(model.embed, prepared[task])
+            if model.encoder_path is not None:
+                keys[task] = (model.encoder_path, model.max_tokens, tuple(prepared[task]))
+                layers.setdefault(keys[task], set()).add(model.encoder_layer)
+        embeddings: dict[tuple, Future] = {
+            key: self._embedder.submit(encoder.embed_layers, key[0], list(key[2]), key[1], tuple(wanted))
+            for key, wanted in layers.items()
+        }
         for task, model in models.items():
             lexical[task] = model.lexical(prepared[task])
         if alongside is not None:
             alongside()
         probs = {}
         for task, model in models.items():
-            emb = embeddings[keys[task]].result() if keys[task] in embeddings else None
+            emb = embeddings[keys[task]].result()[model.encoder_layer] if task in keys else None
             probs[task] = model.proba(prepared[task], emb, lexical[task])
         return probs, prepared
 

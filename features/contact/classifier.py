@@ -52,6 +52,9 @@ class TextClassifier(mlflow.pyfunc.PythonModel):
     vectorizer: Any | None = None  # fitted TF-IDF union, or None
     encoder_ref: str | None = encoder.PACKAGED  # None: no embeddings
     embedding_weight: float = 1.0
+    encoder_layer: int | None = (
+        None  # mean of this layer's token states; None: the last (the sentence embedding)
+    )
     max_words: int = 400
     max_tokens: int = 256
     positive: str | None = None  # the class a risk probability is about ("complaint")
@@ -80,7 +83,7 @@ class TextClassifier(mlflow.pyfunc.PythonModel):
     def embed(self, prepared: list[str]) -> np.ndarray | None:
         if self.encoder_ref is None:
             return None
-        return encoder.embed(self.encoder_path, prepared, self.max_tokens)
+        return encoder.embed(self.encoder_path, prepared, self.max_tokens, layer=self.encoder_layer)
 
     def lexical(self, prepared: list[str]) -> sp.csr_matrix | None:
         """The TF-IDF columns, or None without a vectorizer."""

@@ -87,36 +87,73 @@ def _onnx(path: str, max_tokens: int, threads: int):
         return None
 
 
-def embed(path: str, texts: list[str], max_tokens: int = 256, batch_size: int = 64) -> np.ndarray:
-    """Unit-length float32 embeddings, one row per text (mean-pooled, as `encode` gives them).
+def embed(
+    path: str, texts: list[str], max_tokens: int = 256, batch_size: int = 64, layer: int | None = None
+) -> np.ndarray:
+    """Unit-length float32 embeddings, one row per text: the mean of the last layer's token states
+    (what `SentenceTransformer.encode` gives), or of layer `layer` (1 = the first transformer layer)."""
+    return embed_layers(path, texts, max_tokens, (layer,), batch_size)[layer]
+
+
+def embed_layers(
+    path: str,
+    texts: list[str],
+    max_tokens: int = 256,
+    layers: tuple[int | None, ...] = (None,),
+    batch_size: int = 64,
+) -> dict[int | None, np.ndarray]:
+    """`embed` for several layers from one forward pass: {layer: embeddings} (None: the last).
 
     Texts are batched by length so padding stays small; one forward pass at a time per process."""
     onnx = _onnx(path, max_tokens, _threads) if backend() == "onnx" else None
+    depth = onnx.layers if onnx is not None else _torch_depth(path, max_tokens)
+    numbers = [depth if layer is None else layer for layer in layers]
+    if any(not 1 <= n <= depth for n in numbers):
+        raise ValueError(
+            f"encoder layer {layers}: this encoder has layers 1 to {depth} (features.encoder_layer)"
+        )
     if onnx is None:
-        return _embed_torch(path, texts, max_tokens, batch_size)
-    out = np.zeros((len(texts), onnx.dimension), dtype=np.float32)
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    with _LOCK:
-        for i in range(0, len(order), batch_size):
-            rows = order[i : i + batch_size]
-            out[rows] = onnx.embed([texts[j] for j in rows])
-    out /= np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
-    return out
+        pooled = _embed_torch(path, texts, max_tokens, batch_size, numbers)
+    else:
+        pooled = [np.zeros((len(texts), onnx.dimension), dtype=np.float32) for _ in numbers]
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        with _LOCK:
+            for i in range(0, len(order), batch_size):
+                rows = order[i : i + batch_size]
+                for out, part in zip(
+                    pooled, onnx.embed([texts[j] for j in rows], tuple(numbers)), strict=True
+                ):
+                    out[rows] = part
+    for out in pooled:
+        out /= np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
+    return dict(zip(layers, pooled, strict=True))
 
 
-def _embed_torch(path: str, texts: list[str], max_tokens: int, batch_size: int) -> np.ndarray:
-    """`embed` through sentence-transformers. Calls the model directly rather than through
-    `SentenceTransformer.encode`, whose per-call bookkeeping costs ~2.5 ms of a ~14 ms
-    single-message embedding on one core."""
+def _torch_depth(path: str, max_tokens: int) -> int:
+    return int(load_encoder(path, max_tokens)[0].auto_model.config.num_hidden_layers)
+
+
+def _embed_torch(
+    path: str, texts: list[str], max_tokens: int, batch_size: int, layers: list[int]
+) -> list[np.ndarray]:
+    """Mean-pooled layers through the sentence-transformers model's transformer. Calls the model
+    directly rather than through `SentenceTransformer.encode`, whose per-call bookkeeping costs
+    ~2.5 ms of a ~14 ms single-message embedding on one core."""
     import torch
 
     model = load_encoder(path, max_tokens)
-    out = np.zeros((len(texts), model.get_embedding_dimension()), dtype=np.float32)
+    out = [np.zeros((len(texts), model.get_embedding_dimension()), dtype=np.float32) for _ in layers]
     order = np.argsort([len(t) for t in texts], kind="stable")
     with _LOCK, torch.inference_mode():  # one forward pass at a time per process
         for i in range(0, len(order), batch_size):
             rows = order[i : i + batch_size]
             features = model.preprocess([texts[j] for j in rows])
-            vectors = model(features)["sentence_embedding"]
-            out[rows] = torch.nn.functional.normalize(vectors, dim=1).numpy()
+            inputs = {
+                k: v for k, v in features.items() if k in ("input_ids", "attention_mask", "token_type_ids")
+            }
+            states = model[0].auto_model(**inputs, output_hidden_states=True).hidden_states
+            mask = features["attention_mask"].unsqueeze(-1).to(torch.float32)
+            for target, layer in zip(out, layers, strict=True):
+                pooled = (states[layer] * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+                target[rows] = pooled.numpy()
     return out

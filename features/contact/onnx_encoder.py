@@ -11,7 +11,9 @@ it uses `$XDG_CACHE_HOME/ccrisk/encoders` (default `~/.cache/ccrisk/encoders`).
 
 Only what sentence-transformers would compute is exported: a transformer followed by mean pooling
 (and normalisation, which `encoder.embed` always applies). Any other layout is refused with the
-reason, and `encoder.embed` falls back to torch.
+reason, and `encoder.embed` falls back to torch. The graph returns every layer's token states
+(`states_0`, the embeddings, to `states_N`, the last layer), so one pass can give a text model
+the mean of an earlier layer (`encoder_layer`) and another the sentence embedding.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 logger = logging.getLogger(__name__)
-EXPORT_VERSION = "1"  # bump when the export below changes: old cache entries are then ignored
+EXPORT_VERSION = "2"  # bump when the export below changes: old cache entries are then ignored
 _FINGERPRINTED = ("modules.json", "config.json", "tokenizer.json", "model.safetensors", "pytorch_model.bin")
 _MODULE_TYPES = ("Transformer", "Pooling", "Normalize")
 
@@ -89,16 +91,18 @@ def export(path: Path, target: Path) -> None:
     if "token_type_ids" in inspect.signature(model.forward).parameters:
         names.append("token_type_ids")
 
-    class LastHidden(torch.nn.Module):
+    class AllStates(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.model = model
 
         def forward(self, *inputs):
-            return self.model(**dict(zip(names, inputs, strict=True))).last_hidden_state
+            named = dict(zip(names, inputs, strict=True))
+            return self.model(**named, output_hidden_states=True).hidden_states
 
+    outputs = [f"states_{i}" for i in range(model.config.num_hidden_layers + 1)]
     example = tuple(torch.ones((2, 8), dtype=torch.long) for _ in names)
-    axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
+    axes = {name: {0: "batch", 1: "tokens"} for name in [*names, *outputs]}
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
     os.close(fd)
@@ -108,7 +112,7 @@ def export(path: Path, target: Path) -> None:
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                LastHidden(), example, tmp, input_names=names, output_names=["last_hidden_state"],
+                AllStates(), example, tmp, input_names=names, output_names=outputs,
                 dynamic_axes=axes, opset_version=17, dynamo=False,
             )  # fmt: skip
         os.chmod(tmp, 0o644)
@@ -128,16 +132,22 @@ class OnnxEncoder:
     def dimension(self) -> int:
         return int(self.session.get_outputs()[0].shape[-1])
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """Mean-pooled token states (not yet normalised), one row per text."""
+    @property
+    def layers(self) -> int:
+        return len(self.session.get_outputs()) - 1
+
+    def embed(self, texts: list[str], layers: tuple[int, ...]) -> list[np.ndarray]:
+        """Per layer asked for (1 .. `layers`): mean-pooled token states (not yet normalised),
+        one row per text."""
         # sentence-transformers strips each text before tokenising; so do we.
         encodings = self.tokenizer.encode_batch([t.strip() for t in texts])
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        (states,) = self.session.run(None, {k: feed[k] for k in self.inputs})
+        states = self.session.run([f"states_{i}" for i in layers], {k: feed[k] for k in self.inputs})
         weights = mask[..., None].astype(np.float32)
-        return (states * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        count = np.clip(weights.sum(axis=1), 1e-9, None)
+        return [(s * weights).sum(axis=1) / count for s in states]
 
 
 @lru_cache(maxsize=4)

@@ -76,3 +76,19 @@ def test_a_large_batch_leaves_no_memory_held_by_the_session(path, monkeypatch):
     encoder.embed(path, [TEXTS[-1]] * 32)
     release_free_heap()
     assert resident_mb() - before < 100
+
+
+def test_an_earlier_layer_matches_across_backends_and_shares_the_pass(path, monkeypatch):
+    """A text model may read the mean of an earlier layer (`encoder_layer`); one pass gives it
+    and the sentence embedding, on either backend."""
+    both = {}
+    for backend in ("torch", "onnx"):
+        monkeypatch.setenv("CCRISK_ENCODER_BACKEND", backend)
+        both[backend] = encoder.embed_layers(path, TEXTS, layers=(4, None))
+    assert np.abs(both["onnx"][4] - both["torch"][4]).max() < 1e-5
+    assert np.abs(both["onnx"][None] - embed_with("torch", path, TEXTS, monkeypatch)).max() < 1e-5
+    assert np.abs(both["onnx"][4] - embed_with("onnx", path, TEXTS, monkeypatch)).max() > 0.1  # not the last
+    single = np.vstack([encoder.embed(path, [t], layer=4) for t in TEXTS])
+    assert np.abs(single - both["onnx"][4]).max() < 1e-5
+    with pytest.raises(ValueError, match="has layers 1 to 6"):
+        encoder.embed(path, TEXTS[:1], layer=7)

@@ -35,6 +35,9 @@ class FeatureConfig(BaseModel):
     min_df: int = Field(2, ge=1)
     embeddings: bool = True
     embedding_weight: float = Field(1.0, gt=0)
+    encoder_layer: int | None = Field(
+        None, ge=1, description="mean of this encoder layer's token states (MiniLM: 1-6); default: the last"
+    )
     max_words: int = Field(400, ge=8, description="longer texts are cut (with a warning)")
     max_tokens: int = Field(256, ge=8, le=512, description="encoder word pieces per text")
 

@@ -55,15 +55,14 @@ def embed_all(prepared: list[str], cfg: TextTrainConfig, cache_dir: Path | None)
     cached on disk by the hash of encoder + texts, because long narratives take minutes."""
     if not cfg.features.embeddings:
         return None
-    path = str(encoder.resolve(encoder.PACKAGED))
-    key = hashlib.sha256("\x1f".join([path, str(cfg.features.max_tokens), *prepared]).encode()).hexdigest()[
-        :24
-    ]
+    path, layer = str(encoder.resolve(encoder.PACKAGED)), cfg.features.encoder_layer
+    parts = [path, str(cfg.features.max_tokens), *([f"layer {layer}"] if layer else []), *prepared]
+    key = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
     cached = cache_dir / f"{key}.npy" if cache_dir else None
     if cached is not None and cached.exists():
         logger.info("embeddings from cache %s", cached)
         return np.load(cached)
-    emb = encoder.embed(path, prepared, cfg.features.max_tokens)
+    emb = encoder.embed(path, prepared, cfg.features.max_tokens, layer=layer)
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         np.save(cached, emb)
@@ -83,6 +82,7 @@ def fit_classifier(
         vectorizer=vectorizer,
         encoder_ref=encoder.PACKAGED if emb is not None else None,
         embedding_weight=cfg.features.embedding_weight,
+        encoder_layer=cfg.features.encoder_layer,
         max_words=cfg.features.max_words,
         max_tokens=cfg.features.max_tokens,
         positive=cfg.positive,
