@@ -48,7 +48,7 @@ def ready_complaint(complaint: LoadedModel) -> None:
 
 def compact(loaded: LoadedModel) -> None:
     """Served text models keep their TF-IDF vocabularies only in the compact form they score
-    with (`TextClassifier.compact`): ~18 MB less per worker for the CFPB topic model."""
+    with (`TextClassifier.compact`): ~16 MB less per worker for the CFPB topic model."""
     model = loaded.python_model
     if isinstance(model, TextClassifier):
         model.compact()

@@ -52,9 +52,8 @@ class TextClassifier(mlflow.pyfunc.PythonModel):
     vectorizer: Any | None = None  # fitted TF-IDF union, or None
     encoder_ref: str | None = encoder.PACKAGED  # None: no embeddings
     embedding_weight: float = 1.0
-    encoder_layer: int | None = (
-        None  # mean of this layer's token states; None: the last (the sentence embedding)
-    )
+    # mean of this encoder layer's token states; None: the last (the sentence embedding)
+    encoder_layer: int | None = None
     max_words: int = 400
     max_tokens: int = 256
     positive: str | None = None  # the class a risk probability is about ("complaint")
@@ -99,7 +98,7 @@ class TextClassifier(mlflow.pyfunc.PythonModel):
 
     def compact(self) -> None:
         """For a model that will only score (the service): each TF-IDF vocabulary is kept once, as
-        the fast path's `TermIndex`, and the vectorizers' dicts are dropped (~18 MB a worker for
+        the fast path's `TermIndex`, and the vectorizers' dicts are dropped (~16 MB a worker for
         the CFPB topic model's 175k terms). Every batch size then takes the fast path; the
         scores do not change. Such a model can no longer be pickled (load it again instead)."""
         if self.vectorizer is None:

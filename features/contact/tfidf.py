@@ -10,8 +10,9 @@ Unit tests hold it equal to `transform` of the object it came from. Vectorizers 
 does not reproduce (a custom `vocabulary` type, `norm` other than l1/l2/None) are refused, and
 `TextClassifier` then keeps scikit-learn's path.
 
-`TermIndex` holds a vocabulary in ~1/8 of a dict's memory (the CFPB topic model's 175k terms:
-~2.5 MB instead of ~20 MB in every worker); the service switches to it with `TextClassifier.compact`.
+`TermIndex` holds a vocabulary in a fraction of a dict's memory (the CFPB topic model's 175k
+terms: ~2 MB of arrays; 16 MB less per worker, measured); the service switches to it with
+`TextClassifier.compact`.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import scipy.sparse as sp
 
 class TermIndex:
     """A vocabulary {term: column} as sorted 64-bit string hashes and their columns: 12 bytes a
-    term against ~110 in a dict of str -> int, and faster to look up a text's n-grams in (one
-    vectorised search instead of a dict lookup each).
+    term against ~110 in a dict of str -> int, and as fast to look a text's n-grams up in (one
+    vectorised search instead of a dict lookup each: 252 vs 246 us for a 252-n-gram message).
 
     Hashes are Python's `hash` of each string in this process (SipHash with a per-process random
     key; computed when the model loads, never stored). A vocabulary in which two terms share a
