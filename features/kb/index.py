@@ -2,10 +2,10 @@
 fusion of the two into one article score.
 
 Both retrievers score chunks; an article takes the best score of its chunks. The candidates are
-the union of each retriever's top articles; each candidate gets a few features (dense cosine,
-its gap to the best, BM25 relative to the query's best, ranks) and the fusion is a logistic model
-over them, learned from question -> article pairs (`training/kb`). Without pairs it falls back to
-the configured default weights. The fused score is a probability that the article answers.
+the union of each retriever's top articles; each candidate gets the features of
+`features/kb/fusion.py` and the fusion (a logistic model or a LambdaRank ranker, learned from
+question -> article pairs in `training/kb`) turns them into a probability that the article
+answers. Without pairs it falls back to the configured default weights.
 """
 
 from __future__ import annotations
@@ -16,27 +16,11 @@ from dataclasses import InitVar, dataclass, field
 import numpy as np
 
 from features.kb.articles import Article, Chunk, ChunkTable, dense_text
+from features.kb.fusion import FEATURES, ArticleScores, Fusion, LobPrior, candidate_features
 from features.kb.lexical import tokenize
 
-FEATURES = ("dense", "dense_gap", "bm25_rel", "bm25_log", "rrf_dense", "rrf_bm25", "title_dense")
+__all__ = ["FEATURES", "METHODS", "Candidates", "Fusion", "KBIndex", "LobPrior"]
 METHODS = ("hybrid", "dense", "bm25", "rrf")
-RRF_K = 60
-
-
-@dataclass
-class Fusion:
-    """Logistic fusion: probability = sigmoid(weights . features + bias)."""
-
-    weights: np.ndarray  # one per FEATURES entry
-    bias: float
-    threshold: float = 0.5  # best probability under this -> no confident answer
-    learned: bool = False
-
-    def __post_init__(self) -> None:
-        self.weights = np.ascontiguousarray(self.weights, dtype=np.float64)
-
-    def proba(self, x: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))
 
 
 @dataclass
@@ -64,6 +48,7 @@ class KBIndex:
     version: str
     title_embeddings: InitVar[np.ndarray]  # (articles, dim); zero rows for untitled articles
     candidates: int = 50
+    lob_prior: LobPrior | None = None  # query -> line of business (a fusion feature); set by training
     title_vectors: np.ndarray = field(init=False)  # row 0 zeros, then one row per distinct title
     title_rows: np.ndarray = field(init=False)  # per article: its row in title_vectors
     chunk_starts: np.ndarray = field(init=False)
@@ -73,6 +58,7 @@ class KBIndex:
 
     def __setstate__(self, state: dict) -> None:
         titles = state.pop("title_embeddings", None)
+        state.setdefault("lob_prior", None)  # pickled before the prior existed
         self.__dict__.update(state)
         self._compact(titles)
 
@@ -85,6 +71,19 @@ class KBIndex:
         if len(owners) and (np.diff(owners) < 0).any():
             raise ValueError("chunks must be grouped by article, in article order")
         self.chunk_starts = np.searchsorted(owners, np.arange(len(self.articles)))
+        self.chunk_counts = np.diff(np.append(self.chunk_starts, len(owners)))
+        self.set_lob_prior(self.lob_prior)
+
+    def set_lob_prior(self, prior: LobPrior | None) -> None:
+        """Use `prior` for the lob_prob feature (None: the feature is 0 for every article)."""
+        self.lob_prior = prior
+        classes = {c: i for i, c in enumerate(prior.classes)} if prior else {}
+        self.article_lob = np.array(
+            [classes.get(a.line_of_business or "", -1) for a in self.articles], dtype=np.int64
+        )
+
+    def lob_classes(self) -> list[str]:
+        return sorted({a.line_of_business for a in self.articles if a.line_of_business})
 
     def title_matrix(self) -> np.ndarray:
         """One title vector per article (zeros for untitled ones), as the index was built from."""
@@ -93,8 +92,11 @@ class KBIndex:
     def article_max(self, chunk_scores: np.ndarray) -> np.ndarray:
         return np.maximum.reduceat(chunk_scores, self.chunk_starts)
 
-    def candidates_for(self, query: str, qvec: np.ndarray, mask: np.ndarray | None) -> Candidates:
-        """Union of the dense and BM25 top articles, with their fusion features."""
+    def candidates_for(
+        self, query: str, qvec: np.ndarray, mask: np.ndarray | None, lob_proba: np.ndarray | None = None
+    ) -> Candidates:
+        """Union of the dense and BM25 top articles, with their fusion features; `lob_proba`
+        (per class of the prior) replaces the prior's own output (training uses held-out ones)."""
         chunk_dense = self.embeddings @ qvec
         tokens = tokenize(query)
         chunk_bm25 = (
@@ -114,9 +116,26 @@ class KBIndex:
         top_bm25 = np.argpartition(-bm25, k - 1)[:k]
         top_bm25 = top_bm25[bm25[top_bm25] > 0]
         cand = np.union1d(top_dense, top_bm25)
-        title = self.title_vectors[self.title_rows[cand]] @ qvec
-        features = _features(dense[cand], bm25[cand], title)
-        return Candidates(cand, features, chunk_dense, chunk_bm25)
+        scores = self._scores(cand, qvec, dense, bm25, chunk_dense, chunk_bm25, lob_proba)
+        return Candidates(cand, candidate_features(scores), chunk_dense, chunk_bm25)
+
+    def _scores(self, cand, qvec, dense, bm25, chunk_dense, chunk_bm25, lob_proba) -> ArticleScores:
+        first = self.chunk_starts[cand]
+        sums = np.add.reduceat(chunk_dense, self.chunk_starts)[cand]
+        if lob_proba is None and self.lob_prior is not None:
+            lob_proba = self.lob_prior.proba(qvec)
+        lob = np.zeros(len(cand)) if lob_proba is None else np.append(lob_proba, 0.0)[self.article_lob[cand]]
+        return ArticleScores(
+            dense=dense[cand],
+            bm25=bm25[cand],
+            dense_first=chunk_dense[first],
+            dense_mean=sums / self.chunk_counts[cand],
+            bm25_first=chunk_bm25[first],
+            chunks=self.chunk_counts[cand],
+            title=self.title_vectors[self.title_rows[cand]] @ qvec,
+            title_group=self.title_rows[cand],
+            lob_prob=lob,
+        )
 
     def rank(self, c: Candidates, method: str = "hybrid") -> tuple[np.ndarray, np.ndarray]:
         """Candidate articles in rank order with their scores, by `method` (see METHODS)."""
@@ -157,26 +176,6 @@ class KBIndex:
                 raise ValueError(f"filters.{key}: unknown filter; use line_of_business or tags")
             mask &= np.asarray(ok)
         return mask
-
-
-def _features(dense: np.ndarray, bm25: np.ndarray, title: np.ndarray) -> np.ndarray:
-    """Feature rows (see FEATURES) for candidates with these article-level scores."""
-    bm25 = np.where(np.isfinite(bm25), np.maximum(bm25, 0), 0.0)
-    top_bm25 = bm25.max() if len(bm25) else 0.0
-    rel = bm25 / top_bm25 if top_bm25 > 0 else np.zeros_like(bm25)
-    rank_dense = np.argsort(np.argsort(-dense, kind="stable"), kind="stable")
-    rank_bm25 = np.argsort(np.argsort(-bm25, kind="stable"), kind="stable")
-    return np.column_stack(
-        [
-            dense,
-            dense - dense.max(),
-            rel,
-            np.log1p(bm25),
-            1.0 / (RRF_K + rank_dense),
-            np.where(bm25 > 0, 1.0 / (RRF_K + rank_bm25), 0.0),
-            title,
-        ]
-    ).astype(np.float64)
 
 
 def distinct_titles(articles: Sequence[Article], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -122,3 +122,27 @@ def test_tuned_encoder_travels_inside_the_logged_model(trained, tmp_path):
     out = loaded.predict(pd.DataFrame({"query": ["how do I file a claim for my car"]}))
     direct = model.search_many(["how do I file a claim for my car"], top_k=10, snippets=False)[0]
     assert out["article_ids"][0] == [h.article_id for h in direct.hits]
+
+
+def test_ranker_fusion_and_lob_prior_survive_logging(trained):
+    """The LambdaRank fusion and the line-of-business prior travel inside the pickled model: the
+    reloaded pyfunc gives the same articles and scores as the in-memory model."""
+    from features.settings import load_settings
+    from training.kb.config import load_kb_config
+    from training.kb.data import load_queries
+    from training.kb.pipeline import fit_and_score, log_model, vector_cache
+
+    articles = load_articles(SAMPLE_KB)
+    queries = load_queries(SAMPLE_KB_QUERIES, articles)
+    cfg = load_kb_config(overrides=["fusion.model=lambdarank", "fusion.ranker.trees=40"])
+    model = fit_and_score(articles, queries, cfg, vector_cache(cfg, load_settings()), refit=True).model
+    assert model.index.fusion.kind == "lambdarank" and model.index.lob_prior is not None
+    with mlflow.start_run():
+        version = log_model(model, "ccrisk-kb-ranker-test")
+    loaded = mlflow.pyfunc.load_model(f"models:/ccrisk-kb-ranker-test/{version}")
+    asked = ["my windscreen is cracked", "how long do I have to pay a missed premium"]
+    out = loaded.predict(pd.DataFrame({"query": asked}))
+    for i, direct in enumerate(model.search_many(asked, top_k=10, snippets=False)):
+        assert out["article_ids"][i] == [h.article_id for h in direct.hits]
+        assert np.allclose(out["scores"][i], [h.score for h in direct.hits], atol=1e-12)
+    assert out["article_ids"][0][0] == "windshield"

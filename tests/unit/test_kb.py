@@ -8,11 +8,10 @@ import pytest
 
 from features.kb.articles import Article, chunk_article, kb_version, load_articles
 from features.kb.feedback import FeedbackStore, UnknownQuery
-from features.kb.index import Candidates, Fusion
 from features.kb.lexical import highlight, tokenize
-from training.kb.build import confident_threshold
 from training.kb.data import bankfaqs, load_queries, medquad, split_queries, stackfaq
 from training.kb.evaluate import query_metrics
+from training.kb.fusion import Rows, confident_threshold
 
 
 def write(path, text):
@@ -122,14 +121,15 @@ def test_query_file_checks_ids(tmp_path):
 
 
 def test_threshold_reaches_the_target_precision():
-    fusion = Fusion(np.array([1.0, 0, 0, 0, 0, 0]), 0.0)
-    feats = [np.array([[s, 0, 0, 0, 0, 0]]) for s in (3.0, 2.0, 1.0, 0.0)]
-    per_query = [
-        (Candidates(np.array([0]), f, None, None), np.array([y]))
-        for f, y in zip(feats, (1, 1, 0, 1), strict=True)
-    ]
-    t = confident_threshold(fusion, per_query, target=0.9)
-    assert t == pytest.approx(fusion.proba(feats[1])[0])
+    # four queries, two candidates each; the top candidates score 0.9, 0.8, 0.7, 0.6 and are
+    # right, right, wrong, right: 90 % precision holds down to 0.8
+    proba = np.array([0.9, 0.1, 0.8, 0.2, 0.7, 0.3, 0.6, 0.5])
+    y = np.array([1, 0, 1, 0, 0, 1, 1, 0])
+    rows = Rows(np.zeros((8, 1)), y, [(0, 2), (2, 4), (4, 6), (6, 8)], [1, 1, 1, 1])
+    assert confident_threshold(rows, proba, target=0.9) == pytest.approx(0.8)
+    assert confident_threshold(rows, proba, target=0.7) == pytest.approx(0.6)
+    # the right top answers score 0.9, 0.8 and 0.6: keeping 2/3 of them confident lifts it to 0.8
+    assert confident_threshold(rows, proba, target=0.7, right_share=2 / 3) == pytest.approx(0.8)
 
 
 def test_feedback_is_stored_and_checked(tmp_path):

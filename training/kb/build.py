@@ -8,12 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from features.contact import encoder
 from features.kb.articles import Article, chunk_article, kb_version
 from features.kb.index import FEATURES, Fusion, KBIndex, build_bm25, chunk_texts
+from training.kb import fusion
 from training.kb.config import KBTrainConfig
 
 logger = logging.getLogger(__name__)
@@ -71,7 +70,7 @@ def default_fusion(cfg: KBTrainConfig) -> Fusion:
     if unknown:
         raise ValueError(f"fusion.default_weights: unknown feature(s) {sorted(unknown)}; use {FEATURES}")
     weights = np.array([cfg.fusion.default_weights.get(f, 0.0) for f in FEATURES])
-    return Fusion(weights, cfg.fusion.default_bias, threshold=0.5, learned=False)
+    return Fusion(weights, cfg.fusion.default_bias, threshold=0.5, learned=False, features=FEATURES)
 
 
 def build_index(
@@ -102,49 +101,16 @@ def build_index(
     return index, computed + computed_titles
 
 
-def candidate_rows(
-    index: KBIndex, queries: Queries, qvecs: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, list]:
-    """Feature rows and labels of every candidate of every query (and each query's candidates)."""
-    ids = np.array([a.id for a in index.articles])
-    xs, ys, per_query = [], [], []
-    for (q, relevant), v in zip(queries, qvecs, strict=True):
-        cand = index.candidates_for(q, v, None)
-        labels = np.isin(ids[cand.articles], list(relevant)).astype(int)
-        xs.append(cand.features)
-        ys.append(labels)
-        per_query.append((cand, labels))
-    return np.vstack(xs), np.concatenate(ys), per_query
-
-
 def learn_fusion(index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: KBTrainConfig) -> Fusion:
-    """Logistic fusion over candidate features (weights in raw feature units) + a threshold."""
-    x, y, per_query = candidate_rows(index, queries, qvecs)
-    if y.sum() == 0 or y.sum() == len(y):
+    """Learn the line-of-business prior (set on `index`) and the fusion (returned); see
+    `training/kb/fusion.py`. Keeps the current fusion when the candidates are all one class."""
+    prior, oof = fusion.learn_lob_prior(index, queries, qvecs, cfg.fusion, cfg.seed)
+    index.set_lob_prior(prior)
+    rows, _ = fusion.candidate_rows(index, queries, qvecs, oof)
+    if rows.y.sum() == 0 or rows.y.sum() == len(rows.y):
         logger.warning("fusion: the training queries' candidates are all one class; default weights kept")
+        index.set_lob_prior(None)
         return index.fusion
-    scaler = StandardScaler().fit(x)
-    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    lr = LogisticRegression(C=cfg.fusion.C, max_iter=2000).fit((x - scaler.mean_) / scale, y)
-    weights = lr.coef_[0] / scale
-    bias = float(lr.intercept_[0] - (lr.coef_[0] * scaler.mean_ / scale).sum())
-    fusion = Fusion(weights, bias, learned=True)
-    fusion.threshold = confident_threshold(fusion, per_query, cfg.fusion.target_precision)
-    return fusion
-
-
-def confident_threshold(fusion: Fusion, per_query: list, target: float) -> float:
-    """Lowest top-1 probability above which the top answer is right at least `target` of the time."""
-    tops = []
-    for cand, labels in per_query:
-        if len(labels):
-            p = fusion.proba(cand.features)
-            best = int(np.argmax(p))
-            tops.append((float(p[best]), int(labels[best])))
-    if not tops:
-        return 0.5
-    tops.sort(reverse=True)
-    scores = np.array([t[0] for t in tops])
-    precision = np.cumsum([t[1] for t in tops]) / np.arange(1, len(tops) + 1)
-    ok = np.where(precision >= target)[0]
-    return float(scores[ok[-1]]) if len(ok) else float(scores[0])
+    learned, scores = fusion.learn(rows, cfg.fusion, cfg.seed)
+    learned.selection = scores
+    return learned

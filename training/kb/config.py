@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,13 +18,34 @@ class ChunkConfig(BaseModel):
     overlap: int = Field(40, ge=0, description="words shared by neighbouring chunks")
 
 
+class RankerConfig(BaseModel):
+    """The LightGBM LambdaRank fusion (one group per training query)."""
+
+    model_config = ConfigDict(extra="forbid")
+    trees: int = Field(300, ge=10)
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(15, ge=2)
+    min_child_samples: int = Field(20, ge=1)
+    threads: int = Field(2, ge=1, description="training threads (serving scores on one)")
+    min_queries: int = Field(
+        200, ge=1, description="auto: with fewer training queries the logistic fusion is used as is"
+    )
+
+
 class FusionConfig(BaseModel):
-    """How BM25 and dense scores become one: a logistic model learned from question -> article
-    pairs; the default weights apply when there are no pairs to learn from."""
+    """How the retrievers' scores become one: a logistic model or a LambdaRank ranker learned
+    from question -> article pairs, chosen by cross-validation on the training queries (`auto`);
+    the default weights apply when there are no pairs to learn from."""
 
     model_config = ConfigDict(extra="forbid")
     learn: bool = True
-    C: float = Field(1.0, gt=0)
+    model: Literal["auto", "logistic", "lambdarank"] = Field(
+        "auto", description="auto: the better out-of-fold nDCG@10 on the training queries"
+    )
+    cv_folds: int = Field(5, ge=2, le=20, description="folds (by query) for the choice and calibration")
+    C: float = Field(1.0, gt=0, description="logistic fusion's inverse regularisation")
+    lob_C: float = Field(1.0, gt=0, description="line-of-business prior's inverse regularisation")
+    ranker: RankerConfig = RankerConfig()
     max_train_queries: int = Field(3000, ge=1, description="queries sampled to fit the fusion")
     default_weights: dict[str, float] = Field(
         default_factory=lambda: {"dense": 12.0, "dense_gap": 6.0, "bm25_rel": 2.0},
@@ -32,6 +54,9 @@ class FusionConfig(BaseModel):
     default_bias: float = -8.0
     target_precision: float = Field(
         0.7, gt=0, lt=1, description="top-1 precision the no-confident-answer threshold aims for"
+    )
+    confident_share: float = Field(
+        0.95, gt=0, le=1, description="share of the training queries' right top answers kept confident"
     )
 
 

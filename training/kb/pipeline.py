@@ -20,7 +20,7 @@ from rich.progress import Progress
 
 from features.contact import encoder
 from features.kb.articles import Article
-from features.kb.index import FEATURES, METHODS
+from features.kb.index import METHODS
 from features.kb.retriever import QUERY_COLUMN, TOP_K_COLUMN, KBRetriever
 from features.settings import Settings
 from training.kb import build, evaluate
@@ -43,6 +43,7 @@ PIP_REQUIREMENTS = [
     "pandas",
     "numpy",
     "bm25s",
+    "lightgbm",
     "PyStemmer",
     "sentence-transformers",
     "torch",
@@ -181,6 +182,8 @@ def log_run(cfg: KBTrainConfig, result: KBResult, source: str) -> None:
             "chunk.max_words": cfg.chunk.max_words,
             "candidates": cfg.candidates,
             "fusion.learned": index.fusion.learned,
+            "fusion.kind": index.fusion.kind,
+            "fusion.lob_prior": index.lob_prior is not None,
             "queries.train": result.train_queries,
             "queries.test": result.test_queries,
         }
@@ -189,7 +192,14 @@ def log_run(cfg: KBTrainConfig, result: KBResult, source: str) -> None:
         suffix = "" if method == "hybrid" else f"_{method}"
         mlflow.log_metrics({f"{k}{suffix}": v for k, v in values.items() if k != "queries"})
     mlflow.log_metrics({"build_seconds": result.seconds, "chunks_embedded": result.embedded})
-    mlflow.log_dict(dict(zip(FEATURES, index.fusion.weights.tolist(), strict=True)), "fusion/weights.json")
+    fusion = index.fusion
+    if fusion.selection:
+        mlflow.log_metrics({f"fusion_cv_ndcg_at_10_{k}": v for k, v in fusion.selection.items()})
+    if fusion.ranker is None:
+        weights = dict(zip(fusion.features, fusion.weights.tolist(), strict=True))
+        mlflow.log_dict(weights, "fusion/weights.json")
+    else:
+        mlflow.log_text(fusion.ranker, "fusion/ranker.txt")
     mlflow.log_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config/kb.yaml")
     lineage = pd.DataFrame(
         {"article_id": [a.id for a in index.articles], "hash": [a.content_hash() for a in index.articles]}
