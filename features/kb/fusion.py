@@ -115,11 +115,6 @@ class LobPrior:
         e = np.exp(z - z.max())
         return e / e.sum()
 
-    def for_articles(self, qvec: np.ndarray, article_lob: np.ndarray) -> np.ndarray:
-        """P(lob | query) for each article, given each article's class index (-1: none)."""
-        p = np.append(self.proba(qvec), 0.0)
-        return p[article_lob]
-
 
 @dataclass
 class Fusion:
