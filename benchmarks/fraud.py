@@ -74,12 +74,7 @@ def single_claim(env: dict, logs: Path, levels: list[int], seconds: float, worke
         for _ in range(rounds):
             for c in levels:
                 for name, (url, payload) in targets.items():
-                    before = servers[name].cpu_seconds()
-                    point = run_load(servers[name].base + url, payload, c, seconds).as_dict()
-                    # Keep-alive connections stay on the worker that accepted them: a point where
-                    # one worker took them all reads ~1.0 here (and about half the req/s).
-                    point["busiest_process_cpu_share"] = servers[name].busiest_share(before)
-                    runs[name][c].append(point)
+                    runs[name][c].append(servers[name].load(url, payload, c, seconds))
         out: dict = {"rounds": rounds}
         for name, server in servers.items():
             out[name] = {

@@ -15,6 +15,8 @@ import httpx
 import psutil
 import yaml
 
+from benchmarks.loadgen import run_load
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -60,6 +62,15 @@ class Server:
         used = [t - before.get(pid, 0.0) for pid, t in self.cpu_seconds().items()]
         total = sum(used)
         return round(max(used) / total, 3) if total > 0 else None
+
+    def load(self, path: str, payload: dict, concurrency: int, seconds: float) -> dict:
+        """One load point on `path`, with the busiest process's share of the server's CPU in it.
+        Keep-alive connections stay on the worker that accepted them: a point where one worker
+        took them all reads ~1.0 there (and about half the req/s of a shared one)."""
+        before = self.cpu_seconds()
+        point = run_load(self.base + path, payload, concurrency, seconds).as_dict()
+        point["busiest_process_cpu_share"] = self.busiest_share(before)
+        return point
 
     def memory(self) -> dict[str, float]:
         return {"rss_mb": round(self.rss_mb(), 1), "pss_mb": round(self.pss_mb(), 1)}

@@ -48,9 +48,7 @@ def latency(env: dict, logs: Path, levels: list[int], seconds: float, workers: i
     try:
         for name, text in (("neutral", NEUTRAL), ("complaint_with_key_phrases", COMPLAINT)):
             payload = {"text": text, "key_phrases": "flagged"}
-            out[name] = [
-                run_load(server.base + "/v1/contact/analyze", payload, c, seconds).as_dict() for c in levels
-            ]
+            out[name] = [server.load("/v1/contact/analyze", payload, c, seconds) for c in levels]
         out["rss_mb"] = round(server.rss_mb(), 1)
     finally:
         server.stop()
@@ -137,14 +135,15 @@ def markdown_lines(report: dict) -> list[str]:
         )
     lines += [
         "",
-        "| one message, /v1/contact/analyze | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| one message, /v1/contact/analyze | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors "
+        "| busiest process's CPU share |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name in ("neutral", "complaint_with_key_phrases"):
         for r in report["serving"]["text_single"][name]:
             lines.append(
                 f"| {name} | {r['concurrency']} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
-                f"| {r['p99_ms']:.1f} | {r['errors']} |"
+                f"| {r['p99_ms']:.1f} | {r['errors']} | {r.get('busiest_process_cpu_share', '')} |"
             )
     tuned = report["serving"].get("text_tuning")
     if tuned:
