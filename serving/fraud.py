@@ -12,20 +12,21 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel
 
-from features.claims.api import BatchScore, ClaimScore, ModelRef, ReasonOut, claim_inputs
+from features.claims.api import ModelRef, claim_columns
 from features.claims.rules import RuleBook, default_rules_path
 from features.claims.spec import ClaimSpec
 from features.ops.traffic import assign
 from features.settings import Settings
 from serving.errors import TooManyClaims
 from serving.loader import LoadedModel, check_spec
+from serving.scored import ScoredClaims, scatter
 from serving.slots import ModelSlot
 
 logger = logging.getLogger(__name__)
 
 
 SHADOW_BACKLOG = 64  # shadow batches waiting at most; beyond that they are dropped, not queued
-ShadowSink = Callable[[list, BatchScore], None]
+ShadowSink = Callable[[list, ScoredClaims], None]
 
 
 class FraudService:
@@ -63,7 +64,7 @@ class FraudService:
         m = model or self.champion.current
         return ModelRef(name=m.name, version=m.version, run_id=m.run_id, rules_version=self.rules.version)
 
-    def score(self, claims: list[BaseModel], explain: str = "all") -> BatchScore:
+    def score(self, claims: list[BaseModel], explain: str = "all") -> ScoredClaims:
         if not claims:
             raise ValueError("claims: send at least one claim")
         if len(claims) > self.max_batch:
@@ -77,39 +78,30 @@ class FraudService:
         variants = ["champion"] * len(claims)
         if mode == "split":
             variants = [assign(c.claim_id, self.traffic.split_percent, champion.name) for c in claims]
-        results: list = [None] * len(claims)
+        parts = []
         for variant, model in (("champion", champion), ("challenger", challenger)):
             idx = [i for i, v in enumerate(variants) if v == variant]
             if idx:
-                scored = self._assess(model, [claims[i] for i in idx], explain, variant)
-                for i, r in zip(idx, scored, strict=True):
-                    results[i] = r
+                parts.append((idx, self._assess(model, [claims[i] for i in idx], explain, variant)))
         if mode == "shadow":
             self._submit_shadow(challenger, claims)
-        return BatchScore.model_construct(count=len(results), results=results)
+        return scatter(len(claims), parts)
 
-    def _assess(self, model: LoadedModel, claims: list, explain: str, variant: str) -> list[ClaimScore]:
-        rows = [claim_inputs(c) for c in claims]
+    def _assess(self, model: LoadedModel, claims: list, explain: str, variant: str) -> ScoredClaims:
         scorer = model.python_model
-        frame = pl.DataFrame(rows, schema_overrides=_text_columns(scorer.spec), strict=False)
+        frame = pl.DataFrame(claim_columns(claims), schema_overrides=_text_columns(scorer.spec), strict=False)
         rules, rule_exprs = self.rules.snapshot()
         a = scorer.assess(frame, self.reason_count, explain, extra=rule_exprs)  # one Polars pass
-        hits = self.rules.hits(rules, a.extra)
-        ref = self.model_ref(model)
-        # model_construct: these objects are built from our own model outputs, so pydantic's
-        # validation would only cost time (0.5 s for a 10,000-claim batch).
-        return [
-            ClaimScore.model_construct(
-                claim_id=c.claim_id,
-                fraud_probability=float(p),
-                risk_band=b,
-                reasons=[ReasonOut.model_construct(**r.__dict__) for r in rs],
-                rules_hit=hs,
-                model=ref,
-                variant=variant,
-            )
-            for c, p, b, rs, hs in zip(claims, a.probability, a.bands, a.reasons, hits, strict=True)
-        ]
+        n = len(claims)
+        return ScoredClaims(
+            claim_ids=[c.claim_id for c in claims],
+            probability=a.probability.tolist(),
+            bands=a.bands,
+            reasons=a.reasons,
+            hits=self.rules.hits(rules, a.extra) if rules else [[] for _ in range(n)],
+            models=[self.model_ref(model)] * n,
+            variants=[variant] * n,
+        )
 
     def _submit_shadow(self, challenger: LoadedModel, claims: list) -> None:
         """Score with the challenger on a helper thread; dropped (and counted) when it lags."""
@@ -122,7 +114,7 @@ class FraudService:
         try:
             scored = self._assess(challenger, claims, "none", "challenger")
             if self.on_shadow:
-                self.on_shadow(claims, BatchScore.model_construct(count=len(scored), results=scored))
+                self.on_shadow(claims, scored)
         except Exception:  # the shadow must never hurt the live path
             logger.exception("shadow scoring with %s v%s failed", challenger.name, challenger.version)
         finally:

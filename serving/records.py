@@ -7,25 +7,23 @@ import time
 from collections import Counter
 from typing import Any
 
-from features.claims.api import BatchScore, claim_inputs
+from features.claims.api import claim_inputs
 from features.contact.api import ContactBatch, ContactMessage
 from features.kb.api import KBSearchOut
 from features.settings import Settings
 from features.text import mask_pii
 from serving.gateway import note
+from serving.scored import ScoredClaims
 
 
-def claims_outcome(batch: BatchScore) -> None:
-    ref = batch.results[0].model
-    outcome: dict[str, Any] = {
-        "count": batch.count,
-        "bands": dict(Counter(r.risk_band for r in batch.results)),
-    }
+def claims_outcome(batch: ScoredClaims) -> None:
+    ref = batch.models[0]
+    outcome: dict[str, Any] = {"count": batch.count, "bands": dict(Counter(batch.bands))}
     if batch.count == 1:
-        outcome["probability"] = round(batch.results[0].fraud_probability, 6)
-    challenger = [r for r in batch.results if r.variant == "challenger"]
+        outcome["probability"] = round(batch.probability[0], 6)
+    challenger = [m for m, v in zip(batch.models, batch.variants, strict=True) if v == "challenger"]
     if challenger:  # split mode: which version answered which share
-        outcome["challenger"] = {"version": challenger[0].model.version, "count": len(challenger)}
+        outcome["challenger"] = {"version": challenger[0].version, "count": len(challenger)}
     note(ref.name, ref.version, outcome)
 
 
@@ -63,15 +61,18 @@ class PredictionRecorder:
         self.enabled = settings.monitoring.log_predictions
         self.writer = BackgroundWriter(PredictionLog(settings.predictions_path), prepare=_mask_texts)
 
-    def claims(self, claims: list, batch: BatchScore) -> None:
+    def claims(self, claims: list, batch: ScoredClaims) -> None:
         """Served (and shadow) claim scores; each row keeps the variant and version that scored it."""
         if not self.enabled:
             return
         now = time.time()
-        rows = []
-        for c, r in zip(claims, batch.results, strict=True):
-            inputs = claim_inputs(c)
-            rows.append(_row(now, r.model, r.variant, r.risk_band, r.fraud_probability, inputs, r.claim_id))
+        rows = [
+            _row(now, m, v, b, p, claim_inputs(c), i)
+            for c, i, p, b, m, v in zip(
+                claims, batch.claim_ids, batch.probability, batch.bands, batch.models, batch.variants,
+                strict=True,
+            )
+        ]  # fmt: skip
         self.writer.submit(rows)
 
     def masked(self, messages: list[ContactMessage]) -> list[str]:

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from features.claims.api import claim_inputs, claim_model
+from features.claims.api import claim_columns, claim_inputs, claim_model
 from tests.unit.test_transform import _claim
 
 
@@ -56,3 +56,25 @@ def test_claim_inputs_equal_model_dump_without_the_id(Claim, spec):
         assert "claim_id" not in inputs and len(inputs) == len(spec.columns)
     inputs["Make"] = "changed"  # a copy: the request's claim is untouched
     assert claims[-1].Make != "changed"
+
+
+def test_claim_columns_build_the_frame_the_row_dicts_build(Claim, spec):
+    """The served path builds its Polars frame from columns; it must be the row-dict frame
+    (open vocabularies mixing ints and strings, unknown makes, missing codes, optional fields)."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from serving.fraud import _text_columns
+
+    claims = [
+        Claim(**_claim(spec), claim_id="C-1"),
+        Claim(**_claim(spec, Make="Tesla", Age=0)),
+        Claim(**_claim(spec, Make=7)),
+        Claim(**_claim(spec, Make="")),
+    ]
+    overrides = _text_columns(spec)
+    by_rows = pl.DataFrame([claim_inputs(c) for c in claims], schema_overrides=overrides, strict=False)
+    by_columns = pl.DataFrame(claim_columns(claims), schema_overrides=overrides, strict=False)
+    assert_frame_equal(by_columns, by_rows)
+    assert by_columns.get_column("Make").to_list() == [claims[0].Make, "Tesla", "7", ""]
+    assert "claim_id" not in by_columns.columns and by_columns.width == len(spec.columns)
