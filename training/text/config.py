@@ -60,6 +60,12 @@ class TextTrainConfig(BaseModel):
     task: str
     data: DataConfig
     sample: DataConfig | None = Field(None, description="the project's sample messages (--sample)")
+    extra: list[DataConfig] = Field(
+        default_factory=list,
+        description="more labelled tables for training only: their rows join every training fold "
+        "and the final fit but are never scored, so cross-validated metrics stay those of `data`; "
+        "texts also in `data` (or an earlier table) and labels `data` lacks are dropped",
+    )
     seed: int = 42
     folds: int = Field(5, ge=2, le=20)
     features: FeatureConfig = FeatureConfig()
@@ -81,5 +87,5 @@ def load_text_config(
     if sample:
         if cfg.sample is None:
             raise ValueError(f"config for {task!r} has no `sample` section; pass --data instead")
-        cfg = cfg.model_copy(update={"data": cfg.sample})
+        cfg = cfg.model_copy(update={"data": cfg.sample, "extra": []})  # extras fit `data`'s labels
     return cfg

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,20 @@ def fit_classifier(
     return model
 
 
+@dataclass
+class TrainingOnly:
+    """Rows that join every training fold and are never scored (the config's `extra` tables)."""
+
+    texts: np.ndarray  # prepared texts, dtype object
+    labels: np.ndarray
+    emb: np.ndarray | None
+
+    def join(self, texts: np.ndarray, labels: np.ndarray, emb: np.ndarray | None):
+        """(texts, labels, emb) of these rows followed by the training-only ones."""
+        joined = None if emb is None else np.concatenate([emb, self.emb])
+        return np.concatenate([texts, self.texts]), np.concatenate([labels, self.labels]), joined
+
+
 def fold_proba(
     texts: np.ndarray,
     labels: np.ndarray,
@@ -106,10 +121,13 @@ def fold_proba(
     test: np.ndarray,
     classes: list[str],
     cfg: TextTrainConfig,
+    extra: TrainingOnly | None = None,
 ) -> np.ndarray:
-    """Fit on the `train` rows, score the `test` rows; columns in `classes` order (a class the
-    training rows lack gets probability 0)."""
-    model = fit_classifier(texts[train].tolist(), labels[train], None if emb is None else emb[train], cfg)
+    """Fit on the `train` rows (and `extra`), score the `test` rows; columns in `classes` order
+    (a class the training rows lack gets probability 0)."""
+    rows = (texts[train], labels[train], None if emb is None else emb[train])
+    tr_texts, tr_labels, tr_emb = extra.join(*rows) if extra is not None else rows
+    model = fit_classifier(tr_texts.tolist(), tr_labels, tr_emb, cfg)
     p = model.proba(texts[test].tolist(), None if emb is None else emb[test])
     out = np.zeros((len(test), len(classes)))
     out[:, [classes.index(c) for c in model.labels]] = p
@@ -122,8 +140,10 @@ def cross_validate(
     emb: np.ndarray | None,
     cfg: TextTrainConfig,
     on_fold: Callable[[int], None] = lambda _: None,
+    extra: TrainingOnly | None = None,
 ) -> tuple[np.ndarray, list[str], int]:
-    """Out-of-fold class probabilities (rows in input order), class names, folds used."""
+    """Out-of-fold class probabilities (rows in input order), class names, folds used. The
+    folds split `prepared` alone; `extra` rows are added to each fold's training rows."""
     classes = sorted(set(labels.tolist()))
     min_class = int(np.unique(labels, return_counts=True)[1].min())
     folds = min(cfg.folds, min_class)
@@ -135,6 +155,6 @@ def cross_validate(
     texts = np.asarray(prepared, dtype=object)
     splitter = StratifiedKFold(folds, shuffle=True, random_state=cfg.seed)
     for i, (tr, te) in enumerate(splitter.split(texts, labels)):
-        oof[te] = fold_proba(texts, labels, emb, tr, te, classes, cfg)
+        oof[te] = fold_proba(texts, labels, emb, tr, te, classes, cfg, extra)
         on_fold(i)
     return oof, classes, folds

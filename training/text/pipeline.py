@@ -34,7 +34,7 @@ from training.registry import (
 )
 from training.text import evaluate, fit
 from training.text.config import TextTrainConfig
-from training.text.data import TextData, load_text_table
+from training.text.data import TextData, load_extra, load_text_table
 
 logger = logging.getLogger(__name__)
 PIP_REQUIREMENTS = [
@@ -73,22 +73,30 @@ def train_text(data_path: Path | None, cfg: TextTrainConfig, settings: Settings)
         warnings.catch_warnings(),
     ):
         warnings.filterwarnings("ignore", message="The specified dataset source can be")  # a local path
-        _log_inputs(cfg, data)
-        probe = TextClassifier(cfg.task, [], None, max_words=cfg.features.max_words)
-        prepared = probe.prepare(data.texts)
-        y = np.asarray(data.labels)
+        extras = load_extra(cfg.extra, data)
+        _log_inputs(cfg, data, extras)
         if cfg.features.embeddings:
-            progress.console.log(f"embedding {len(prepared)} texts (cached after the first run)")
-        emb = fit.embed_all(prepared, cfg, settings.state_path / "cache" / "embeddings")
+            rows = len(data.texts) + sum(len(e.texts) for e in extras)
+            progress.console.log(f"embedding {rows} texts (cached after the first run)")
+        prepared, emb = _prepare(data, cfg, settings)
+        extra = _training_only(extras, cfg, settings)
+        y = np.asarray(data.labels)
         task = progress.add_task(f"{cfg.task}: cross-validation", total=cfg.folds)
         oof, classes, folds = fit.cross_validate(
-            prepared, y, emb, cfg, on_fold=lambda _: progress.advance(task)
+            prepared, y, emb, cfg, on_fold=lambda _: progress.advance(task), extra=extra
         )
         metrics = evaluate.text_metrics(y, oof, classes, cfg.positive)
         mlflow.log_metrics({f"cv_{k}": v for k, v in metrics.items()} | {"cv_folds": folds})
         _log_report(y, oof, classes)
-        model = fit.fit_classifier(prepared, y, emb, cfg)
-        model.metadata = {"cv": metrics, "classes": dict(data.counts()), "data_sha256": data.lineage.sha256}
+        all_rows = (np.asarray(prepared, dtype=object), y, emb)
+        x_all, y_all, emb_all = extra.join(*all_rows) if extra is not None else all_rows
+        model = fit.fit_classifier(x_all.tolist(), y_all, emb_all, cfg)
+        model.metadata = {
+            "cv": metrics,
+            "classes": dict(data.counts()),
+            "data_sha256": data.lineage.sha256,
+            "extra_rows": len(y_all) - len(y),
+        }
         baseline = champion_baseline(model_cfg, settings.aliases.champion, data, cfg)
         version = log_model(model, data, model_cfg.registered_name)
         decision = decide(model_cfg.gate, metrics[model_cfg.gate.metric], baseline)
@@ -97,6 +105,25 @@ def train_text(data_path: Path | None, cfg: TextTrainConfig, settings: Settings)
         mlflow.log_metric("train_seconds", seconds)
         mlflow.set_tags({"task": cfg.task, "gate.decision": decision.alias, "gate.reason": decision.reason})
     return TextTrainResult(run.info.run_id, version, metrics, decision, seconds, model, folds)
+
+
+def _prepare(data: TextData, cfg: TextTrainConfig, settings: Settings) -> tuple[list[str], np.ndarray | None]:
+    """Texts as the model reads them (normalised, cut to max_words) and their embeddings."""
+    probe = TextClassifier(cfg.task, [], None, max_words=cfg.features.max_words)
+    prepared = probe.prepare(data.texts)
+    return prepared, fit.embed_all(prepared, cfg, settings.state_path / "cache" / "embeddings")
+
+
+def _training_only(
+    extras: list[TextData], cfg: TextTrainConfig, settings: Settings
+) -> fit.TrainingOnly | None:
+    """The extra tables' rows, prepared like the main table's, or None when there are none."""
+    texts = [t for e in extras for t in e.texts]
+    if not texts:
+        return None
+    joined = TextData(texts, [y for e in extras for y in e.labels], extras[0].lineage)
+    prepared, emb = _prepare(joined, cfg, settings)
+    return fit.TrainingOnly(np.asarray(prepared, dtype=object), np.asarray(joined.labels, dtype=object), emb)
 
 
 def champion_baseline(model_cfg: ModelSettings, alias: str, data: TextData, cfg: TextTrainConfig) -> Baseline:
@@ -134,11 +161,17 @@ def log_model(model: TextClassifier, data: TextData, name: str) -> str:
     return log_and_register(model, signature, example, name, PIP_REQUIREMENTS)
 
 
-def _log_inputs(cfg: TextTrainConfig, data: TextData) -> None:
+def _log_inputs(cfg: TextTrainConfig, data: TextData, extras: list[TextData]) -> None:
     counts = data.counts()
+    extra_params = {  # data.path -> extra.0.path, ...
+        f"extra.{i}.{key.split('.')[1]}": value
+        for i, e in enumerate(extras)
+        for key, value in e.lineage.as_params().items()
+    }
     mlflow.log_params(
         {
             **data.lineage.as_params(),
+            **extra_params,
             "task": cfg.task,
             "classes": len(counts),
             "smallest_class": min(counts.values()),
@@ -162,6 +195,14 @@ def _log_inputs(cfg: TextTrainConfig, data: TextData) -> None:
         digest=data.lineage.sha256[:20],
     )
     mlflow.log_input(dataset, context="training")
+    for extra in extras:  # lineage of the training-only tables
+        path = Path(extra.lineage.path)
+        frame = pd.DataFrame({"label": extra.labels})
+        digest = extra.lineage.sha256[:20]
+        mlflow.log_input(
+            mlflow.data.from_pandas(frame, source=str(path), name=path.name, digest=digest),
+            context="training-only",
+        )
 
 
 def _log_report(y: np.ndarray, oof: np.ndarray, classes: list[str]) -> None:
