@@ -78,7 +78,7 @@ def train_text(data_path: Path | None, cfg: TextTrainConfig, settings: Settings)
         if cfg.features.embeddings:
             rows = len(data.texts) + sum(len(e.texts) for e in extras)
             progress.console.log(f"embedding {rows} texts (cached after the first run)")
-        prepared, emb = _prepare(data, cfg, settings)
+        prepared, emb = _prepare(data.texts, cfg, settings)
         extra = _training_only(extras, cfg, settings)
         y = np.asarray(data.labels)
         task = progress.add_task(f"{cfg.task}: cross-validation", total=cfg.folds)
@@ -107,10 +107,12 @@ def train_text(data_path: Path | None, cfg: TextTrainConfig, settings: Settings)
     return TextTrainResult(run.info.run_id, version, metrics, decision, seconds, model, folds)
 
 
-def _prepare(data: TextData, cfg: TextTrainConfig, settings: Settings) -> tuple[list[str], np.ndarray | None]:
+def _prepare(
+    texts: list[str], cfg: TextTrainConfig, settings: Settings
+) -> tuple[list[str], np.ndarray | None]:
     """Texts as the model reads them (normalised, cut to max_words) and their embeddings."""
     probe = TextClassifier(cfg.task, [], None, max_words=cfg.features.max_words)
-    prepared = probe.prepare(data.texts)
+    prepared = probe.prepare(texts)
     return prepared, fit.embed_all(prepared, cfg, settings.state_path / "cache" / "embeddings")
 
 
@@ -121,9 +123,9 @@ def _training_only(
     texts = [t for e in extras for t in e.texts]
     if not texts:
         return None
-    joined = TextData(texts, [y for e in extras for y in e.labels], extras[0].lineage)
-    prepared, emb = _prepare(joined, cfg, settings)
-    return fit.TrainingOnly(np.asarray(prepared, dtype=object), np.asarray(joined.labels, dtype=object), emb)
+    labels = np.asarray([y for e in extras for y in e.labels], dtype=object)
+    prepared, emb = _prepare(texts, cfg, settings)
+    return fit.TrainingOnly(np.asarray(prepared, dtype=object), labels, emb)
 
 
 def champion_baseline(model_cfg: ModelSettings, alias: str, data: TextData, cfg: TextTrainConfig) -> Baseline:
@@ -188,21 +190,19 @@ def _log_inputs(cfg: TextTrainConfig, data: TextData, extras: list[TextData]) ->
         yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), f"config/text_{cfg.task}.yaml"
     )
     mlflow.log_dict(dict(counts), "data/class_counts.json")
-    dataset = mlflow.data.from_pandas(
-        pd.DataFrame({"label": data.labels}),
-        source=data.lineage.path,
-        name=Path(data.lineage.path).name,
-        digest=data.lineage.sha256[:20],
-    )
-    mlflow.log_input(dataset, context="training")
+    mlflow.log_input(_dataset(data), context="training")
     for extra in extras:  # lineage of the training-only tables
-        path = Path(extra.lineage.path)
-        frame = pd.DataFrame({"label": extra.labels})
-        digest = extra.lineage.sha256[:20]
-        mlflow.log_input(
-            mlflow.data.from_pandas(frame, source=str(path), name=path.name, digest=digest),
-            context="training-only",
-        )
+        mlflow.log_input(_dataset(extra), context="training-only")
+
+
+def _dataset(table: TextData):
+    """An MLflow dataset input for a table: its labels, file and content hash."""
+    return mlflow.data.from_pandas(
+        pd.DataFrame({"label": table.labels}),
+        source=table.lineage.path,
+        name=Path(table.lineage.path).name,
+        digest=table.lineage.sha256[:20],
+    )
 
 
 def _log_report(y: np.ndarray, oof: np.ndarray, classes: list[str]) -> None:
