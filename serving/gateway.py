@@ -8,6 +8,7 @@ them through a context variable that BentoML copies into the worker thread runni
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -17,9 +18,7 @@ import time
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
-import anyio
-
-from features.ops.audit import AuditEntry, AuditLog, request_sha256
+from features.ops.audit import AuditEntry, AuditLog, AuditWriter, request_sha256
 from features.ops.keys import Caller, KeyRing
 from features.settings import Settings
 
@@ -137,7 +136,7 @@ class Gateway:
         self.max_body = sec.max_body_bytes
         try:
             self.keys = KeyRing(settings.keys_path) if sec.auth else None
-            self.audit = AuditLog(settings.audit_url) if sec.audit else None
+            self.audit = AuditWriter(AuditLog(settings.audit_url)) if sec.audit else None
         except Exception:
             exit_worker("cannot open the API keys or the audit trail")
 
@@ -233,7 +232,7 @@ class Gateway:
         entry.outcome = call.get("outcome", {}) if status < 400 else {}
         entry.latency_ms = (time.perf_counter() - start) * 1000
         if self.audit is not None:
-            await anyio.to_thread.run_sync(self.audit.append, entry)
+            await asyncio.wrap_future(self.audit.submit(entry))  # committed, in a group
         if status < 400:
             count_bands(entry.endpoint, entry.model, entry.model_version, entry.outcome)
 

@@ -15,7 +15,10 @@ import contextlib
 import hashlib
 import json
 import logging
+import queue
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,25 +132,37 @@ class AuditLog:
 
     def append(self, entry: AuditEntry) -> int:
         """Commit one record (chained to the last); returns its sequence number."""
+        return self.append_many([entry])[0]
+
+    def append_many(self, entries: list[AuditEntry]) -> list[int]:
+        """Commit records in one transaction, chained in order (all or none); their sequence
+        numbers. One commit (one fsync) for the group: see AuditWriter."""
+        if not entries:
+            return []
         with self._writer(), self.engine.begin() as conn:
             if not self.is_sqlite:
                 conn.exec_driver_sql("LOCK TABLE audit_head IN EXCLUSIVE MODE")
             last = conn.execute(_READ_HEAD).first()
-            seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
-            row = {
-                **entry.__dict__,
-                "seq": seq,
-                "ts": round(entry.ts, 6),
-                "latency_ms": round(entry.latency_ms, 3),
-                "outcome": json.dumps(entry.outcome, sort_keys=True, separators=(",", ":")),
-            }
-            row["prev_hash"], row["hash"] = prev, record_hash(prev, row)
-            conn.execute(_INSERT_RECORD, row)
+            seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
+            rows = []
+            for entry in entries:
+                seq += 1
+                row = {
+                    **entry.__dict__,
+                    "seq": seq,
+                    "ts": round(entry.ts, 6),
+                    "latency_ms": round(entry.latency_ms, 3),
+                    "outcome": json.dumps(entry.outcome, sort_keys=True, separators=(",", ":")),
+                }
+                row["prev_hash"], row["hash"] = prev, record_hash(prev, row)
+                prev = row["hash"]
+                rows.append(row)
+            conn.execute(_INSERT_RECORD, rows)
             if last:
-                conn.execute(_MOVE_HEAD, {"seq": seq, "hash": row["hash"]})
+                conn.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
             else:
-                conn.execute(_START_HEAD, {"id": 1, "seq": seq, "hash": row["hash"]})
-        return seq
+                conn.execute(_START_HEAD, {"id": 1, "seq": seq, "hash": prev})
+        return [r["seq"] for r in rows]
 
     def rows(self, since: float | None = None) -> list[dict[str, Any]]:
         query = sa.select(records).order_by(records.c.seq)
@@ -182,3 +197,49 @@ class AuditLog:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(records)).scalar_one()
+
+
+class AuditWriter:
+    """Group commit: one thread per process appends the records waiting at that moment in one
+    transaction, and each caller's future resolves only once its record is committed.
+
+    Under concurrent requests a commit (an fsync, and the file lock the worker processes share)
+    then serves several records instead of one; a lone request pays what `append` costs. A
+    failed commit fails every record of its group, so no caller is told a record is stored
+    when it is not."""
+
+    def __init__(self, log: AuditLog, max_group: int = 64):
+        self.log = log
+        self.max_group = max_group
+        self._queue: queue.SimpleQueue[tuple[AuditEntry, Future[int]]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, entry: AuditEntry) -> Future[int]:
+        """A future of the record's sequence number (or of the error that kept it out)."""
+        done: Future[int] = Future()
+        self._queue.put((entry, done))
+        return done
+
+    def _run(self) -> None:
+        while True:
+            group = [self._queue.get()]
+            while len(group) < self.max_group:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            # Running: a caller that goes away from now on can no longer cancel its future
+            # (its record is written all the same); one cancelled before is skipped when settling.
+            waiting = [done.set_running_or_notify_cancel() for _, done in group]
+            try:
+                seqs = self.log.append_many([entry for entry, _ in group])
+            except Exception as exc:  # each waiting request answers 503 (see serving/gateway.py)
+                logger.exception("audit commit of %d record(s) failed", len(group))
+                for (_, done), wait in zip(group, waiting, strict=True):
+                    if wait:
+                        done.set_exception(exc)
+                continue
+            for (_, done), wait, seq in zip(group, waiting, seqs, strict=True):
+                if wait:
+                    done.set_result(seq)

@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS claim_feedback (
 """
 COLUMNS = ("ts", "model", "model_version", "variant", "entity_id", "band", "label", "score", "inputs")
 SCALARS = COLUMNS[:-1]  # every column but `inputs` (last), which is written as JSON
+# The writer waits this long after the first queued rows before writing, so that under load one
+# transaction (and one turn of the file lock the workers share) takes many requests' rows.
+LINGER_S = 0.05
 INSERT = f"INSERT INTO prediction ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
@@ -89,8 +92,9 @@ class BackgroundWriter:
     """Queue prediction rows and write them in batches from one daemon thread."""
 
     def __init__(self, log: PredictionLog, prepare: Callable[[list[dict]], list[dict]] | None = None,
-                 max_queue: int = 100_000):  # fmt: skip
+                 max_queue: int = 100_000, linger_s: float = LINGER_S):  # fmt: skip
         self.log = log
+        self.linger_s = linger_s
         self.prepare = prepare
         self._queue: queue.Queue[list[dict]] = queue.Queue(maxsize=max_queue)
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
@@ -111,6 +115,7 @@ class BackgroundWriter:
         while True:
             batch = self._queue.get()
             count = 1
+            time.sleep(self.linger_s)  # let the rows of concurrent requests join this write
             while not self._queue.empty() and len(batch) < 20_000:
                 batch = batch + self._queue.get_nowait()
                 count += 1
