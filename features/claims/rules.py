@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import operator
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -23,12 +25,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from features.claims.api import RuleHit  # the API model; also importable from here
+from features.claims.rowpath import RowEncoder
 from features.claims.spec import ClaimSpec
 from features.claims.transform import _as_text, column_expr, derived_expr, to_polars
 
 logger = logging.getLogger(__name__)
 Op = Literal["eq", "ne", "in", "not_in", "lt", "le", "gt", "ge"]
 ORDERING = {"lt", "le", "gt", "ge"}
+ROW_OPS = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+           "ge": operator.ge}  # fmt: skip
+RowTest = Callable[[dict[str, Any]], bool]
 
 
 class Leaf(BaseModel):
@@ -80,15 +86,29 @@ def _compare(expr: pl.Expr, op: str, value: Any) -> pl.Expr:
     }[op]
 
 
+def _numeric_value(leaf: Leaf) -> Any:
+    """The value(s) a numeric field is compared with, checked to be numbers; an `in` list as
+    floats: Polars 2 refuses is_in of Float64 values in a list of integers (`{op: in, value:
+    [300, 500]}` on a number failed every request)."""
+    many = leaf.op in ("in", "not_in")
+    values = leaf.value if many and isinstance(leaf.value, list) else [leaf.value]
+    if (many and not isinstance(leaf.value, list)) or any(
+        isinstance(v, bool) or not isinstance(v, int | float) for v in values
+    ):
+        kind = "a list of numbers" if many else "a number"
+        raise ValueError(f"rule on {leaf.field!r}: `{leaf.op}` on a number takes {kind}, not {leaf.value!r}")
+    return [float(v) for v in values] if many else leaf.value
+
+
 def _leaf_expr(leaf: Leaf, spec: ClaimSpec) -> pl.Expr:
     derived = {d.name: d for d in spec.derived}
     if leaf.field in derived:
-        return _compare(derived_expr(derived[leaf.field], spec), leaf.op, leaf.value)
+        return _compare(derived_expr(derived[leaf.field], spec), leaf.op, _numeric_value(leaf))
     if leaf.field not in spec.columns:
         raise ValueError(f"rule field {leaf.field!r} is not a column or derived feature of the spec")
     cs = spec.columns[leaf.field]
     if not cs.is_categorical:
-        return _compare(column_expr(leaf.field, cs), leaf.op, leaf.value)
+        return _compare(column_expr(leaf.field, cs), leaf.op, _numeric_value(leaf))
     values = leaf.value if leaf.op in ("in", "not_in") else [leaf.value]
     unknown = [v for v in values if str(v) not in cs.level_strings()]
     if unknown:
@@ -100,6 +120,41 @@ def _leaf_expr(leaf: Leaf, spec: ClaimSpec) -> pl.Expr:
         return _compare(column_expr(leaf.field, cs), leaf.op, float(position))
     text = [str(v) for v in values] if leaf.op in ("in", "not_in") else str(leaf.value)
     return _compare(_as_text(leaf.field, cs), leaf.op, text)
+
+
+def _row_compare(x: Any, op: str, value: Any) -> bool:
+    if x is None:
+        return False  # as fill_null(False): a condition on a missing value never fires
+    if op in ("in", "not_in"):
+        return (x in value) == (op == "in")
+    return bool(ROW_OPS[op](x, value))
+
+
+def _leaf_row(leaf: Leaf, spec: ClaimSpec, enc: RowEncoder) -> RowTest:
+    """_leaf_expr for one claim as a dict (rowpath.py); _leaf_expr has checked the rule."""
+    field, op = leaf.field, leaf.op
+    derived = {d.name: d for d in spec.derived}
+    cs = spec.columns.get(field)
+    if field in derived or not cs.is_categorical:
+        value = _numeric_value(leaf)
+        if field in derived:
+            return lambda row: _row_compare(enc.derived(derived[field], row), op, value)
+        return lambda row: _row_compare(enc.columns[field].number(row[field]), op, value)
+    col = enc.columns[field]
+    if op in ORDERING:
+        position = float(cs.level_strings().index(str(leaf.value)))
+        return lambda row: _row_compare(col.code(row[field]), op, position)
+    text = [str(v) for v in leaf.value] if op in ("in", "not_in") else str(leaf.value)
+    return lambda row: _row_compare(col.text(row[field]), op, text)
+
+
+def condition_row(cond: Leaf | Group, spec: ClaimSpec, enc: RowEncoder) -> RowTest:
+    """condition_expr for one claim as a dict of its spec columns."""
+    if isinstance(cond, Leaf):
+        return _leaf_row(cond, spec, enc)
+    parts = [condition_row(c, spec, enc) for c in (cond.all or cond.any)]
+    combine = all if cond.all else any
+    return lambda row: combine(p(row) for p in parts)
 
 
 def condition_expr(cond: Leaf | Group, spec: ClaimSpec) -> pl.Expr:
@@ -129,6 +184,8 @@ class RuleBook:
                 f"rules {self.path} are written for spec {library.spec!r}, not {self.spec.name!r}"
             )
         compiled = [(_hit(r), condition_expr(r.when, self.spec).alias(r.id)) for r in library.rules]
+        tests = [condition_row(r.when, self.spec, RowEncoder(self.spec)) for r in library.rules]
+        self._row_rules = ([hit for hit, _ in compiled], tests)
         digest = hashlib.sha256(text.encode()).hexdigest()[:8]
         self.library, self.compiled = library, compiled
         self.version = f"{library.version}+{digest}"
@@ -162,6 +219,12 @@ class RuleBook:
         for i, j in zip(*(a.tolist() for a in np.nonzero(fired)), strict=True):  # row-major
             out[i].append(rules[j])
         return out
+
+    def row_hits(self, rows: list[dict[str, Any]]) -> list[list[RuleHit]]:
+        """Rule hits for claims as dicts of their spec columns, without Polars (rowpath.py), in
+        library order; raises rowpath.NotPlain for a value that path does not reproduce."""
+        hits, tests = self._row_rules
+        return [[h for h, test in zip(hits, tests, strict=True) if test(row)] for row in rows]
 
     def evaluate(self, frame: pl.DataFrame | pd.DataFrame) -> list[list[RuleHit]]:
         """Rule hits per row, in library order (one Polars pass over the raw rows)."""

@@ -19,6 +19,7 @@ import pandas as pd
 import polars as pl
 from scipy.special import expit
 
+from features.claims.rowpath import RowEncoder
 from features.claims.spec import ClaimSpec
 from features.claims.transform import ClaimEncoder, to_matrix, to_polars
 
@@ -77,8 +78,8 @@ class Assessment:
     probability: np.ndarray
     bands: list[str]
     reasons: list[list[Reason]]
-    features: pl.DataFrame  # encoded features, derived ones included
-    extra: pl.DataFrame  # columns of the `extra` expressions (empty when none were asked for)
+    features: pl.DataFrame | None  # encoded features, derived ones included (None: assess_rows)
+    extra: pl.DataFrame | None  # columns of the `extra` expressions (None: assess_rows)
 
 
 @dataclass
@@ -95,14 +96,15 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
     def __post_init__(self) -> None:
         self._models: list[lgb.Booster] | None = None
         self._encoder: ClaimEncoder | None = None
+        self._row_encoder: RowEncoder | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_models"] = state["_encoder"] = None  # rebuilt lazily after unpickling
+        state["_models"] = state["_encoder"] = state["_row_encoder"] = None  # rebuilt lazily
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"_models": None, "_encoder": None, **state})
+        self.__dict__.update({"_models": None, "_encoder": None, "_row_encoder": None, **state})
 
     @property
     def encoder(self) -> ClaimEncoder:
@@ -111,13 +113,19 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
         return self._encoder
 
     @property
+    def row_encoder(self) -> RowEncoder:
+        if self._row_encoder is None:
+            self._row_encoder = RowEncoder(self.spec)
+        return self._row_encoder
+
+    @property
     def models(self) -> list[lgb.Booster]:
         if self._models is None:
             self._models = [lgb.Booster(model_str=s) for s in self.boosters]
         return self._models
 
     def load_context(self, context: Any) -> None:
-        _ = self.models, self.encoder  # build once, at load time, not on the first request
+        _ = self.models, self.encoder, self.row_encoder  # build once, at load time, not on the first request
 
     def raw_scores(self, x: np.ndarray) -> np.ndarray:
         threads = 1 if len(x) < SINGLE_THREAD_ROWS else 0
@@ -154,33 +162,66 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
         TreeSHAP costs far more than scoring, so large batches can ask for fewer explanations.
         `extra`: more expressions on the raw rows (business rules), computed in the same pass.
         """
-        if explain not in EXPLAIN_MODES:
-            raise ValueError(f"explain must be one of {EXPLAIN_MODES}, not {explain!r}")
+        _check_explain(explain)
         df = to_polars(frame)
         columns = self.encoder.features(df, extra).get_columns()
         n = len(self.spec.feature_names)
         features, extras = pl.DataFrame(columns[:n]), pl.DataFrame(columns[n:])
         x = to_matrix(features)
-        probability, bands = self._probability_and_band(df, x)
+        lob_col = self.bands.column
+        lob = df.get_column(lob_col).to_list() if lob_col and lob_col in df.columns else None
+
+        def lookup(names: list[str], rows: np.ndarray) -> tuple[dict, dict]:
+            f, d = (features, df) if len(rows) == len(x) else (features[rows], df[rows])
+            raw = {c: d.get_column(c).to_list() for c in names if c in self.spec.columns}
+            return {c: f.get_column(c).to_list() for c in names}, raw
+
+        return Assessment(*self._judge(x, lob, k, explain, lookup), features, extras)
+
+    def assess_rows(self, rows: list[dict[str, Any]], k: int = 3, explain: str = "all") -> Assessment:
+        """`assess` for claims given as dicts of their spec columns, without Polars
+        (features/claims/rowpath.py: the same values at a fraction of the cost for a few claims).
+        Raises rowpath.NotPlain for a value that path does not reproduce; use `assess` then."""
+        _check_explain(explain)
+        enc = self.row_encoder
+        x, values = enc.encode(rows)
+        lob_col = self.bands.column
+        lob = None
+        if lob_col and lob_col in enc.columns:
+            lob = [enc.columns[lob_col].frame_value(r.get(lob_col)) for r in rows]
+        position = {c: j for j, c in enumerate(self.spec.feature_names)}
+
+        def lookup(names: list[str], picked: np.ndarray) -> tuple[dict, dict]:
+            encoded = {c: [values[i][position[c]] for i in picked] for c in names}
+            raw = {
+                c: [enc.columns[c].frame_value(rows[i][c]) for i in picked]
+                for c in names
+                if c in self.spec.columns
+            }
+            return encoded, raw
+
+        return Assessment(*self._judge(x, lob, k, explain, lookup), None, None)
+
+    def _judge(self, x: np.ndarray, lob: list[Any] | None, k: int, explain: str, lookup) -> tuple:
+        """(probability, bands, reasons) from the feature matrix; `lookup(names, rows)` gives
+        the encoded and raw values of those features for those rows, for the reason texts."""
+        probability = self.calibrator(self.raw_scores(x))
+        bands = self.bands.assign(probability, lob)
         reasons: list[list[Reason]] = [[] for _ in range(len(x))]
         rows = np.arange(len(x)) if explain != "flagged" else np.flatnonzero(np.array(bands) != "low")
         if explain != "none" and len(rows):
-            picked = (df, features) if len(rows) == len(x) else (df[rows], features[rows])
-            explained = self._reasons(*picked, self.contributions(x[rows]), k)
-            for i, row_reasons in zip(rows, explained, strict=True):
+            contrib = self.contributions(x[rows])
+            top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
+            names = self.spec.feature_names
+            encoded, raw = lookup(sorted({names[j] for j in np.unique(top)}), rows)
+            for i, row_reasons in zip(rows, self._reasons(top, contrib, encoded, raw), strict=True):
                 reasons[i] = row_reasons
-        return Assessment(probability, bands, reasons, features, extras)
+        return probability, bands, reasons
 
-    def _reasons(
-        self, df: pl.DataFrame, features: pl.DataFrame, contrib: np.ndarray, k: int
-    ) -> list[list[Reason]]:
+    def _reasons(self, top: np.ndarray, contrib: np.ndarray, encoded: dict, raw: dict) -> list[list[Reason]]:
         """Top-k features per row by contribution, strongest risk-raising first, in words."""
         names = self.spec.feature_names
-        top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
-        wanted = sorted({names[j] for j in np.unique(top)})
-        encoded = {n: features.get_column(n).to_list() for n in wanted}
-        raw = {n: df.get_column(n).to_list() for n in wanted if n in self.spec.columns}
-        templates = {n: self.spec.reason_template(n) for n in wanted}
+        templates = {n: self.spec.reason_template(n) for n in encoded}
         out = []
         for i, row in enumerate(top):
             reasons = []
@@ -206,3 +247,8 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
             {"fraud_probability": a.probability, "risk_band": a.bands, "top_reasons": reasons},
             index=model_input.index,
         )
+
+
+def _check_explain(explain: str) -> None:
+    if explain not in EXPLAIN_MODES:
+        raise ValueError(f"explain must be one of {EXPLAIN_MODES}, not {explain!r}")
