@@ -184,7 +184,8 @@ class RuleBook:
                 f"rules {self.path} are written for spec {library.spec!r}, not {self.spec.name!r}"
             )
         compiled = [(_hit(r), condition_expr(r.when, self.spec).alias(r.id)) for r in library.rules]
-        tests = [condition_row(r.when, self.spec, RowEncoder(self.spec)) for r in library.rules]
+        enc = RowEncoder(self.spec)  # one for the library, not one a rule
+        tests = [condition_row(r.when, self.spec, enc) for r in library.rules]
         self._row_rules = ([hit for hit, _ in compiled], tests)
         digest = hashlib.sha256(text.encode()).hexdigest()[:8]
         self.library, self.compiled = library, compiled
