@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from concurrent.futures import Future
@@ -61,6 +62,12 @@ _READ_HEAD = sa.select(head.c.seq, head.c.hash).where(head.c.id == 1)
 _INSERT_RECORD = records.insert()
 _MOVE_HEAD = head.update().where(head.c.id == 1)
 _START_HEAD = head.insert()
+_COLUMNS = tuple(records.c.keys())
+_SQL_INSERT = f"INSERT INTO audit_record ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_SQL_READ_HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1"
+_SQL_MOVE_HEAD = "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"
+_SQL_START_HEAD = "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)"
+_PRAGMAS = ("PRAGMA busy_timeout=30000", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL")
 HASHED = ("seq", "ts", "caller", "role", "endpoint", "status", "model", "model_version",
           "request_sha256", "request_hash_kind", "outcome", "latency_ms")  # fmt: skip
 
@@ -93,6 +100,24 @@ def request_sha256(body: bytes) -> tuple[str, str]:
     return hashlib.sha256(body).hexdigest(), "raw"
 
 
+def _chained(entries: list[AuditEntry], seq: int, prev: str) -> list[dict[str, Any]]:
+    """The entries as stored rows, numbered from `seq` + 1 and hash-chained from `prev`."""
+    rows = []
+    for entry in entries:
+        seq += 1
+        row = {
+            **entry.__dict__,
+            "seq": seq,
+            "ts": round(entry.ts, 6),
+            "latency_ms": round(entry.latency_ms, 3),
+            "outcome": json.dumps(entry.outcome, sort_keys=True, separators=(",", ":")),
+        }
+        row["prev_hash"], row["hash"] = prev, record_hash(prev, row)
+        prev = row["hash"]
+        rows.append(row)
+    return rows
+
+
 def record_hash(prev_hash: str, row: dict[str, Any]) -> str:
     payload = json.dumps({k: row[k] for k in HASHED}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256((prev_hash + "\n" + payload).encode()).hexdigest()
@@ -103,9 +128,8 @@ def _sqlite_pragmas(engine: sa.Engine) -> None:
     def _connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # let the "begin" hook below start transactions
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
+        for pragma in _PRAGMAS:
+            cur.execute(pragma)
         cur.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -119,11 +143,14 @@ class AuditLog:
         self.engine = sa.create_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._writer = no_lock
+        self._file: str | None = None  # a SQLite file: appends go through sqlite3 directly
+        self._local = threading.local()
         if self.is_sqlite:
             _sqlite_pragmas(self.engine)
             database = self.engine.url.database
             if database and database != ":memory:":
                 self._writer = WriteLock(database).hold
+                self._file = database
         # Every worker opens the trail as it starts. On a new SQLite file, two switching it to WAL
         # and creating the tables at the same moment failed one at once with "database is locked"
         # (and that worker then served without its endpoints), so this is done one at a time.
@@ -139,30 +166,45 @@ class AuditLog:
         numbers. One commit (one fsync) for the group: see AuditWriter."""
         if not entries:
             return []
+        if self._file is not None:
+            return self._append_sqlite(entries)
         with self._writer(), self.engine.begin() as conn:
             if not self.is_sqlite:
                 conn.exec_driver_sql("LOCK TABLE audit_head IN EXCLUSIVE MODE")
             last = conn.execute(_READ_HEAD).first()
-            seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
-            rows = []
-            for entry in entries:
-                seq += 1
-                row = {
-                    **entry.__dict__,
-                    "seq": seq,
-                    "ts": round(entry.ts, 6),
-                    "latency_ms": round(entry.latency_ms, 3),
-                    "outcome": json.dumps(entry.outcome, sort_keys=True, separators=(",", ":")),
-                }
-                row["prev_hash"], row["hash"] = prev, record_hash(prev, row)
-                prev = row["hash"]
-                rows.append(row)
+            rows = _chained(entries, *((last.seq, last.hash) if last else (0, GENESIS)))
             conn.execute(_INSERT_RECORD, rows)
             if last:
-                conn.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
+                conn.execute(_MOVE_HEAD, {"seq": rows[-1]["seq"], "hash": rows[-1]["hash"]})
             else:
-                conn.execute(_START_HEAD, {"id": 1, "seq": seq, "hash": prev})
+                conn.execute(_START_HEAD, {"id": 1, "seq": rows[-1]["seq"], "hash": rows[-1]["hash"]})
         return [r["seq"] for r in rows]
+
+    def _append_sqlite(self, entries: list[AuditEntry]) -> list[int]:
+        """append_many on a SQLite file through the sqlite3 driver itself: the same statements
+        and transaction, ~0.1 ms of CPU a commit against ~0.6 ms through SQLAlchemy's engine."""
+        conn = self._sqlite_connection()
+        with self._writer():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                last = conn.execute(_SQL_READ_HEAD).fetchone()
+                rows = _chained(entries, *(last or (0, GENESIS)))
+                conn.executemany(_SQL_INSERT, [tuple(r[c] for c in _COLUMNS) for r in rows])
+                conn.execute(_SQL_MOVE_HEAD if last else _SQL_START_HEAD, (rows[-1]["seq"], rows[-1]["hash"]))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return [r["seq"] for r in rows]
+
+    def _sqlite_connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:  # one per thread (the audit writer's, in a server), kept open
+            conn = sqlite3.connect(self._file, isolation_level=None, timeout=30)
+            for pragma in _PRAGMAS:
+                conn.execute(pragma)
+            self._local.conn = conn
+        return conn
 
     def rows(self, since: float | None = None) -> list[dict[str, Any]]:
         query = sa.select(records).order_by(records.c.seq)

@@ -31,6 +31,33 @@ def test_append_many_chains_a_group_in_order_after_earlier_records(tmp_path):
     assert log.verify() == []
 
 
+def test_the_sqlite_file_path_stores_what_the_sqlalchemy_path_stores(tmp_path):
+    """A SQLite file is appended to through sqlite3 directly; an in-memory one through
+    SQLAlchemy's engine. Same entries, same rows and hashes, and the chain of one continues
+    with the other on the same file."""
+    fast = _log(tmp_path)
+    slow = AuditLog("sqlite://")  # in memory: the SQLAlchemy statements
+    assert fast._file and slow._file is None
+    entries = [_entry(i) for i in range(6)]
+    fast.append_many(entries[:1]), fast.append_many(entries[1:4]), fast.append(entries[4])
+    slow.append_many(entries[:1]), slow.append_many(entries[1:4]), slow.append(entries[4])
+    assert fast.rows() == slow.rows()
+    fast._file = None  # the same file through SQLAlchemy: the chain goes on unbroken
+    assert fast.append(entries[5]) == 6
+    assert fast.verify() == []
+
+
+def test_a_group_that_fails_midway_leaves_no_record_and_the_next_one_commits(tmp_path):
+    log = _log(tmp_path)
+    log.append(_entry(0))
+    bad = AuditEntry("c", "admin", "/v1/claims/score", 200, "0" * 64, 1.0, outcome={"x": object()})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        log.append_many([_entry(1), bad])
+    assert log.count() == 1
+    assert log.append(_entry(2)) == 2
+    assert log.verify() == []
+
+
 def test_concurrent_submits_are_all_committed_before_their_futures_resolve(tmp_path):
     log = _log(tmp_path)
     writer = AuditWriter(log)
