@@ -89,6 +89,11 @@ class ServingSettings(BaseModel):
     polars_threads: int = Field(
         0, ge=0, description="POLARS_MAX_THREADS for the server (0 = Polars' default)"
     )
+    rebalance_connections: bool = Field(
+        True,
+        description="a worker holding far more requests than another asks clients to reconnect "
+        "(Connection: close), so keep-alive pools spread over the workers (serving/balance.py)",
+    )
     freeze_heap: bool = Field(
         True,
         description="gc.freeze() once models are loaded: no ~0.4 s full-heap GC pauses under traffic",

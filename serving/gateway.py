@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 from features.ops.audit import AuditEntry, AuditLog, AuditWriter, request_sha256
 from features.ops.keys import Caller, KeyRing
 from features.settings import Settings
+from serving.balance import worker_load
 
 logger = logging.getLogger(__name__)
 
@@ -139,10 +140,21 @@ class Gateway:
             self.audit = AuditWriter(AuditLog(settings.audit_url)) if sec.audit else None
         except Exception:
             exit_worker("cannot open the API keys or the audit trail")
+        rebalance = settings.serving.rebalance_connections
+        self.load = worker_load(settings.state_path / "run", settings.serving.workers) if rebalance else None
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             return await self.app(scope, receive, send)
+        if self.load is None:
+            return await self._call(scope, receive, send)
+        self.load.enter()
+        try:
+            await self._call(scope, receive, send)
+        finally:
+            self.load.leave()
+
+    async def _call(self, scope, receive, send) -> None:
         start, path = time.perf_counter(), scope["path"]
         headers = dict(scope["headers"])
         caller, denial = self._authorise(headers, path)
@@ -216,6 +228,8 @@ class Gateway:
                     logger.exception("audit append failed for %s", entry.endpoint)
                     failed = True
                     return await _respond(send, 503, "audit trail unavailable; the request was not recorded")
+                if self.load is not None and self.load.uneven():  # see serving/balance.py
+                    message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
             if not failed:
                 await send(message)
 
