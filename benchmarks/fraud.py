@@ -11,7 +11,7 @@ from pathlib import Path
 import mlflow
 import polars as pl
 
-from benchmarks.loadgen import run_load, timed_posts
+from benchmarks.loadgen import timed_posts
 from benchmarks.servers import settings_variant, start_ccrisk, start_floor, start_mlflow
 from features.claims.spec import load_spec
 from features.settings import Settings
@@ -112,17 +112,20 @@ def _one_claim_at_c8(env: dict, log: Path, workers: int, seconds: float) -> dict
     """Start ccrisk with `env`, load it with one claim at concurrency 8, stop it."""
     server = start_ccrisk(env, log, workers)
     try:
-        result = run_load(server.base + "/v1/claims/score", {"claim": load_spec().example}, 8, seconds)
-        return {**result.as_dict(), **server.memory()}
+        point = server.load("/v1/claims/score", {"claim": load_spec().example}, 8, seconds)
+        return {**point, **server.memory()}
     finally:
         server.stop()
 
 
 def workers_tuning(env: dict, logs: Path, seconds: float) -> dict:
-    """Before/after, one claim at c=8: BentoML worker processes (1 vs the configured count), and
-    the configured service with the heap not frozen (`serving.freeze_heap: false`)."""
+    """Before/after, one claim at c=8: BentoML worker processes (1 vs the configured count), the
+    configured service with the heap not frozen (`serving.freeze_heap: false`), and without
+    spreading keep-alive connections over the workers (`serving.rebalance_connections: false`;
+    whether one worker then gets them all is chance: read its busiest-process share)."""
     variants = {f"workers_{w}": {"workers": w} for w in sorted({1, _workers(env)})}
     variants["heap_not_frozen"] = {"freeze_heap": False}
+    variants["rebalance_off"] = {"rebalance_connections": False}
     out = {}
     for label, serving in variants.items():
         out[label] = _one_claim_at_c8(
@@ -134,25 +137,31 @@ def workers_tuning(env: dict, logs: Path, seconds: float) -> dict:
     return out
 
 
-def security_overhead(env: dict, logs: Path, seconds: float) -> dict:
+def security_overhead(env: dict, logs: Path, seconds: float, rounds: int = 2) -> dict:
     """One claim at concurrency 1 and 8 with API-key auth + audit trail on (the default) and off,
-    and with the prediction log (monitoring) off: what each adds per request."""
+    and with the prediction log (monitoring) off: what each adds per request. The three servers
+    are up at once and take turns point by point, `rounds` times (medians): single points minutes
+    apart differ by more than these costs on this VM."""
     variants = {
         "auth_audit_on": {"security": {"auth": True, "audit": True}},
         "auth_audit_off": {"security": {"auth": False, "audit": False}},
         "prediction_log_off": {"monitoring": {"log_predictions": False}},
     }
-    out = {}
-    for label, changes in variants.items():
-        server = start_ccrisk(
-            settings_variant(env, f"security-{label}", changes), logs / f"ccrisk-{label}.log", _workers(env)
-        )
-        try:
-            url, payload = server.base + "/v1/claims/score", {"claim": load_spec().example}
-            out[label] = {f"c{c}": run_load(url, payload, c, seconds).as_dict() for c in (1, 8)}
-        finally:
+    servers: dict = {}
+    points: dict[str, dict[int, list[dict]]] = {label: {1: [], 8: []} for label in variants}
+    try:
+        for label, changes in variants.items():
+            variant_env = settings_variant(env, f"security-{label}", changes)
+            servers[label] = start_ccrisk(variant_env, logs / f"ccrisk-{label}.log", _workers(env))
+        payload = {"claim": load_spec().example}
+        for _ in range(rounds):
+            for c in (1, 8):
+                for label, server in servers.items():
+                    points[label][c].append(server.load("/v1/claims/score", payload, c, seconds))
+    finally:
+        for server in servers.values():
             server.stop()
-    return out
+    return {label: {f"c{c}": _median_point(p) for c, p in levels.items()} for label, levels in points.items()}
 
 
 def batches(env: dict, logs: Path, data: Path, sizes: list[int], repeats: int) -> dict:
