@@ -127,3 +127,28 @@ def trained(tmp_path_factory) -> TrainedStore:
         articles, load_queries(SAMPLE_KB_QUERIES, articles), load_kb_config(), settings, source="sample"
     )
     return store
+
+
+def post_through(gateway, path: str = "/v1/claims/score", response_headers=()) -> list[dict]:
+    """One POST through `gateway` (serving/gateway.py) in front of an app that answers 200 with
+    `response_headers` and `{}`; the ASGI messages the gateway sent on."""
+    import asyncio
+
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": list(response_headers)})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    gateway.app = app
+    sent: list[dict] = []
+    messages = iter([{"type": "http.request", "body": b"{}", "more_body": False}])
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    headers = [(b"content-type", b"application/json")]
+    asyncio.run(gateway({"type": "http", "path": path, "method": "POST", "headers": headers}, receive, send))
+    return sent

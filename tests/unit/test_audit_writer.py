@@ -122,26 +122,9 @@ def test_a_cancelled_caller_does_not_stop_its_record_or_the_writer(tmp_path):
 
 def _call(gw, path: str = "/v1/claims/score") -> tuple[int, bytes]:
     """One POST through the gateway in front of an app that answers 200."""
-    import asyncio
+    from tests.conftest import post_through
 
-    async def app(scope, receive, send):
-        await receive()
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"{}"})
-
-    gw.app = app
-    sent: list[dict] = []
-    messages = iter([{"type": "http.request", "body": b"{}", "more_body": False}])
-
-    async def receive():
-        return next(messages)
-
-    async def send(message):
-        sent.append(message)
-
-    headers = [(b"content-type", b"application/json")]
-    scope = {"type": "http", "path": path, "method": "POST", "headers": headers}
-    asyncio.run(gw(scope, receive, send))
+    sent = post_through(gw, path)
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 

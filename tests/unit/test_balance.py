@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 import pytest
@@ -62,24 +61,9 @@ def test_no_balancing_with_one_worker_or_outside_a_worker(tmp_path):
 
 
 def _post(gw) -> list[dict]:
-    async def app(scope, receive, send):
-        await receive()
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-a", b"1")]})
-        await send({"type": "http.response.body", "body": b"{}"})
+    from tests.conftest import post_through
 
-    gw.app = app
-    sent: list[dict] = []
-    messages = iter([{"type": "http.request", "body": b"{}", "more_body": False}])
-
-    async def receive():
-        return next(messages)
-
-    async def send(message):
-        sent.append(message)
-
-    scope = {"type": "http", "path": "/v1/claims/score", "method": "POST", "headers": []}
-    asyncio.run(gw(scope, receive, send))
-    return sent
+    return post_through(gw, response_headers=[(b"x-a", b"1")])
 
 
 def test_the_gateway_asks_for_a_reconnect_only_while_this_worker_is_far_busier(tmp_path):
