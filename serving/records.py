@@ -7,13 +7,16 @@ import time
 from collections import Counter
 from typing import Any
 
-from features.claims.api import claim_inputs
+from features.claims.api import claim_columns, claim_inputs
 from features.contact.api import ContactBatch, ContactMessage
 from features.kb.api import KBSearchOut
+from features.ops.blocks import Block
 from features.settings import Settings
 from features.text import mask_pii
 from serving.gateway import note
 from serving.scored import ScoredClaims
+
+BLOCK_MIN = 64  # claims in one batch from which its predictions are logged as one block
 
 
 def claims_outcome(batch: ScoredClaims) -> None:
@@ -62,10 +65,14 @@ class PredictionRecorder:
         self.writer = BackgroundWriter(PredictionLog(settings.predictions_path), prepare=_mask_texts)
 
     def claims(self, claims: list, batch: ScoredClaims) -> None:
-        """Served (and shadow) claim scores; each row keeps the variant and version that scored it."""
+        """Served (and shadow) claim scores; each row keeps the variant and version that scored it.
+        A batch of BLOCK_MIN claims or more is logged as one block (features/ops/blocks.py)."""
         if not self.enabled:
             return
         now = time.time()
+        if len(claims) >= BLOCK_MIN and len({m.name for m in batch.models}) == 1:
+            self.writer.submit(_claim_block(now, claims, batch))
+            return
         rows = [
             _row(now, m, v, b, p, claim_inputs(c), i)
             for c, i, p, b, m, v in zip(
@@ -98,6 +105,18 @@ class PredictionRecorder:
                 label = getattr(out, "band", None) or out.label
                 rows.append(_row(now, ref, "champion", label, out.probability, inputs))
         self.writer.submit(rows)
+
+
+def _claim_block(ts: float, claims: list, batch: ScoredClaims) -> Block:
+    outputs = {
+        "model_version": [m.version for m in batch.models],
+        "variant": list(batch.variants),
+        "entity_id": list(batch.claim_ids),
+        "band": list(batch.bands),
+        "label": list(batch.bands),
+        "score": list(batch.probability),
+    }
+    return Block(ts=ts, model=batch.models[0].name, outputs=outputs, inputs=claim_columns(claims))
 
 
 def _row(ts, ref, variant: str, label: str, score: float, inputs: dict, entity_id=None) -> dict[str, Any]:
