@@ -42,6 +42,15 @@ def train_for_bench(settings: Settings) -> tuple[dict, Path]:
     return ({"fraud": quality} if data == REAL_CLAIMS else {"fraud": "skipped: real data absent"}), data
 
 
+def train_sample(settings: Settings) -> Path:
+    """The sample claims' model, for a run that measures other families only."""
+    from training.config import FraudTrainConfig, default_config_path, load_config
+    from training.fraud.pipeline import train_fraud
+
+    train_fraud(SAMPLE_CLAIMS, load_config(FraudTrainConfig, default_config_path("fraud")), settings)
+    return SAMPLE_CLAIMS
+
+
 def _claims(data: Path, n: int) -> list[dict]:
     spec = load_spec()
     frame = pl.read_csv(data)

@@ -58,6 +58,18 @@ def train_for_bench(settings: Settings) -> dict:
     return out
 
 
+def train_sample(settings: Settings) -> None:
+    """The sample KB, for a run that measures other families only."""
+    from features.kb.articles import load_articles
+    from training.kb.config import load_kb_config
+    from training.kb.data import load_queries
+    from training.kb.pipeline import train_kb
+
+    cfg = load_kb_config()
+    articles = load_articles(ROOT / cfg.kb)
+    train_kb(articles, load_queries(ROOT / cfg.queries, articles), cfg, settings, source="sample")
+
+
 def latency(env: dict, logs: Path, levels: list[int], seconds: float, workers: int) -> dict:
     server = start_ccrisk(env, logs / "ccrisk-kb.log", workers)
     out: dict = {"cold_start_s": round(server.cold_start_s, 2)}

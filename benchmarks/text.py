@@ -41,6 +41,15 @@ def train_for_bench(settings: Settings) -> dict:
     return out
 
 
+def train_samples(settings: Settings) -> None:
+    """Each task's sample model, for a run that measures other families only."""
+    from training.text.config import load_text_config
+    from training.text.pipeline import train_text
+
+    for task in TASKS:
+        train_text(None, load_text_config(task, sample=True), settings)
+
+
 def latency(env: dict, logs: Path, levels: list[int], seconds: float, workers: int) -> dict:
     """/v1/contact/analyze for a neutral message (no key phrases) and a complaint (with them)."""
     server = start_ccrisk(env, logs / "ccrisk-text.log", workers)
@@ -113,7 +122,7 @@ def table_rows(report: dict) -> list[tuple[str, str]]:
     for task, q in report["quality"].get("text", {}).items():
         rows.append((f"text {task}", f"macro-F1 {q['macro_f1']}, accuracy {q['accuracy']} ({q['data']})"))
     for name in ("neutral", "complaint_with_key_phrases"):
-        for r in report["serving"]["text_single"][name]:
+        for r in report["serving"].get("text_single", {}).get(name, []):
             rows.append(
                 (
                     f"message {name} c={r['concurrency']}",
@@ -140,7 +149,7 @@ def markdown_lines(report: dict) -> list[str]:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name in ("neutral", "complaint_with_key_phrases"):
-        for r in report["serving"]["text_single"][name]:
+        for r in report["serving"].get("text_single", {}).get(name, []):
             lines.append(
                 f"| {name} | {r['concurrency']} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
                 f"| {r['p99_ms']:.1f} | {r['errors']} | {r.get('busiest_process_cpu_share', '')} |"

@@ -236,11 +236,21 @@ def ensure_champion(
 @app.command("bench")
 def bench(
     quick: Annotated[bool, typer.Option(help="short smoke run (2 s per point, fewer sizes)")] = False,
+    only: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            help="measure only this family (fraud, text or kb; repeat for more): the others get"
+            " sample models, the JSON is bench-FAMILY.json and the README is left as it is"
+        ),
+    ] = None,
 ) -> None:
     """Quality on the real data and serving speed side by side; JSON under benchmarks/results/."""
-    from benchmarks.run import run_bench
+    from benchmarks.run import FAMILIES, run_bench
 
-    out = run_bench(quick, console)
+    try:
+        out = run_bench(quick, console, only or FAMILIES)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--only") from exc
     console.print(f"wrote {out}")
 
 

@@ -1,0 +1,58 @@
+"""`ccrisk bench --only`: the bars a partial run reports, and the families it accepts."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from benchmarks.report import check_bars
+from benchmarks.run import run_bench
+
+
+def _point(c: int, p95: float, p99: float = 0.0, rps: float = 100.0) -> dict:
+    return {"concurrency": c, "rps": rps, "p50_ms": 1.0, "p95_ms": p95, "p99_ms": p99, "errors": 0}
+
+
+def _fraud_serving() -> dict:
+    return {
+        "fraud_single": {
+            "ccrisk": {"load": [_point(1, 5.0), _point(8, 20.0, p99=30.0)], "rss_mb": 1400.0},
+            "ratio_rps": [2.0, 3.5],
+        },
+        "fraud_batch": {"1000": {"endpoint_none_vs_raw": 0.4}, "10000": {"endpoint_none_vs_raw": 0.55}},
+    }
+
+
+def test_a_full_run_checks_every_serving_bar():
+    report = {
+        "quality": {},
+        "serving": {
+            **_fraud_serving(),
+            "text_single": {"neutral": [_point(1, 25.0), _point(8, 90.0)]},
+            "kb_search": {"search": [_point(1, 60.0)]},
+        },
+    }
+    bars = check_bars(report)
+    assert {k: v["met"] for k, v in bars.items()} == {
+        "fraud_rps_vs_mlflow_at_c8": True,
+        "single_claim_p99_ms_at_c8": False,
+        "batch_none_share_of_raw_predict": True,  # the largest batch's share
+        "rss_mb_all_models": True,
+        "message_p95_ms_at_c1": True,
+        "kb_query_p95_ms_at_c1": False,
+    }
+
+
+def test_a_fraud_only_run_leaves_out_the_other_bars_and_the_rss_with_all_models():
+    bars = check_bars({"quality": {}, "serving": _fraud_serving(), "only": ["fraud"]})
+    assert set(bars) == {
+        "fraud_rps_vs_mlflow_at_c8",
+        "single_claim_p99_ms_at_c8",
+        "batch_none_share_of_raw_predict",
+    }
+
+
+@pytest.mark.parametrize("only", [("fraud", "speech"), ()])
+def test_only_names_the_families_it_accepts(only):
+    with pytest.raises(ValueError, match="choose from fraud, text, kb"):
+        run_bench(True, Console(quiet=True), only)
