@@ -82,7 +82,7 @@ class TrainedStore:
         }
 
 
-MAX_BATCH = 50
+MAX_BATCH = 80  # above serving.records.BLOCK_MIN: a full batch is logged as one block
 MAX_TEXTS = 8
 
 

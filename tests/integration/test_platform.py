@@ -152,16 +152,18 @@ def test_claims_feedback_hit_rate_and_drift(server, api_keys, trained, spec):
 
 
 def test_train_with_feedback_adds_the_reviewed_served_claims(server, trained, spec, api_keys, tmp_path):
-    """Outcomes join the logged inputs of the served claims; `train fraud --with-feedback` (run on
-    a copy of the store, so the session's champion stays) logs how many rows they added."""
+    """Outcomes join the logged inputs of the served claims (a batch large enough to be logged as
+    one block); `train fraud --with-feedback` (run on a copy of the store, so the session's
+    champion stays) logs how many rows they added."""
     import shutil
 
     from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
+    from serving.records import BLOCK_MIN
     from tests.conftest import write_settings
     from training.monitor import feedback_rows
 
     claims_system = client(server, api_keys["claims_system"])
-    claims = sample_claims(spec, 6, "FB")
+    claims = sample_claims(spec, BLOCK_MIN + 6, "FB")
     assert claims_system.post("/v1/claims/score_batch", json={"claims": claims}).status_code == 200
     for claim, outcome in zip(claims[:3], ("confirmed_fraud", "legitimate", "inconclusive"), strict=True):
         body = {"claim_id": claim["claim_id"], "outcome": outcome, "investigator": "inv-2"}
@@ -173,6 +175,8 @@ def test_train_with_feedback_adds_the_reviewed_served_claims(server, trained, sp
             break
         time.sleep(0.1)
     served = set(log.frame("ccrisk-fraud", with_inputs=False)["entity_id"])
+    blocked = log._conn.execute("SELECT SUM(row_count) FROM prediction_block").fetchone()[0]
+    assert blocked and blocked >= len(claims)
     latest = ClaimFeedbackStore(settings.feedback_path).latest()
     usable = latest[
         latest["claim_id"].isin(served) & latest["outcome"].isin(["confirmed_fraud", "legitimate"])
