@@ -56,12 +56,20 @@ class Bands:
     cutoffs: dict[str, tuple[float, float]]
 
     def assign(self, probability: np.ndarray, lob: list[Any] | None) -> list[str]:
-        keys = [str(v) for v in lob] if lob is not None else [ALL_LOB] * len(probability)
-        out = []
-        for p, key in zip(probability, keys, strict=True):
-            medium, high = self.cutoffs.get(key, self.cutoffs[ALL_LOB])
-            out.append("high" if p >= high else "medium" if p >= medium else "low")
-        return out
+        """ "high" from the line's high cut-off, else "medium" from its medium one, else "low"
+        (cut-offs of a line not in `cutoffs`: the overall ones). Vectorised: a Python loop
+        over a 10,000-claim batch cost ~7 ms."""
+        probability = np.asarray(probability, dtype=float)
+        fallback = self.cutoffs[ALL_LOB]
+        if lob is None:
+            medium, high = fallback
+        else:
+            keys = [str(v) for v in lob]
+            found = {key: self.cutoffs.get(key, fallback) for key in set(keys)}
+            cut = np.array([found[key] for key in keys], dtype=float).reshape(-1, 2)
+            medium, high = cut[:, 0], cut[:, 1]
+        level = np.where(probability >= high, 2, np.where(probability >= medium, 1, 0))
+        return [BANDS[i] for i in level.tolist()]
 
 
 @dataclass
