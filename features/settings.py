@@ -98,6 +98,11 @@ class ServingSettings(BaseModel):
         True,
         description="gc.freeze() once models are loaded: no ~0.4 s full-heap GC pauses under traffic",
     )
+    columnar_batches: bool = Field(
+        True,
+        description="decode /v1/claims/score_batch bodies straight into columns (msgspec), pydantic "
+        "only for a body that decoder refuses (features/claims/wire.py); false: pydantic always",
+    )
 
 
 class SecuritySettings(BaseModel):

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
-import polars as pl
 from pydantic import BaseModel
 
-from features.claims.api import ModelRef, claim_columns, claim_inputs
+from features.claims.api import ModelRef
+from features.claims.batch import ClaimBatch
 from features.claims.rowpath import NotPlain
 from features.claims.rules import RuleBook, default_rules_path
 from features.claims.spec import ClaimSpec
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 ROW_PATH_MAX = 16  # batches up to this size are encoded without Polars (see _assess_rows)
 SHADOW_BACKLOG = 64  # shadow batches waiting at most; beyond that they are dropped, not queued
-ShadowSink = Callable[[list, ScoredClaims], None]
+ShadowSink = Callable[[ClaimBatch, ScoredClaims], None]
 
 
 class FraudService:
@@ -66,8 +66,10 @@ class FraudService:
         m = model or self.champion.current
         return ModelRef(name=m.name, version=m.version, run_id=m.run_id, rules_version=self.rules.version)
 
-    def score(self, claims: list[BaseModel], explain: str = "all") -> ScoredClaims:
-        if not claims:
+    def score(self, claims: ClaimBatch | list[BaseModel], explain: str = "all") -> ScoredClaims:
+        """Claims (columns, or validated `claim_model` objects) scored in request order."""
+        claims = ClaimBatch.from_models(claims)
+        if not len(claims):
             raise ValueError("claims: send at least one claim")
         if len(claims) > self.max_batch:
             raise TooManyClaims(
@@ -77,33 +79,39 @@ class FraudService:
         champion = self.champion.current  # read once: an alias swap mid-request cannot mix versions
         challenger = self.challenger.current if self.challenger else None
         mode = self.traffic.mode if challenger else "off"
-        variants = ["champion"] * len(claims)
-        if mode == "split":
-            variants = [assign(c.claim_id, self.traffic.split_percent, champion.name) for c in claims]
+        if mode != "split":  # every claim answered by the champion, in request order
+            scored = self._assess(champion, claims, explain, "champion")
+            if mode == "shadow":
+                self._submit_shadow(challenger, claims)
+            return scored
+        return self._split(champion, challenger, claims, explain)
+
+    def _split(
+        self, champion: LoadedModel, challenger: LoadedModel, claims: ClaimBatch, explain: str
+    ) -> ScoredClaims:
+        """Split mode: a sticky share of the claims (by id) is answered by the challenger."""
+        variants = [assign(i, self.traffic.split_percent, champion.name) for i in claims.ids]
         parts = []
         for variant, model in (("champion", champion), ("challenger", challenger)):
             idx = [i for i, v in enumerate(variants) if v == variant]
             if idx:
-                parts.append((idx, self._assess(model, [claims[i] for i in idx], explain, variant)))
-        if mode == "shadow":
-            self._submit_shadow(challenger, claims)
+                part = claims if len(idx) == len(claims) else claims.take(idx)
+                parts.append((idx, self._assess(model, part, explain, variant)))
         return scatter(len(claims), parts)
 
-    def _assess(self, model: LoadedModel, claims: list, explain: str, variant: str) -> ScoredClaims:
+    def _assess(self, model: LoadedModel, claims: ClaimBatch, explain: str, variant: str) -> ScoredClaims:
         scorer = model.python_model
         scored = self._assess_rows(scorer, claims, explain) if len(claims) <= ROW_PATH_MAX else None
         if scored is None:
-            frame = pl.DataFrame(
-                claim_columns(claims), schema_overrides=_text_columns(scorer.spec), strict=False
-            )
+            frame = claims.frame(_text_columns(scorer.spec))
             rules, rule_exprs = self.rules.snapshot()
             a = scorer.assess(frame, self.reason_count, explain, extra=rule_exprs)  # one Polars pass
-            hits = self.rules.hits(rules, a.extra) if rules else [[] for _ in claims]
+            hits = self.rules.hits(rules, a.extra) if rules else [[] for _ in claims.ids]
             scored = (a, hits)
         a, hits = scored
         n = len(claims)
         return ScoredClaims(
-            claim_ids=[c.claim_id for c in claims],
+            claim_ids=list(claims.ids),
             probability=a.probability.tolist(),
             bands=a.bands,
             reasons=a.reasons,
@@ -112,10 +120,10 @@ class FraudService:
             variants=[variant] * n,
         )
 
-    def _assess_rows(self, scorer, claims: list, explain: str) -> tuple | None:
+    def _assess_rows(self, scorer, claims: ClaimBatch, explain: str) -> tuple | None:
         """A few claims without Polars (features/claims/rowpath.py: the same answer, ~1.5 ms less
         a claim); None when a value needs the Polars path."""
-        rows = [claim_inputs(c) for c in claims]
+        rows = claims.rows()
         try:
             hits = self.rules.row_hits(rows)
             return scorer.assess_rows(rows, self.reason_count, explain), hits
@@ -123,14 +131,14 @@ class FraudService:
             logger.debug("claims take the Polars path: %s", exc)
             return None
 
-    def _submit_shadow(self, challenger: LoadedModel, claims: list) -> None:
+    def _submit_shadow(self, challenger: LoadedModel, claims: ClaimBatch) -> None:
         """Score with the challenger on a helper thread; dropped (and counted) when it lags."""
         if not self._shadow_room.acquire(blocking=False):
             self.shadow_dropped += 1
             return
         self._shadow_pool.submit(self._shadow, challenger, claims)
 
-    def _shadow(self, challenger: LoadedModel, claims: list) -> None:
+    def _shadow(self, challenger: LoadedModel, claims: ClaimBatch) -> None:
         try:
             scored = self._assess(challenger, claims, "none", "challenger")
             if self.on_shadow:
@@ -141,6 +149,6 @@ class FraudService:
             self._shadow_room.release()
 
 
-def _text_columns(spec: ClaimSpec) -> dict[str, pl.DataType]:
-    """Categorical columns as text (open vocabularies may mix ints and strings in JSON)."""
-    return {c: pl.Utf8 for c, cs in spec.columns.items() if cs.is_categorical and cs.unknown == "missing"}
+def _text_columns(spec: ClaimSpec) -> list[str]:
+    """Categorical columns read as text (open vocabularies may mix ints and strings in JSON)."""
+    return [c for c, cs in spec.columns.items() if cs.is_categorical and cs.unknown == "missing"]

@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from features.claims.api import claim_columns, claim_inputs
+from features.claims.batch import ClaimBatch
 from features.contact.api import ContactBatch, ContactMessage
 from features.kb.api import KBSearchOut
 from features.ops.blocks import Block
@@ -64,19 +64,20 @@ class PredictionRecorder:
         self.enabled = settings.monitoring.log_predictions
         self.writer = BackgroundWriter(PredictionLog(settings.predictions_path), prepare=_mask_texts)
 
-    def claims(self, claims: list, batch: ScoredClaims) -> None:
+    def claims(self, claims: ClaimBatch | list, batch: ScoredClaims) -> None:
         """Served (and shadow) claim scores; each row keeps the variant and version that scored it.
         A batch of BLOCK_MIN claims or more is logged as one block (features/ops/blocks.py)."""
         if not self.enabled:
             return
+        claims = ClaimBatch.from_models(claims)
         now = time.time()
         if len(claims) >= BLOCK_MIN and len({m.name for m in batch.models}) == 1:
             self.writer.submit(_claim_block(now, claims, batch))
             return
         rows = [
-            _row(now, m, v, b, p, claim_inputs(c), i)
-            for c, i, p, b, m, v in zip(
-                claims, batch.claim_ids, batch.probability, batch.bands, batch.models, batch.variants,
+            _row(now, m, v, b, p, inputs, i)
+            for inputs, i, p, b, m, v in zip(
+                claims.rows(), batch.claim_ids, batch.probability, batch.bands, batch.models, batch.variants,
                 strict=True,
             )
         ]  # fmt: skip
@@ -107,7 +108,7 @@ class PredictionRecorder:
         self.writer.submit(rows)
 
 
-def _claim_block(ts: float, claims: list, batch: ScoredClaims) -> Block:
+def _claim_block(ts: float, claims: ClaimBatch, batch: ScoredClaims) -> Block:
     outputs = {
         "model_version": [m.version for m in batch.models],
         "variant": list(batch.variants),
@@ -116,7 +117,13 @@ def _claim_block(ts: float, claims: list, batch: ScoredClaims) -> Block:
         "label": list(batch.bands),
         "score": list(batch.probability),
     }
-    return Block(ts=ts, model=batch.models[0].name, outputs=outputs, inputs=claim_columns(claims))
+    return Block(ts=ts, model=batch.models[0].name, outputs=outputs, inputs=_inputs(claims))
+
+
+def _inputs(claims: ClaimBatch) -> Any:
+    """A block's inputs: the frame scoring built from the claims (not built twice), or, where a
+    column mixes types and there is none, the columns (the block then goes in as rows)."""
+    return claims.as_sent if claims.as_sent is not None else claims.columns
 
 
 def _row(ts, ref, variant: str, label: str, score: float, inputs: dict, entity_id=None) -> dict[str, Any]:

@@ -12,20 +12,23 @@ from __future__ import annotations
 import logging
 import sys
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import bentoml
 from bentoml.exceptions import BentoMLException, InvalidArgument, NotFound
 from pydantic import Field
 from starlette.responses import Response
 
-from features.claims.api import BatchScore, ClaimFeedbackOut, ClaimScore, Outcome, claim_model
+from features.claims.api import BatchScore, ClaimFeedbackOut, ClaimScore, Explain, Outcome, claim_model
+from features.claims.batch import ClaimBatch
 from features.claims.spec import load_spec
+from features.claims.wire import BatchDecoder
 from features.contact.api import Channel, ContactAnalysis, ContactBatch, ContactMessage, KeyPhraseMode, Text
 from features.kb.api import KBFeedbackOut, KBFilters, KBSearchOut, Query, TopK, Verdict
 from features.settings import load_settings, prepare_environment
 from serving import records
 from serving.admin import monitoring_app
+from serving.batch_input import claims_batch_input
 from serving.errors import TooManyClaims, TooManyTexts, UnknownQueryId
 from serving.gateway import Gateway, note
 
@@ -38,6 +41,8 @@ _SETTINGS = load_settings()
 prepare_environment(_SETTINGS)
 _SPEC = load_spec(_SETTINGS.serving.claim_spec)
 Claim = claim_model(_SPEC)
+_DECODER = BatchDecoder(_SPEC) if _SETTINGS.serving.columnar_batches else None
+ClaimsBatchInput = claims_batch_input(Claim, _DECODER)
 
 
 class PayloadTooLarge(BentoMLException):
@@ -117,15 +122,10 @@ class CCRisk:
         )
         return ClaimFeedbackOut(stored=True, feedback_id=feedback_id)
 
-    @bentoml.api(route="/v1/claims/score_batch")
-    def claims_score_batch(
-        self,
-        claims: Annotated[list[Claim], Field(min_length=1)],  # type: ignore[valid-type]
-        explain: Annotated[
-            Literal["all", "flagged", "none"],
-            Field(description="which claims get reasons: all, flagged (medium/high band) or none"),
-        ] = "flagged",
-    ) -> BatchScore:
+    # The input spec decodes the body straight into columns when it can (serving/batch_input.py):
+    # `claims` is then a ClaimBatch, else the list of Claim objects pydantic validated.
+    @bentoml.api(route="/v1/claims/score_batch", input_spec=ClaimsBatchInput)
+    def claims_score_batch(self, claims: ClaimBatch | list, explain: Explain = "flagged") -> BatchScore:
         """Score a batch of claims (up to serving.max_batch_claims), in request order.
 
         Reasons (TreeSHAP) cost far more than scores, so by default only flagged claims
@@ -218,7 +218,8 @@ class CCRisk:
         self.recorder.contact(messages, out, masked)
         return out
 
-    def _score(self, claims: list, explain: str = "all") -> ScoredClaims:
+    def _score(self, claims: ClaimBatch | list, explain: str = "all") -> ScoredClaims:
+        claims = ClaimBatch.from_models(claims)
         try:
             out = self.fraud.score(claims, explain)
         except TooManyClaims as exc:

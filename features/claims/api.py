@@ -70,6 +70,12 @@ def claim_columns(claims: list[BaseModel]) -> dict[str, list[Any]]:
     return {name: [r[name] for r in rows] for name in rows[0] if name != "claim_id"}
 
 
+Explain = Annotated[
+    Literal["all", "flagged", "none"],
+    Field(description="which claims get reasons: all, flagged (medium/high band) or none"),
+]
+
+
 class RuleHit(BaseModel):
     """A rule that fired on a claim (what the API returns beside the score)."""
 

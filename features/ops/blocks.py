@@ -18,6 +18,7 @@ import pydantic_core
 
 if TYPE_CHECKING:
     import pandas as pd
+    import polars as pl
 
 # Per-row columns of a block, as in the row table (`ts` and `model` are one per block).
 ROW_COLUMNS = ("model_version", "variant", "entity_id", "band", "label", "score")
@@ -26,12 +27,12 @@ ROW_COLUMNS = ("model_version", "variant", "entity_id", "band", "label", "score"
 @dataclass(frozen=True)
 class Block:
     """One batch's predictions: `outputs` one list per ROW_COLUMNS name, `inputs` one list per
-    input field (the batch's rows in order)."""
+    input field, or the Polars frame of them (the batch's rows in order)."""
 
     ts: float
     model: str
     outputs: dict[str, list]
-    inputs: dict[str, list[Any]]
+    inputs: dict[str, list[Any]] | pl.DataFrame
 
     @property
     def size(self) -> int:
@@ -39,8 +40,9 @@ class Block:
 
     def rows(self) -> list[dict[str, Any]]:
         """The same predictions as row-table rows (for a block that cannot be encoded)."""
-        names = list(self.inputs)
-        inputs = [dict(zip(names, values, strict=True)) for values in zip(*self.inputs.values(), strict=True)]
+        columns = self.inputs if isinstance(self.inputs, dict) else self.inputs.to_dict(as_series=False)
+        names = list(columns)
+        inputs = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
         outputs = zip(*(self.outputs[c] for c in ROW_COLUMNS), strict=True)
         return [
             {"ts": self.ts, "model": self.model, **dict(zip(ROW_COLUMNS, out, strict=True)), "inputs": i}
@@ -55,7 +57,11 @@ def encode(block: Block) -> bytes | None:
     import polars as pl  # here, not at import: the serving supervisor imports Block, not Polars
 
     try:
-        inputs = pl.DataFrame(block.inputs, strict=True)
+        inputs = (
+            block.inputs
+            if isinstance(block.inputs, pl.DataFrame)
+            else pl.DataFrame(block.inputs, strict=True)
+        )
         frame = pl.DataFrame(block.outputs, strict=True).with_columns(inputs.to_struct("inputs"))
     except (TypeError, OverflowError, pl.exceptions.PolarsError):
         return None

@@ -85,6 +85,34 @@ def test_bad_claim_gets_400_naming_the_field(server, change, field):
     assert field in [loc for d in r.json()["detail"] for loc in d["loc"]]
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"VehiclePrice": "cheap"}, "VehiclePrice"),
+        ({"DriverRating": 9}, "DriverRating"),
+        ({"Extra": 1}, "Extra"),
+    ],
+)
+def test_bad_claim_in_a_batch_gets_400_naming_the_claim_and_field(server, change, field):
+    """msgspec refuses the body (features/claims/wire.py) and pydantic words the error."""
+    claims = _claims(3)
+    claims[2] = {**claims[2], **change}
+    r = server.post("/v1/claims/score_batch", json={"claims": claims})
+    assert r.status_code == 400
+    assert ["claims", 2, field] in [d["loc"] for d in r.json()["detail"]]
+
+
+def test_a_batch_pydantic_coerces_scores_as_the_same_claims_sent_strictly(server):
+    """`30.0` for an integer, a number sent as text: msgspec leaves such a body to pydantic,
+    whose lax mode accepts it; the answer is the one the strictly typed body gets."""
+    claims = _claims(70, start=200)  # over serving/records.BLOCK_MIN: logged as one block either way
+    lax = [{**c, "Age": float(c["Age"]), "Deductible": str(c["Deductible"])} for c in claims]
+    strict = server.post("/v1/claims/score_batch", json={"claims": claims, "explain": "all"})
+    coerced = server.post("/v1/claims/score_batch", json={"claims": lax, "explain": "all"})
+    assert strict.status_code == coerced.status_code == 200, coerced.text
+    assert coerced.content == strict.content
+
+
 def test_missing_field_bad_json_and_empty_batch(server):
     claim = _claims(1)[0]
     del claim["Fault"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from features.claims.api import claim_model
+from features.claims.batch import ClaimBatch
 from features.claims.spec import load_spec
 from features.settings import load_settings
 from serving import fraud
@@ -52,5 +53,5 @@ def test_a_value_the_row_path_does_not_reproduce_is_scored_by_polars(service):
     svc, spec = service
     claim = _claims(spec, [spec.example])[0]
     odd = claim.model_copy(update={"Age": float("nan")})  # no API client can send this
-    assert svc._assess_rows(svc.loaded.python_model, [odd], "all") is None
+    assert svc._assess_rows(svc.loaded.python_model, ClaimBatch.from_models([odd]), "all") is None
     assert 0 <= svc.score([odd]).probability[0] <= 1

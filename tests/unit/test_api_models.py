@@ -1,7 +1,8 @@
 import pytest
 from pydantic import ValidationError
 
-from features.claims.api import claim_columns, claim_inputs, claim_model
+from features.claims.api import claim_inputs, claim_model
+from features.claims.batch import ClaimBatch
 from tests.unit.test_transform import _claim
 
 
@@ -72,9 +73,9 @@ def test_claim_columns_build_the_frame_the_row_dicts_build(Claim, spec):
         Claim(**_claim(spec, Make=7)),
         Claim(**_claim(spec, Make="")),
     ]
-    overrides = _text_columns(spec)
+    overrides = dict.fromkeys(_text_columns(spec), pl.Utf8)
     by_rows = pl.DataFrame([claim_inputs(c) for c in claims], schema_overrides=overrides, strict=False)
-    by_columns = pl.DataFrame(claim_columns(claims), schema_overrides=overrides, strict=False)
+    by_columns = ClaimBatch.from_models(claims).frame(_text_columns(spec))
     assert_frame_equal(by_columns, by_rows)
     assert by_columns.get_column("Make").to_list() == [claims[0].Make, "Tesla", "7", ""]
     assert "claim_id" not in by_columns.columns and by_columns.width == len(spec.columns)
