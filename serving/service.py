@@ -9,6 +9,7 @@ BentoML's supervisor process imports this module as well and stays small (59 MB 
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from http import HTTPStatus
@@ -100,6 +101,7 @@ class CCRisk:
         self.poller = AliasPoller(slots, _SETTINGS.serving.alias_poll_s)
         if _SETTINGS.serving.freeze_heap:
             settle_heap()  # after every model is loaded: no full-heap GC pauses under traffic
+        gc.set_threshold(*_SETTINGS.serving.gc_thresholds)  # fewer passes over a batch's live objects
 
     @bentoml.api(route="/v1/claims/score")
     def claims_score(self, claim: Claim) -> ClaimScore:  # type: ignore[valid-type]
