@@ -104,6 +104,11 @@ class ServingSettings(BaseModel):
         "batch allocates ~100k objects that live for the whole request, and at 700 the collector "
         "ran ~90 young-generation passes over them a call",
     )
+    access_log: bool = Field(
+        False,
+        description="BentoML's access log (a line per request on the server's output); the audit "
+        "trail records every /v1 call (caller, endpoint, status, latency) either way",
+    )
     columnar_batches: bool = Field(
         True,
         description="decode /v1/claims/score_batch bodies straight into columns (msgspec), pydantic "

@@ -75,7 +75,12 @@ def without_pyarrow() -> None:
         sys.modules["pyarrow"] = None  # type: ignore[assignment]  # `import pyarrow` -> ImportError
 
 
-@bentoml.service(name="ccrisk", traffic={"timeout": 60}, workers=_SETTINGS.serving.workers)
+@bentoml.service(
+    name="ccrisk",
+    traffic={"timeout": 60},
+    workers=_SETTINGS.serving.workers,
+    logging={"access": {"enabled": _SETTINGS.serving.access_log}},
+)
 class CCRisk:
     """Claims fraud scoring, contact-text analysis (complaint risk, topic, intent) and
     knowledge-base answers."""

@@ -43,3 +43,11 @@ def test_workers_import_pandas_without_pyarrow_unless_it_is_already_loaded():
     code = "import pandas; from serving.service import without_pyarrow; without_pyarrow(); import pyarrow"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_bentoml_access_log_follows_the_setting():
+    """Off by default (serving.access_log): the audit trail records every call already."""
+    code = "import json; from serving.service import CCRisk; print(json.dumps(CCRisk.config['logging']))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"access": {"enabled": False}}
