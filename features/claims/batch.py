@@ -29,7 +29,8 @@ class ClaimBatch:
 
     @classmethod
     def from_models(cls, claims: Sequence[BaseModel]) -> ClaimBatch:
-        """From validated `claim_model` objects (the single-claim endpoint, tests, tools)."""
+        """From validated `claim_model` objects (the single-claim endpoint, the pydantic way of the
+        batch endpoint, tests); a ClaimBatch is returned as it is."""
         if isinstance(claims, ClaimBatch):
             return claims
         if not claims:
