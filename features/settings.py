@@ -109,6 +109,12 @@ class ServingSettings(BaseModel):
         description="BentoML's access log (a line per request on the server's output); the audit "
         "trail records every /v1 call (caller, endpoint, status, latency) either way",
     )
+    tracing: bool = Field(
+        False,
+        description="BentoML's OpenTelemetry spans for each request (four a call); off, every URL is "
+        "in tracing.excluded_urls: no exporter is configured here, and making the spans cost ~20 % "
+        "of a worker's GIL time on single claims",
+    )
     columnar_batches: bool = Field(
         True,
         description="decode /v1/claims/score_batch bodies straight into columns (msgspec), pydantic "

@@ -80,6 +80,7 @@ def without_pyarrow() -> None:
     traffic={"timeout": 60},
     workers=_SETTINGS.serving.workers,
     logging={"access": {"enabled": _SETTINGS.serving.access_log}},
+    tracing={} if _SETTINGS.serving.tracing else {"excluded_urls": ["."]},  # "." matches every URL
 )
 class CCRisk:
     """Claims fraud scoring, contact-text analysis (complaint risk, topic, intent) and

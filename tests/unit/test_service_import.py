@@ -45,9 +45,19 @@ def test_workers_import_pandas_without_pyarrow_unless_it_is_already_loaded():
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def test_bentoml_access_log_follows_the_setting():
-    """Off by default (serving.access_log): the audit trail records every call already."""
-    code = "import json; from serving.service import CCRisk; print(json.dumps(CCRisk.config['logging']))"
+def test_bentoml_access_log_and_tracing_follow_the_settings():
+    """Both off by default (serving.access_log, serving.tracing): the audit trail records every
+    call already, and no trace exporter is configured; "." in excluded_urls matches every URL."""
+    code = (
+        "import json; from serving.service import CCRisk; "
+        "print(json.dumps([CCRisk.config['logging'], CCRisk.config['tracing']]))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"access": {"enabled": False}}
+    logging, tracing = json.loads(done.stdout.strip().splitlines()[-1])
+    assert logging == {"access": {"enabled": False}}
+    assert tracing == {"excluded_urls": ["."]}
+
+    from opentelemetry.util.http import ExcludeList
+
+    assert ExcludeList(tracing["excluded_urls"]).url_disabled("http://127.0.0.1:3000/v1/claims/score")
