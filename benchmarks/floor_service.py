@@ -1,8 +1,9 @@
 """The framework's floor for one claim: `bentoml serve benchmarks.floor_service:Floor`.
 
-Same request type (the claim model built from the configured spec), same response type and the
-same number of worker processes as the ccrisk service, but no model, rules, auth, audit or
-prediction log: every request gets one constant answer. What this endpoint serves at a given
+Same request type (the claim model built from the configured spec), same response type, the same
+number of worker processes and the same BentoML options (serving/options.py) as the ccrisk
+service, but no model, rules, auth, audit or prediction log: every request gets one constant
+answer. What this endpoint serves at a given
 concurrency is what BentoML, pydantic and the loopback client alone allow on this machine, the
 limit any model behind the framework stays under (as raw `Booster.predict` is for the batch path).
 
@@ -17,6 +18,7 @@ import bentoml
 from features.claims.api import ClaimScore, ModelRef, ReasonOut, claim_model
 from features.claims.spec import load_spec
 from features.settings import load_settings, prepare_environment
+from serving.options import service_options
 
 _SETTINGS = load_settings()
 prepare_environment(_SETTINGS)
@@ -33,7 +35,7 @@ _ANSWER = ClaimScore(
 )
 
 
-@bentoml.service(name="floor", traffic={"timeout": 60}, workers=_SETTINGS.serving.workers)
+@bentoml.service(name="floor", **service_options(_SETTINGS))
 class Floor:
     """A constant answer behind the same request validation as /v1/claims/score."""
 

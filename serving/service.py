@@ -32,6 +32,7 @@ from serving.admin import monitoring_app
 from serving.batch_input import claims_batch_input
 from serving.errors import TooManyClaims, TooManyTexts, UnknownQueryId
 from serving.gateway import Gateway, note
+from serving.options import service_options
 
 if TYPE_CHECKING:
     from serving.scored import ScoredClaims
@@ -75,13 +76,7 @@ def without_pyarrow() -> None:
         sys.modules["pyarrow"] = None  # type: ignore[assignment]  # `import pyarrow` -> ImportError
 
 
-@bentoml.service(
-    name="ccrisk",
-    traffic={"timeout": 60},
-    workers=_SETTINGS.serving.workers,
-    logging={"access": {"enabled": _SETTINGS.serving.access_log}},
-    tracing={} if _SETTINGS.serving.tracing else {"excluded_urls": ["."]},  # "." matches every URL
-)
+@bentoml.service(name="ccrisk", **service_options(_SETTINGS))
 class CCRisk:
     """Claims fraud scoring, contact-text analysis (complaint risk, topic, intent) and
     knowledge-base answers."""
