@@ -3,9 +3,9 @@
 Same request type (the claim model built from the configured spec), same response type, the same
 number of worker processes and the same BentoML options (serving/options.py) as the ccrisk
 service, but no model, rules, auth, audit or prediction log: every request gets one constant
-answer. What this endpoint serves at a given
-concurrency is what BentoML, pydantic and the loopback client alone allow on this machine, the
-limit any model behind the framework stays under (as raw `Booster.predict` is for the batch path).
+answer. What this endpoint serves at a given concurrency is what BentoML, pydantic and the
+loopback client alone allow on this machine, the limit any model behind the framework stays
+under (as raw `Booster.predict` is for the batch path).
 
 Like serving/service.py, this module reads the settings and the spec when imported: BentoML needs
 the request type when the class is defined.

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from features.claims.spec import ClaimSpec, ColumnSpec
 
+CLAIM_ID_MAX_LENGTH = 128
 
-def _field_type(cs: ColumnSpec) -> Any:
+
+def field_type(cs: ColumnSpec) -> Any:
+    """A spec column's request type, without bounds (also the batch decoder's, features/claims/wire.py)."""
     if cs.is_categorical and cs.unknown == "reject":
         return Literal[tuple(cs.levels + cs.missing_codes)]
     if cs.is_categorical:
@@ -29,11 +32,11 @@ def _field(name: str, cs: ColumnSpec) -> tuple[Any, Any]:
     example = cs.levels[0] if cs.levels else (cs.min if cs.min is not None else 0)
     if not cs.feature:
         return (
-            _field_type(cs) | None,
+            field_type(cs) | None,
             Field(None, description=desc + " (optional, not a feature)", **bounds),
         )
     # OpenAPI 3.0 `example` (singular): BentoML's spec builder rejects the plural form.
-    return (_field_type(cs), Field(..., description=desc, json_schema_extra={"example": example}, **bounds))
+    return (field_type(cs), Field(..., description=desc, json_schema_extra={"example": example}, **bounds))
 
 
 def claim_model(spec: ClaimSpec) -> type[BaseModel]:
@@ -42,7 +45,7 @@ def claim_model(spec: ClaimSpec) -> type[BaseModel]:
     fields: dict[str, Any] = {
         "claim_id": (
             str | None,
-            Field(None, max_length=128, description="the claims system's id, echoed back"),
+            Field(None, max_length=CLAIM_ID_MAX_LENGTH, description="the claims system's id, echoed back"),
         ),
     }
     fields.update({name: _field(name, cs) for name, cs in spec.columns.items()})
@@ -74,6 +77,7 @@ Explain = Annotated[
     Literal["all", "flagged", "none"],
     Field(description="which claims get reasons: all, flagged (medium/high band) or none"),
 ]
+EXPLAIN_MODES: tuple[str, ...] = get_args(get_args(Explain)[0])  # the scorer's and the batch decoder's
 
 
 class RuleHit(BaseModel):

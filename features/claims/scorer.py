@@ -19,6 +19,7 @@ import pandas as pd
 import polars as pl
 from scipy.special import expit
 
+from features.claims.api import EXPLAIN_MODES
 from features.claims.rowpath import RowEncoder
 from features.claims.spec import ClaimSpec
 from features.claims.transform import ClaimEncoder, to_matrix, to_polars
@@ -26,8 +27,7 @@ from features.claims.transform import ClaimEncoder, to_matrix, to_polars
 logger = logging.getLogger(__name__)
 BANDS = ("low", "medium", "high")
 ALL_LOB = "__all__"
-SINGLE_THREAD_ROWS = 256
-EXPLAIN_MODES = ("all", "flagged", "none")  # below this, one LightGBM thread beats thread start-up costs
+SINGLE_THREAD_ROWS = 256  # below this, one LightGBM thread beats thread start-up costs
 
 
 @dataclass

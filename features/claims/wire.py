@@ -17,37 +17,34 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec.structs import astuple
 
-from features.claims.api import Explain
+from features.claims.api import CLAIM_ID_MAX_LENGTH, EXPLAIN_MODES, field_type
 from features.claims.batch import ClaimBatch
 from features.claims.spec import ClaimSpec, ColumnSpec
 
 logger = logging.getLogger(__name__)
 
-EXPLAIN_MODES = get_args(get_args(Explain)[0])  # ("all", "flagged", "none")
-ID_MAX_LENGTH = 128  # as `claim_model`'s claim_id
-
 
 def _column_type(cs: ColumnSpec) -> Any:
-    """The msgspec type of one spec column (`features.claims.api._field_type`, strict)."""
-    if cs.is_categorical and cs.unknown == "reject":
-        return Literal[tuple(cs.levels + cs.missing_codes)]
-    if cs.is_categorical:
-        return str | int
+    """The request model's type of one spec column with its bounds as msgspec constraints."""
+    kind = field_type(cs)
     bounds = {k: v for k, v in (("ge", cs.min), ("le", cs.max)) if v is not None}
-    if cs.type == "integer":  # msgspec wants integer bounds; for integer values these are the same
+    if cs.is_categorical or not bounds:
+        return kind
+    if kind is int:  # msgspec wants integer bounds; for integer values these are the same
         bounds = {k: math.ceil(v) if k == "ge" else math.floor(v) for k, v in bounds.items()}
-        return Annotated[int, msgspec.Meta(**bounds)] if bounds else int
-    return Annotated[float, msgspec.Meta(**bounds)] if bounds else float
+    return Annotated[kind, msgspec.Meta(**bounds)]
 
 
 def claim_struct(spec: ClaimSpec) -> type[msgspec.Struct]:
     """One claim: `claim_id` first, then the spec columns in spec order (the columns' order)."""
-    fields: list[tuple] = [("claim_id", Annotated[str, msgspec.Meta(max_length=ID_MAX_LENGTH)] | None, None)]
+    fields: list[tuple] = [
+        ("claim_id", Annotated[str, msgspec.Meta(max_length=CLAIM_ID_MAX_LENGTH)] | None, None)
+    ]
     rename = {}
     for i, (name, cs) in enumerate(spec.columns.items()):
         field, kind = f"c{i}", _column_type(cs)  # struct fields must be identifiers; JSON keys need not
