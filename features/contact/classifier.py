@@ -60,6 +60,9 @@ class TextClassifier(mlflow.pyfunc.PythonModel):
     bands: Bands = field(default_factory=Bands)
     low_confidence: float = 0.5
     metadata: dict = field(default_factory=dict)
+    # an RBF-kernel SVM's vote on the embedding, blended in with this weight (features/contact/vote.py)
+    vote: Any | None = None
+    vote_weight: float = 0.0
 
     # -- the steps, usable one by one (the service shares one embedding across models) --
     def prepare(self, texts: list[str]) -> list[str]:
@@ -136,8 +139,15 @@ class TextClassifier(mlflow.pyfunc.PythonModel):
     def proba(
         self, prepared: list[str], embeddings: np.ndarray | None = None, lexical: sp.spmatrix | None = None
     ) -> np.ndarray:
-        """(n, len(labels)) class probabilities, columns in `labels` order."""
-        return self.head.predict_proba(self.design(prepared, embeddings, lexical))
+        """(n, len(labels)) class probabilities, columns in `labels` order: the head's, blended
+        with the kernel vote's one-hot row when the model has one."""
+        if embeddings is None and self.encoder_ref is not None:
+            embeddings = self.embed(prepared)
+        p = self.head.predict_proba(self.design(prepared, embeddings, lexical))
+        if self.vote is None:
+            return p
+        w = self.vote_weight
+        return (1.0 - w) * p + w * self.vote.onehot(embeddings, self.labels)
 
     def positive_index(self) -> int:
         if self.positive is None:

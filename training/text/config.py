@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from training.config import default_config_path, load_config
 
@@ -42,6 +42,16 @@ class FeatureConfig(BaseModel):
     max_tokens: int = Field(256, ge=8, le=512, description="encoder word pieces per text")
 
 
+class VoteConfig(BaseModel):
+    """An RBF-kernel SVM on the L2-normalised sentence embedding whose predicted class gets
+    `weight` of the probability (features/contact/vote.py); three or more classes only."""
+
+    model_config = ConfigDict(extra="forbid")
+    C: float = Field(10.0, gt=0)
+    gamma: float = Field(1.0, gt=0)
+    weight: float = Field(0.25, gt=0, lt=1)
+
+
 class HeadConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["svc", "logreg"] = "svc"
@@ -53,6 +63,7 @@ class HeadConfig(BaseModel):
         description="true: one SVM per calibration fold, each fitted on the other folds, averaged; "
         "false: one SVM fitted on all rows, its sigmoid fitted on cross-validated decisions",
     )
+    vote: VoteConfig | None = Field(None, description="blend in a kernel SVM's vote on the embedding")
 
 
 class TextTrainConfig(BaseModel):
@@ -73,6 +84,14 @@ class TextTrainConfig(BaseModel):
     positive: str | None = Field(None, description="class whose probability is the risk score")
     bands: dict[str, float] = Field(default_factory=lambda: {"medium": 0.4, "high": 0.7})
     low_confidence: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _vote_reads_embeddings(self) -> TextTrainConfig:
+        if self.head.vote is not None and not self.features.embeddings:
+            raise ValueError(
+                "head.vote reads the sentence embedding: set features.embeddings: true or remove head.vote"
+            )
+        return self
 
 
 def load_text_config(

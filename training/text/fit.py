@@ -15,11 +15,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion
-from sklearn.svm import LinearSVC
+from sklearn.svm import SVC, LinearSVC
 
 from features.contact import encoder
 from features.contact.classifier import Bands, TextClassifier
 from features.contact.head import LinearSigmoidHead
+from features.contact.vote import KernelVote, unit_rows
 from training.text.config import TextTrainConfig
 
 logger = logging.getLogger(__name__)
@@ -96,7 +97,19 @@ def fit_classifier(
     # Same probabilities as scikit-learn's object, without its per-call checks (serving speed).
     model.head = LinearSigmoidHead.from_calibrated(head) if cfg.head.kind == "svc" else head
     model.labels = [str(c) for c in model.head.classes_]
+    if cfg.head.vote is not None:
+        model.vote, model.vote_weight = fit_vote(emb, labels, cfg), cfg.head.vote.weight
     return model
+
+
+def fit_vote(emb: np.ndarray | None, labels: np.ndarray, cfg: TextTrainConfig) -> KernelVote:
+    """The RBF-kernel SVM on the unit-length embeddings, in compact form (head.vote)."""
+    v = cfg.head.vote
+    if emb is None or len(np.unique(labels)) < 3:
+        raise ValueError(
+            f"{cfg.task}: head.vote needs embeddings and three or more classes; remove head.vote"
+        )
+    return KernelVote.from_svc(SVC(C=v.C, kernel="rbf", gamma=v.gamma).fit(unit_rows(emb), labels))
 
 
 @dataclass

@@ -182,6 +182,7 @@ def _log_inputs(cfg: TextTrainConfig, data: TextData, extras: list[TextData]) ->
             "features.embedding_weight": cfg.features.embedding_weight,
             "head.kind": cfg.head.kind,
             "head.C": cfg.head.C,
+            **({f"head.vote.{k}": v for k, v in cfg.head.vote.model_dump().items()} if cfg.head.vote else {}),
             "folds": cfg.folds,
             "seed": cfg.seed,
         }
