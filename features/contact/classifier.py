@@ -129,9 +129,10 @@ class TextClassifier(mlflow.pyfunc.PythonModel):
     def design(
         self, prepared: list[str], embeddings: np.ndarray | None, lexical: sp.spmatrix | None = None
     ) -> sp.csr_matrix:
-        """TF-IDF columns (`lexical` when already computed) + embeddings."""
+        """TF-IDF columns (`lexical` when already computed) + embeddings (scaled by
+        `embedding_weight`; none at weight 0, where only the vote reads them)."""
         parts = [lexical if lexical is not None else self.lexical(prepared)]
-        if self.encoder_ref is not None:
+        if self.encoder_ref is not None and self.embedding_weight > 0:  # 0: for the vote only
             emb = self.embed(prepared) if embeddings is None else embeddings
             parts.append(sp.csr_matrix(emb * self.embedding_weight))
         return sp.hstack([p for p in parts if p is not None], format="csr")

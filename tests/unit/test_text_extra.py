@@ -46,7 +46,8 @@ def test_extra_rows_drop_seen_texts_and_unknown_labels(tmp_path, caplog):
 
 
 def test_each_fold_trains_on_its_rows_and_every_extra_row(monkeypatch):
-    cfg = load_text_config("complaint_topic", overrides=["folds=3", "extra=[]"])
+    lexical_only = ["features.embeddings=false", "head.vote=null"]  # two classes, no embeddings here
+    cfg = load_text_config("complaint_topic", overrides=["folds=3", "extra=[]", *lexical_only])
     texts = [f"{w} text {i}" for i in range(6) for w in ("card", "loan")]
     labels = np.array(["card", "loan"] * 6)
     extra_texts = np.array(["extra card", "extra loan"], dtype=object)

@@ -73,3 +73,27 @@ def test_vote_config_needs_embeddings_and_three_classes():
     with pytest.raises(ValueError, match=r"three or more classes; remove head\.vote"):
         fit_vote(x, np.where(y == "c0", "a", "b"), cfg)
     assert load_text_config("intent", overrides=["head.vote=null"]).head.vote is None
+
+
+def test_embedding_weight_zero_feeds_only_the_vote():
+    """The topic config: TF-IDF columns in the head, the embedding read by the vote alone."""
+    x, y = _blobs(4, rows=160)
+    texts = [f"about {label} case {i}" for i, label in enumerate(y)]
+    cfg = load_text_config(
+        "complaint_topic",
+        overrides=["head.calibration_folds=2", "features.min_df=1", "head.vote={C: 3, weight: 0.15}"],
+    )
+    assert cfg.features.embedding_weight == 0
+    model = fit_classifier(texts, y, x, cfg)
+    lexical = model.lexical(texts)
+    assert model.design(texts, x).shape[1] == lexical.shape[1]  # no embedding columns
+    hot = model.vote.onehot(x, model.labels)
+    head_only = model.head.predict_proba(lexical)
+    np.testing.assert_allclose(model.proba(texts, x), 0.85 * head_only + 0.15 * hot)
+
+
+def test_embedding_weight_zero_needs_a_reader():
+    with pytest.raises(ValueError, match="embeddings that nothing reads"):
+        load_text_config("complaint_topic", overrides=["head.vote=null"])
+    with pytest.raises(ValueError, match=r"tfidf false the head reads only embeddings"):
+        load_text_config("complaint_topic", overrides=["features.tfidf=false"])

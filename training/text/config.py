@@ -34,7 +34,11 @@ class FeatureConfig(BaseModel):
     char_ngrams: tuple[int, int] = (2, 5)
     min_df: int = Field(2, ge=1)
     embeddings: bool = True
-    embedding_weight: float = Field(1.0, gt=0)
+    embedding_weight: float = Field(
+        1.0,
+        ge=0,
+        description="scale of the embedding columns in the head; 0: the embedding feeds head.vote only",
+    )
     encoder_layer: int | None = Field(
         None, ge=1, description="mean of this encoder layer's token states (MiniLM: 1-6); default: the last"
     )
@@ -49,6 +53,7 @@ class VoteConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     C: float = Field(10.0, gt=0)
     gamma: float = Field(1.0, gt=0)
+    class_weight: Literal["balanced"] | None = None
     weight: float = Field(0.25, gt=0, lt=1)
 
 
@@ -90,6 +95,15 @@ class TextTrainConfig(BaseModel):
         if self.head.vote is not None and not self.features.embeddings:
             raise ValueError(
                 "head.vote reads the sentence embedding: set features.embeddings: true or remove head.vote"
+            )
+        if not self.features.tfidf and self.features.embedding_weight == 0:
+            raise ValueError(
+                "with features.tfidf false the head reads only embeddings: set embedding_weight above 0"
+            )
+        if self.features.embeddings and self.features.embedding_weight == 0 and self.head.vote is None:
+            raise ValueError(
+                "features.embedding_weight 0 computes embeddings that nothing reads: "
+                "set a weight above 0 or add head.vote"
             )
         return self
 

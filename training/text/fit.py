@@ -109,7 +109,9 @@ def fit_vote(emb: np.ndarray | None, labels: np.ndarray, cfg: TextTrainConfig) -
         raise ValueError(
             f"{cfg.task}: head.vote needs embeddings and three or more classes; remove head.vote"
         )
-    return KernelVote.from_svc(SVC(C=v.C, kernel="rbf", gamma=v.gamma).fit(unit_rows(emb), labels))
+    return KernelVote.from_svc(
+        SVC(C=v.C, kernel="rbf", gamma=v.gamma, class_weight=v.class_weight).fit(unit_rows(emb), labels)
+    )
 
 
 @dataclass
