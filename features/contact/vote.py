@@ -8,9 +8,10 @@ than the linear head alone and lowered the log loss (README, "Contact-text model
 
 scikit-learn's `SVC.predict` computes the kernel row by row without BLAS (~2.8 ms a message for
 6,400 support vectors, 136 ms for 64 messages). `KernelVote` keeps the fitted numbers and
-evaluates libsvm's one-vs-one vote with two matrix products: the kernel against every support
-vector, then every pair's decision from a sparse matrix of dual coefficients. Unit tests hold
-its decisions and votes equal to the `SVC` it came from.
+evaluates libsvm's one-vs-one vote itself: the kernel against every support vector (one matrix
+product), then per class c and every other class r the sum S[r, c] of the dual coefficients
+times the kernel over c's support vectors; pair (i, j) decides S[j-1, i] + S[i, j] + intercept.
+Unit tests hold its decisions and votes equal to the `SVC` it came from.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
+
+SMALL_BATCH = 4  # up to this many rows, the per-row form is faster than per-class products
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
@@ -33,7 +35,8 @@ class KernelVote:
     support: np.ndarray  # (n_sv, d) float32 support vectors, grouped by class
     support_sq: np.ndarray  # (n_sv,) squared norms of the support vectors
     gamma: float
-    pair_weights: sp.csc_matrix  # (n_sv, pairs): each pair's dual coefficients
+    coef: np.ndarray  # (k - 1, n_sv) float32 dual coefficients, libsvm's layout
+    starts: np.ndarray  # (k + 1,) where each class's support vectors start (and the end)
     intercepts: np.ndarray  # (pairs,)
     first: np.ndarray  # (pairs,) class index that wins a pair on a positive decision
     second: np.ndarray  # (pairs,) class index that wins it otherwise
@@ -44,32 +47,18 @@ class KernelVote:
         if svc.kernel != "rbf" or len(svc.classes_) < 3:
             raise ValueError("KernelVote needs an RBF-kernel SVC fitted on three or more classes")
         k = len(svc.classes_)
-        starts = np.concatenate([[0], np.cumsum(svc.n_support_)])
-        coef = svc.dual_coef_
-        rows, cols, values, first, second = [], [], [], [], []
-        for i in range(k):  # libsvm's pair order: (0, 1), (0, 2), ..., (1, 2), ...
-            for j in range(i + 1, k):
-                p = len(first)
-                seg_i, seg_j = np.arange(starts[i], starts[i + 1]), np.arange(starts[j], starts[j + 1])
-                rows += [seg_i, seg_j]
-                cols += [np.full(len(seg_i) + len(seg_j), p)]
-                values += [coef[j - 1, seg_i], coef[i, seg_j]]
-                first.append(i)
-                second.append(j)
-        weights = sp.csc_matrix(
-            (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(len(coef[0]), len(first)),
-        )
+        pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]  # libsvm's order
         support = np.asarray(svc.support_vectors_, dtype=np.float32)
         return cls(
             classes_=np.asarray(svc.classes_),
             support=support,
             support_sq=(support.astype(np.float64) ** 2).sum(axis=1),
             gamma=float(svc._gamma),
-            pair_weights=weights,
+            coef=np.asarray(svc.dual_coef_, dtype=np.float32),
+            starts=np.concatenate([[0], np.cumsum(svc.n_support_)]),
             intercepts=np.asarray(svc.intercept_, dtype=np.float64),
-            first=np.asarray(first),
-            second=np.asarray(second),
+            first=np.asarray([i for i, _ in pairs]),
+            second=np.asarray([j for _, j in pairs]),
         )
 
     def decisions(self, x: np.ndarray) -> np.ndarray:
@@ -77,8 +66,15 @@ class KernelVote:
         x = np.asarray(x, dtype=np.float64)
         cross = (x.astype(np.float32) @ self.support.T).astype(np.float64)
         dist = (x**2).sum(axis=1, keepdims=True) + self.support_sq - 2.0 * cross
-        kernel = np.exp(-self.gamma * np.maximum(dist, 0.0))
-        return np.asarray((self.pair_weights.T @ kernel.T).T) + self.intercepts
+        kernel = np.exp(-self.gamma * np.maximum(dist, 0.0)).astype(np.float32)
+        if len(x) <= SMALL_BATCH:  # one elementwise product per row (0.3 ms for 77 classes)
+            sums = np.stack([np.add.reduceat(self.coef * row, self.starts[:-1], axis=1) for row in kernel])
+        else:  # one matrix product per class
+            bounds = zip(self.starts[:-1], self.starts[1:], strict=True)
+            sums = np.stack([kernel[:, a:b] @ self.coef[:, a:b].T for a, b in bounds], axis=2)
+        # sums: (n, k - 1, k)
+        pair = sums[:, self.second - 1, self.first] + sums[:, self.first, self.second]
+        return pair.astype(np.float64) + self.intercepts
 
     def predict_index(self, x: np.ndarray) -> np.ndarray:
         """Index into `classes_` of each row's winner: most pairs won, ties to the lower index."""

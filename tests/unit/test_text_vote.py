@@ -25,8 +25,9 @@ def test_kernel_vote_equals_scikit_learn(classes, gamma):
     vote = KernelVote.from_svc(svc)
     svc.decision_function_shape = "ovo"
     # float32 support vectors: decisions within ~1e-5 of scikit-learn's float64 ones
-    np.testing.assert_allclose(vote.decisions(x[200:]), svc.decision_function(x[200:]), atol=1e-4)
-    assert list(vote.classes_[vote.predict_index(x[200:])]) == list(svc.predict(x[200:]))
+    for rows in (x[200:], x[200:202]):  # a batch (per-class products) and one message (per row)
+        np.testing.assert_allclose(vote.decisions(rows), svc.decision_function(rows), atol=1e-4)
+        assert list(vote.classes_[vote.predict_index(rows)]) == list(svc.predict(rows))
 
 
 def test_kernel_vote_onehot_follows_the_label_order():
