@@ -15,6 +15,7 @@ from dataclasses import InitVar, dataclass, field
 
 import numpy as np
 
+from features.kb.adapter import QueryAdapter
 from features.kb.articles import Article, Chunk, ChunkTable, dense_text
 from features.kb.fusion import FEATURES, ArticleScores, Fusion, LobPrior, candidate_features
 from features.kb.lexical import tokenize
@@ -49,6 +50,7 @@ class KBIndex:
     title_embeddings: InitVar[np.ndarray]  # (articles, dim); zero rows for untitled articles
     candidates: int = 50
     lob_prior: LobPrior | None = None  # query -> line of business (a fusion feature); set by training
+    adapter: QueryAdapter | None = None  # learned correction of query vectors; set by training
     title_vectors: np.ndarray = field(init=False)  # row 0 zeros, then one row per distinct title
     title_rows: np.ndarray = field(init=False)  # per article: its row in title_vectors
     chunk_starts: np.ndarray = field(init=False)
@@ -59,6 +61,7 @@ class KBIndex:
     def __setstate__(self, state: dict) -> None:
         titles = state.pop("title_embeddings", None)
         state.setdefault("lob_prior", None)  # pickled before the prior existed
+        state.setdefault("adapter", None)  # pickled before the query adapter existed
         self.__dict__.update(state)
         self._compact(titles)
 
@@ -90,7 +93,12 @@ class KBIndex:
         return self.title_vectors[self.title_rows]
 
     def article_max(self, chunk_scores: np.ndarray) -> np.ndarray:
-        return np.maximum.reduceat(chunk_scores, self.chunk_starts)
+        """Each article's best chunk score (along the last axis: one row per query works too)."""
+        return np.maximum.reduceat(chunk_scores, self.chunk_starts, axis=-1)
+
+    def adapt(self, qvecs: np.ndarray) -> np.ndarray:
+        """Query vectors as the dense retriever uses them (through the adapter when there is one)."""
+        return qvecs if self.adapter is None else self.adapter.apply(qvecs)
 
     def candidates_for(
         self, query: str, qvec: np.ndarray, mask: np.ndarray | None, lob_proba: np.ndarray | None = None

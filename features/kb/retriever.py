@@ -66,7 +66,8 @@ class KBRetriever(mlflow.pyfunc.PythonModel):
         return self.index.version
 
     def embed(self, queries: list[str]) -> np.ndarray:
-        return encoder.embed(self.encoder_path, queries, self.max_tokens)
+        """Query vectors for the index: the encoder's, through the index's query adapter."""
+        return self.index.adapt(encoder.embed(self.encoder_path, queries, self.max_tokens))
 
     def search_many(
         self,

@@ -124,9 +124,9 @@ def test_tuned_encoder_travels_inside_the_logged_model(trained, tmp_path):
     assert out["article_ids"][0] == [h.article_id for h in direct.hits]
 
 
-def test_ranker_fusion_and_lob_prior_survive_logging(trained):
-    """The LambdaRank fusion and the line-of-business prior travel inside the pickled model: the
-    reloaded pyfunc gives the same articles and scores as the in-memory model."""
+def test_ranker_fusion_lob_prior_and_adapter_survive_logging(trained):
+    """The LambdaRank fusion, the line-of-business prior and the query adapter travel inside the
+    pickled model: the reloaded pyfunc gives the same articles and scores as the in-memory model."""
     from features.settings import load_settings
     from training.kb.config import load_kb_config
     from training.kb.data import load_queries
@@ -134,9 +134,11 @@ def test_ranker_fusion_and_lob_prior_survive_logging(trained):
 
     articles = load_articles(SAMPLE_KB)
     queries = load_queries(SAMPLE_KB_QUERIES, articles)
-    cfg = load_kb_config(overrides=["fusion.model=lambdarank", "fusion.ranker.trees=40"])
+    overrides = ["fusion.model=lambdarank", "fusion.ranker.trees=40", "adapter.min_queries=10"]
+    cfg = load_kb_config(overrides=overrides)
     model = fit_and_score(articles, queries, cfg, vector_cache(cfg, load_settings()), refit=True).model
     assert model.index.fusion.kind == "lambdarank" and model.index.lob_prior is not None
+    assert model.index.adapter is not None and model.index.adapter.queries == len(queries)
     with mlflow.start_run():
         version = log_model(model, "ccrisk-kb-ranker-test")
     loaded = mlflow.pyfunc.load_model(f"models:/ccrisk-kb-ranker-test/{version}")

@@ -60,6 +60,20 @@ class FusionConfig(BaseModel):
     )
 
 
+class AdapterConfig(BaseModel):
+    """The query adapter (`training/kb/adapter.py`): W in unit(q + q W), learned from the pairs."""
+
+    model_config = ConfigDict(extra="forbid")
+    learn: bool = True
+    min_queries: int = Field(200, ge=10, description="with fewer training queries no adapter is learned")
+    reg: float = Field(0.03, gt=0, description="L2 penalty on W: larger keeps queries nearer the encoder's")
+    candidates: int = Field(50, ge=5, description="hard negatives: the frozen top articles per query")
+    scale: float = Field(20.0, gt=0, description="softmax scale of the cosines (as MiniLM was trained)")
+    iterations: int = Field(20, ge=1, description="L-BFGS iterations (|W| settles within about 10)")
+    batch: int = Field(256, ge=1, description="queries per block of the loss (memory only)")
+    folds: int = Field(5, ge=2, le=20, description="folds for the fusion's cross-fitted query vectors")
+
+
 class EncoderTuningConfig(BaseModel):
     """`ccrisk train kb-encoder`: MultipleNegativesRankingLoss over question -> answer pairs.
     Defaults chosen 2026-11-23 on a validation fifth of BankFAQs' training questions (not its
@@ -89,6 +103,7 @@ class KBTrainConfig(BaseModel):
     candidates: int = Field(50, ge=5, le=500, description="top articles taken from each retriever")
     snippet_words: int = Field(40, ge=5)
     fusion: FusionConfig = FusionConfig()
+    adapter: AdapterConfig = AdapterConfig()
     tuning: EncoderTuningConfig = EncoderTuningConfig()
 
 

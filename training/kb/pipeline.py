@@ -23,7 +23,7 @@ from features.kb.articles import Article
 from features.kb.index import METHODS
 from features.kb.retriever import QUERY_COLUMN, TOP_K_COLUMN, KBRetriever
 from features.settings import Settings
-from training.kb import build, evaluate
+from training.kb import adapter, build, evaluate
 from training.kb.config import KBTrainConfig
 from training.kb.data import split_queries
 from training.registry import (
@@ -99,6 +99,11 @@ def _learn(index, queries: build.Queries, cfg: KBTrainConfig):
         queries = [queries[i] for i in rng.choice(len(queries), cfg.fusion.max_train_queries, replace=False)]
     path = str(encoder.resolve(cfg.encoder))
     qvecs = encoder.embed(path, [q for q, _ in queries], cfg.max_tokens)
+    index.adapter = None
+    if cfg.adapter.learn and len(queries) >= cfg.adapter.min_queries:
+        logger.info("learning the query adapter on %d queries", len(queries))
+        index.adapter = adapter.fit(index, queries, qvecs, cfg.adapter)
+        qvecs = adapter.cross_fitted(index, queries, qvecs, cfg.adapter, cfg.seed)
     return build.learn_fusion(index, queries, qvecs, cfg)
 
 
@@ -184,6 +189,8 @@ def log_run(cfg: KBTrainConfig, result: KBResult, source: str) -> None:
             "fusion.learned": index.fusion.learned,
             "fusion.kind": index.fusion.kind,
             "fusion.lob_prior": index.lob_prior is not None,
+            "adapter.queries": index.adapter.queries if index.adapter else 0,
+            "adapter.reg": cfg.adapter.reg,
             "queries.train": result.train_queries,
             "queries.test": result.test_queries,
         }

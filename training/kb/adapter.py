@@ -1,0 +1,120 @@
+"""Learning the KB's query adapter (`features/kb/adapter.py`) from question -> article pairs.
+
+The loss is a softmax over articles: each query's relevant articles against the `candidates`
+articles its frozen embedding ranks highest (the hard negatives the retriever has to beat), an
+article scored by its best chunk as the retriever does, plus `reg` times the squared size of W.
+L-BFGS minimises it over all queries at once, so the result does not depend on batch order or
+a learning rate. The training queries of the fusion get cross-fitted vectors (`cross_fitted`):
+an adapter that has seen a query's answer would make the dense score look more reliable to the
+fusion than it is on new queries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import KFold
+
+from features.kb.adapter import QueryAdapter
+from features.kb.index import KBIndex
+from training.kb.config import AdapterConfig
+
+logger = logging.getLogger(__name__)
+Queries = list[tuple[str, set[str]]]
+
+
+@dataclass
+class Problem:
+    """Per query: the chunks of its candidate articles (padded), each chunk's article slot and
+    which slots are relevant. Built once from the frozen query vectors."""
+
+    chunks: np.ndarray  # (queries, width) chunk rows of the index; padding repeats chunk 0
+    slots: np.ndarray  # (queries, width) the chunk's article slot within the query's candidates
+    valid: np.ndarray  # (queries, width) False for padding
+    relevant: np.ndarray  # (queries, slots) True where the slot's article answers the query
+
+
+def problem(index: KBIndex, queries: Queries, qvecs: np.ndarray, candidates: int) -> Problem:
+    by_id = {a.id: i for i, a in enumerate(index.articles)}
+    per_query = []
+    for s in range(0, len(queries), 256):
+        scores = index.article_max(qvecs[s : s + 256] @ index.embeddings.T)
+        k = min(candidates, scores.shape[1])
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        for row, (_, rel) in zip(top, queries[s : s + 256], strict=True):
+            relevant = [by_id[r] for r in rel if r in by_id]
+            per_query.append((list(dict.fromkeys([*relevant, *row.tolist()])), set(relevant)))
+    width = max(int(index.chunk_counts[arts].sum()) for arts, _ in per_query)
+    slots_n = max(len(arts) for arts, _ in per_query)
+    p = Problem(
+        chunks=np.zeros((len(queries), width), np.int64),
+        slots=np.zeros((len(queries), width), np.int64),
+        valid=np.zeros((len(queries), width), bool),
+        relevant=np.zeros((len(queries), slots_n), bool),
+    )
+    for i, (arts, relevant) in enumerate(per_query):
+        rows = [np.arange(index.chunk_starts[a], index.chunk_starts[a] + index.chunk_counts[a]) for a in arts]
+        n = sum(len(r) for r in rows)
+        p.chunks[i, :n] = np.concatenate(rows)
+        p.slots[i, :n] = np.repeat(np.arange(len(arts)), [len(r) for r in rows])
+        p.valid[i, :n] = True
+        p.relevant[i, : len(arts)] = [a in relevant for a in arts]
+    return p
+
+
+def fit(index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig) -> QueryAdapter:
+    """An adapter learned from `queries` (with their frozen vectors `qvecs`)."""
+    import torch
+
+    start = time.monotonic()
+    p = problem(index, queries, qvecs, cfg.candidates)
+    emb = torch.from_numpy(np.ascontiguousarray(index.embeddings, dtype=np.float32))
+    q0 = torch.from_numpy(np.asarray(qvecs, dtype=np.float32))
+    chunks, slots = torch.from_numpy(p.chunks), torch.from_numpy(p.slots)
+    invalid, irrelevant = torch.from_numpy(~p.valid), torch.from_numpy(~p.relevant)
+    dim = q0.shape[1]
+    w = torch.zeros(dim, dim, requires_grad=True)
+    opt = torch.optim.LBFGS([w], max_iter=cfg.iterations, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        penalty = cfg.reg * (w**2).sum()
+        penalty.backward()
+        total = penalty.detach()
+        for s in range(0, len(queries), cfg.batch):
+            part = slice(s, s + cfg.batch)
+            q = q0[part] + q0[part] @ w
+            q = q / q.norm(dim=1, keepdim=True)
+            scores = cfg.scale * torch.einsum("nd,nld->nl", q, emb[chunks[part]])
+            scores = scores.masked_fill(invalid[part], -1e4)
+            art = torch.full((scores.shape[0], p.relevant.shape[1]), -1e4)
+            art = art.scatter_reduce(1, slots[part], scores, reduce="amax")
+            loss = torch.logsumexp(art, 1) - torch.logsumexp(art.masked_fill(irrelevant[part], -1e4), 1)
+            (loss.sum() / len(queries)).backward()
+            total = total + loss.sum().detach() / len(queries)
+        return total
+
+    final = float(opt.step(closure))
+    logger.info(
+        "query adapter: %d queries, %d chunks each, loss %.4f, |W| %.3f, %.1f s",
+        len(queries),
+        p.chunks.shape[1],
+        final,
+        float(w.detach().norm()),
+        time.monotonic() - start,
+    )
+    return QueryAdapter(w.detach().numpy().astype(np.float32), queries=len(queries), reg=cfg.reg)
+
+
+def cross_fitted(
+    index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig, seed: int
+) -> np.ndarray:
+    """Each query's vector adapted by an adapter fitted on the other folds' queries."""
+    out = np.empty_like(qvecs, dtype=np.float32)
+    for tr, te in KFold(cfg.folds, shuffle=True, random_state=seed).split(qvecs):
+        adapter = fit(index, [queries[i] for i in tr], qvecs[tr], cfg)
+        out[te] = adapter.apply(qvecs[te])
+    return out
