@@ -73,10 +73,8 @@ def fit(index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig)
     p = problem(index, queries, qvecs, cfg.candidates)
     emb = torch.from_numpy(np.ascontiguousarray(index.embeddings, dtype=np.float32))
     q0 = torch.from_numpy(np.asarray(qvecs, dtype=np.float32))
-    chunks, slots = torch.from_numpy(p.chunks), torch.from_numpy(p.slots)
-    invalid, irrelevant = torch.from_numpy(~p.valid), torch.from_numpy(~p.relevant)
-    dim = q0.shape[1]
-    w = torch.zeros(dim, dim, requires_grad=True)
+    blocks = _blocks(p, cfg.batch)
+    w = torch.zeros(q0.shape[1], q0.shape[1], requires_grad=True)
     opt = torch.optim.LBFGS([w], max_iter=cfg.iterations, line_search_fn="strong_wolfe")
 
     def closure():
@@ -84,15 +82,12 @@ def fit(index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig)
         penalty = cfg.reg * (w**2).sum()
         penalty.backward()
         total = penalty.detach()
-        for s in range(0, len(queries), cfg.batch):
-            part = slice(s, s + cfg.batch)
-            q = q0[part] + q0[part] @ w
+        for rows, chunks, slots, invalid, irrelevant in blocks:
+            q = q0[rows] + q0[rows] @ w
             q = q / q.norm(dim=1, keepdim=True)
-            scores = cfg.scale * torch.einsum("nd,nld->nl", q, emb[chunks[part]])
-            scores = scores.masked_fill(invalid[part], -1e4)
-            art = torch.full((scores.shape[0], p.relevant.shape[1]), -1e4)
-            art = art.scatter_reduce(1, slots[part], scores, reduce="amax")
-            loss = torch.logsumexp(art, 1) - torch.logsumexp(art.masked_fill(irrelevant[part], -1e4), 1)
+            scores = cfg.scale * torch.einsum("nd,nld->nl", q, emb[chunks]).masked_fill(invalid, -1e4)
+            art = torch.full(irrelevant.shape, -1e4).scatter_reduce(1, slots, scores, reduce="amax")
+            loss = torch.logsumexp(art, 1) - torch.logsumexp(art.masked_fill(irrelevant, -1e4), 1)
             (loss.sum() / len(queries)).backward()
             total = total + loss.sum().detach() / len(queries)
         return total
@@ -107,6 +102,32 @@ def fit(index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig)
         time.monotonic() - start,
     )
     return QueryAdapter(w.detach().numpy().astype(np.float32), queries=len(queries), reg=cfg.reg)
+
+
+def _blocks(p: Problem, batch: int) -> list[tuple]:
+    """Queries in blocks of `batch`, sorted by how many candidate chunks they have, each block
+    cut to its own widest row: most queries have far fewer chunks than the widest one."""
+    import torch
+
+    widths = p.valid.sum(axis=1)
+    order = np.argsort(widths, kind="stable")
+    out = []
+    for s in range(0, len(order), batch):
+        rows = order[s : s + batch]
+        width, slots = int(widths[rows].max()), int(p.slots[rows].max()) + 1
+        out.append(
+            tuple(
+                torch.from_numpy(np.ascontiguousarray(a))
+                for a in (
+                    rows,
+                    p.chunks[rows, :width],
+                    p.slots[rows, :width],
+                    ~p.valid[rows, :width],
+                    ~p.relevant[rows, :slots],
+                )
+            )
+        )
+    return out
 
 
 def cross_fitted(
