@@ -96,3 +96,15 @@ def test_index_adapts_queries_and_an_index_pickled_without_adapter_loads():
     old = KBIndex.__new__(KBIndex)
     old.__setstate__(dict(state))
     assert old.adapter is None
+
+
+def test_queries_without_an_article_of_the_kb_are_left_out():
+    index, questions = synthetic()
+    train, qtrain, _ = questions(60, np.random.default_rng(6))
+    cfg = AdapterConfig(reg=0.01, candidates=10)
+    strays = [("about something else", {"gone"})] * 5
+    with_strays = adapter.fit(index, train + strays, np.vstack([qtrain, qtrain[:5]]), cfg)
+    np.testing.assert_allclose(with_strays.weight, adapter.fit(index, train, qtrain, cfg).weight, atol=1e-6)
+    assert with_strays.queries == 60
+    with pytest.raises(ValueError, match="no query points at an article of this KB; check the query file"):
+        adapter.fit(index, strays, qtrain[:5], cfg)

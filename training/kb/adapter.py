@@ -38,6 +38,7 @@ class Problem:
 
 
 def problem(index: KBIndex, queries: Queries, qvecs: np.ndarray, candidates: int) -> Problem:
+    """Each query's relevant articles first, then the frozen vector's top `candidates` articles."""
     by_id = {a.id: i for i, a in enumerate(index.articles)}
     per_query = []
     for s in range(0, len(queries), 256):
@@ -70,6 +71,11 @@ def fit(index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig)
     import torch
 
     start = time.monotonic()
+    known = {a.id for a in index.articles}
+    keep = [i for i, (_, rel) in enumerate(queries) if rel & known]  # others have nothing to learn
+    queries, qvecs = [queries[i] for i in keep], np.asarray(qvecs)[keep]
+    if not queries:
+        raise ValueError("query adapter: no query points at an article of this KB; check the query file")
     p = problem(index, queries, qvecs, cfg.candidates)
     emb = torch.from_numpy(np.ascontiguousarray(index.embeddings, dtype=np.float32))
     q0 = torch.from_numpy(np.asarray(qvecs, dtype=np.float32))
