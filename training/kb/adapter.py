@@ -36,6 +36,29 @@ class Problem:
     valid: np.ndarray  # (queries, width) False for padding
     relevant: np.ndarray  # (queries, slots) True where the slot's article answers the query
 
+    def take(self, rows: np.ndarray) -> Problem:
+        return Problem(self.chunks[rows], self.slots[rows], self.valid[rows], self.relevant[rows])
+
+
+@dataclass
+class Pairs:
+    """The queries that point at an article of the KB (`keep`: their positions among the caller's
+    queries), their frozen vectors and their problem. A query's candidates depend on its own
+    vector only, so one Problem serves the full fit and every fold."""
+
+    keep: np.ndarray
+    qvecs: np.ndarray
+    problem: Problem
+
+
+def prepare(index: KBIndex, queries: Queries, qvecs: np.ndarray, candidates: int) -> Pairs:
+    known = {a.id for a in index.articles}
+    keep = np.array([i for i, (_, rel) in enumerate(queries) if rel & known], dtype=np.int64)
+    if not len(keep):
+        raise ValueError("query adapter: no query points at an article of this KB; check the query file")
+    kept = np.asarray(qvecs, dtype=np.float32)[keep]
+    return Pairs(keep, kept, problem(index, [queries[i] for i in keep], kept, candidates))
+
 
 def problem(index: KBIndex, queries: Queries, qvecs: np.ndarray, candidates: int) -> Problem:
     """Each query's relevant articles first, then the frozen vector's top `candidates` articles."""
@@ -67,19 +90,46 @@ def problem(index: KBIndex, queries: Queries, qvecs: np.ndarray, candidates: int
 
 
 def fit(index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig) -> QueryAdapter:
-    """An adapter learned from `queries` (with their frozen vectors `qvecs`)."""
+    """An adapter learned from `queries` (with their frozen vectors `qvecs`); queries that point
+    at no article of the KB have nothing to teach and are left out."""
+    pairs = prepare(index, queries, qvecs, cfg.candidates)
+    return _fit(index, pairs, np.arange(len(pairs.keep)), cfg)
+
+
+def cross_fitted(
+    index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig, seed: int
+) -> np.ndarray:
+    """Each query's vector adapted by an adapter fitted on the other folds' queries."""
+    return _crossed(index, prepare(index, queries, qvecs, cfg.candidates), qvecs, cfg, seed)
+
+
+def learn(
+    index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig, seed: int
+) -> tuple[QueryAdapter, np.ndarray]:
+    """`fit` and `cross_fitted` in one: the candidates are found once for all six fits."""
+    pairs = prepare(index, queries, qvecs, cfg.candidates)
+    full = _fit(index, pairs, np.arange(len(pairs.keep)), cfg)
+    return full, _crossed(index, pairs, qvecs, cfg, seed)
+
+
+def _crossed(index: KBIndex, pairs: Pairs, qvecs: np.ndarray, cfg: AdapterConfig, seed: int) -> np.ndarray:
+    out = np.empty_like(qvecs, dtype=np.float32)
+    for tr, te in KFold(cfg.folds, shuffle=True, random_state=seed).split(qvecs):
+        out[te] = _fit(index, pairs, np.flatnonzero(np.isin(pairs.keep, tr)), cfg).apply(qvecs[te])
+    return out
+
+
+def _fit(index: KBIndex, pairs: Pairs, rows: np.ndarray, cfg: AdapterConfig) -> QueryAdapter:
+    """L-BFGS on the loss of `rows` of `pairs`."""
     import torch
 
-    start = time.monotonic()
-    known = {a.id for a in index.articles}
-    keep = [i for i, (_, rel) in enumerate(queries) if rel & known]  # others have nothing to learn
-    queries, qvecs = [queries[i] for i in keep], np.asarray(qvecs)[keep]
-    if not queries:
+    if not len(rows):
         raise ValueError("query adapter: no query points at an article of this KB; check the query file")
-    p = problem(index, queries, qvecs, cfg.candidates)
+    start = time.monotonic()
+    p = pairs.problem.take(rows)
     emb = torch.from_numpy(np.ascontiguousarray(index.embeddings, dtype=np.float32))
-    q0 = torch.from_numpy(np.asarray(qvecs, dtype=np.float32))
-    blocks = _blocks(p, cfg.batch)
+    q0 = torch.from_numpy(pairs.qvecs[rows])
+    blocks, n = _blocks(p, cfg.batch), len(rows)
     w = torch.zeros(q0.shape[1], q0.shape[1], requires_grad=True)
     opt = torch.optim.LBFGS([w], max_iter=cfg.iterations, line_search_fn="strong_wolfe")
 
@@ -88,26 +138,26 @@ def fit(index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig)
         penalty = cfg.reg * (w**2).sum()
         penalty.backward()
         total = penalty.detach()
-        for rows, chunks, slots, invalid, irrelevant in blocks:
-            q = q0[rows] + q0[rows] @ w
+        for block, chunks, slots, invalid, irrelevant in blocks:
+            q = q0[block] + q0[block] @ w
             q = q / q.norm(dim=1, keepdim=True)
             scores = cfg.scale * torch.einsum("nd,nld->nl", q, emb[chunks]).masked_fill(invalid, -1e4)
             art = torch.full(irrelevant.shape, -1e4).scatter_reduce(1, slots, scores, reduce="amax")
             loss = torch.logsumexp(art, 1) - torch.logsumexp(art.masked_fill(irrelevant, -1e4), 1)
-            (loss.sum() / len(queries)).backward()
-            total = total + loss.sum().detach() / len(queries)
+            (loss.sum() / n).backward()
+            total = total + loss.sum().detach() / n
         return total
 
     final = float(opt.step(closure))
     logger.info(
         "query adapter: %d queries, %d chunks each, loss %.4f, |W| %.3f, %.1f s",
-        len(queries),
+        n,
         p.chunks.shape[1],
         final,
         float(w.detach().norm()),
         time.monotonic() - start,
     )
-    return QueryAdapter(w.detach().numpy().astype(np.float32), queries=len(queries), reg=cfg.reg)
+    return QueryAdapter(w.detach().numpy().astype(np.float32), queries=n, reg=cfg.reg)
 
 
 def _blocks(p: Problem, batch: int) -> list[tuple]:
@@ -133,15 +183,4 @@ def _blocks(p: Problem, batch: int) -> list[tuple]:
                 )
             )
         )
-    return out
-
-
-def cross_fitted(
-    index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig, seed: int
-) -> np.ndarray:
-    """Each query's vector adapted by an adapter fitted on the other folds' queries."""
-    out = np.empty_like(qvecs, dtype=np.float32)
-    for tr, te in KFold(cfg.folds, shuffle=True, random_state=seed).split(qvecs):
-        adapter = fit(index, [queries[i] for i in tr], qvecs[tr], cfg)
-        out[te] = adapter.apply(qvecs[te])
     return out

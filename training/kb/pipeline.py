@@ -102,8 +102,7 @@ def _learn(index, queries: build.Queries, cfg: KBTrainConfig):
     index.adapter = None
     if cfg.adapter.learn and len(queries) >= cfg.adapter.min_queries:
         logger.info("learning the query adapter on %d queries", len(queries))
-        index.adapter = adapter.fit(index, queries, qvecs, cfg.adapter)
-        qvecs = adapter.cross_fitted(index, queries, qvecs, cfg.adapter, cfg.seed)
+        index.adapter, qvecs = adapter.learn(index, queries, qvecs, cfg.adapter, cfg.seed)
     return build.learn_fusion(index, queries, qvecs, cfg)
 
 
