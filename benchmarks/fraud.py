@@ -96,12 +96,34 @@ def single_claim(env: dict, logs: Path, levels: list[int], seconds: float, worke
         for server in servers.values():
             server.stop()
     out["ratio_rps"] = [_median_ratio(runs["ccrisk"][c], runs["mlflow"][c]) for c in levels]
+    out["ratio_rps_balanced"] = balanced_ratios(runs["ccrisk"], runs["mlflow"], levels)
     return out
 
 
 def _median_ratio(ours: list[dict], theirs: list[dict]) -> float | None:
     ratios = [a["rps"] / b["rps"] for a, b in zip(ours, theirs, strict=True) if b["rps"]]
     return round(statistics.median(ratios), 2) if ratios else None
+
+
+BALANCED_SHARE = 0.6  # busiest worker's share of a server's CPU: ~0.5 split, ~1.0 one worker
+
+
+def balanced_ratios(ours: dict, theirs: dict, levels: list[int]) -> list[float | None]:
+    """Per level, the median ratio over the rounds in which *both* servers spread the connections
+    over their workers (None when no round did). A round where every keep-alive connection landed
+    on one of mlflow's workers halves its req/s and doubles the ratio; these rounds compare the
+    two servers with the same CPU. At c=1 one connection is one worker's in every round: all count."""
+    out = []
+    for c in levels:
+        a, b = ours.get(c) or ours.get(str(c), []), theirs.get(c) or theirs.get(str(c), [])
+        pairs = [(x, y) for x, y in zip(a, b, strict=True) if c == 1 or (_balanced(x) and _balanced(y))]
+        out.append(_median_ratio([x for x, _ in pairs], [y for _, y in pairs]) if pairs else None)
+    return out
+
+
+def _balanced(point: dict) -> bool:
+    share = point.get("busiest_process_cpu_share")
+    return share is not None and share <= BALANCED_SHARE
 
 
 def _median_point(points: list[dict]) -> dict:

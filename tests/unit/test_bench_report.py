@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
+from benchmarks.fraud import balanced_ratios
 from benchmarks.report import check_bars
 from benchmarks.run import run_bench
 
@@ -56,3 +57,25 @@ def test_a_fraud_only_run_leaves_out_the_other_bars_and_the_rss_with_all_models(
 def test_only_names_the_families_it_accepts(only):
     with pytest.raises(ValueError, match="choose from fraud, text, kb"):
         run_bench(True, Console(quiet=True), only)
+
+
+def _round(rps: float, share: float) -> dict:
+    return {**_point(8, 10.0, rps=rps), "busiest_process_cpu_share": share}
+
+
+def test_the_ratio_bar_reads_the_rounds_where_both_servers_split_the_load():
+    # Round 2: every mlflow connection on one worker (share ~1.0), half its req/s: ratio 6 there.
+    ours = {8: [_round(300, 0.50), _round(300, 0.51), _round(330, 0.50)]}
+    theirs = {8: [_round(120, 0.52), _round(50, 0.99), _round(110, 0.55)]}
+    assert balanced_ratios(ours, theirs, [8]) == [2.75]  # median of 2.5 and 3.0; not 3.0 with round 2
+    serving = _fraud_serving()
+    serving["fraud_single"]["ratio_rps_balanced"] = [None, 2.75]
+    assert check_bars({"quality": {}, "serving": serving})["fraud_rps_vs_mlflow_at_c8"]["measured"] == 2.75
+
+
+def test_without_a_balanced_round_the_ratio_bar_reads_every_round():
+    ours, theirs = {8: [_round(300, 0.99)]}, {8: [_round(100, 0.50)]}
+    assert balanced_ratios(ours, theirs, [8]) == [None]
+    serving = _fraud_serving()
+    serving["fraud_single"]["ratio_rps_balanced"] = [None, None]
+    assert check_bars({"quality": {}, "serving": serving})["fraud_rps_vs_mlflow_at_c8"]["measured"] == 3.5
