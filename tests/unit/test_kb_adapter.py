@@ -78,8 +78,8 @@ def test_cross_fitted_vectors_come_from_adapters_that_did_not_see_the_query():
     index, questions = synthetic()
     train, qtrain, _ = questions(100, np.random.default_rng(4))
     cfg = AdapterConfig(reg=0.01, candidates=10, folds=4)
-    crossed = adapter.cross_fitted(index, train, qtrain, cfg, seed=0)
-    full = adapter.fit(index, train, qtrain, cfg).apply(qtrain)
+    fitted, crossed = adapter.learn(index, train, qtrain, cfg, seed=0)
+    full = fitted.apply(qtrain)
     assert crossed.shape == qtrain.shape
     assert not np.allclose(crossed, full, atol=1e-3)  # four other adapters, not the one fitted on all
     np.testing.assert_allclose(np.linalg.norm(crossed, axis=1), 1.0, atol=1e-5)

@@ -4,7 +4,7 @@ The loss is a softmax over articles: each query's relevant articles against the 
 articles its frozen embedding ranks highest (the hard negatives the retriever has to beat), an
 article scored by its best chunk as the retriever does, plus `reg` times the squared size of W.
 L-BFGS minimises it over all queries at once, so the result does not depend on batch order or
-a learning rate. The training queries of the fusion get cross-fitted vectors (`cross_fitted`):
+a learning rate. The training queries of the fusion get cross-fitted vectors (`learn`):
 an adapter that has seen a query's answer would make the dense score look more reliable to the
 fusion than it is on new queries.
 """
@@ -24,6 +24,7 @@ from training.kb.config import AdapterConfig
 
 logger = logging.getLogger(__name__)
 Queries = list[tuple[str, set[str]]]
+NO_PAIRS = "query adapter: no query points at an article of this KB; check the query file"
 
 
 @dataclass
@@ -55,7 +56,7 @@ def prepare(index: KBIndex, queries: Queries, qvecs: np.ndarray, candidates: int
     known = {a.id for a in index.articles}
     keep = np.array([i for i, (_, rel) in enumerate(queries) if rel & known], dtype=np.int64)
     if not len(keep):
-        raise ValueError("query adapter: no query points at an article of this KB; check the query file")
+        raise ValueError(NO_PAIRS)
     kept = np.asarray(qvecs, dtype=np.float32)[keep]
     return Pairs(keep, kept, problem(index, [queries[i] for i in keep], kept, candidates))
 
@@ -96,17 +97,11 @@ def fit(index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig)
     return _fit(index, pairs, np.arange(len(pairs.keep)), cfg)
 
 
-def cross_fitted(
-    index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig, seed: int
-) -> np.ndarray:
-    """Each query's vector adapted by an adapter fitted on the other folds' queries."""
-    return _crossed(index, prepare(index, queries, qvecs, cfg.candidates), qvecs, cfg, seed)
-
-
 def learn(
     index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig, seed: int
 ) -> tuple[QueryAdapter, np.ndarray]:
-    """`fit` and `cross_fitted` in one: the candidates are found once for all six fits."""
+    """The adapter fitted on every query, and each query's vector adapted by an adapter fitted on
+    the other folds' queries; the candidates are found once for all the fits."""
     pairs = prepare(index, queries, qvecs, cfg.candidates)
     full = _fit(index, pairs, np.arange(len(pairs.keep)), cfg)
     return full, _crossed(index, pairs, qvecs, cfg, seed)
@@ -124,7 +119,7 @@ def _fit(index: KBIndex, pairs: Pairs, rows: np.ndarray, cfg: AdapterConfig) -> 
     import torch
 
     if not len(rows):
-        raise ValueError("query adapter: no query points at an article of this KB; check the query file")
+        raise ValueError(NO_PAIRS)
     start = time.monotonic()
     p = pairs.problem.take(rows)
     emb = torch.from_numpy(np.ascontiguousarray(index.embeddings, dtype=np.float32))
