@@ -14,19 +14,31 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
 QUERY = "What are the symptoms of glaucoma and how is it treated?"
 QUALITY_BARS = {"medquad": 0.80, "bankfaqs": 0.72, "stackfaq": 0.97}
+# Sets also measured with the encoder fine-tuned on their training queries (`train kb-encoder`,
+# cached by its inputs; ~33 minutes on 2 cores the first time). Their bar reads that row: the
+# setting a user of such a KB would ship. MedQuAD's ~9,700 long pairs would take hours on CPU,
+# and StackFAQ meets its bar frozen.
+FINE_TUNED = ("bankfaqs",)
+TUNED = " (encoder fine-tuned)"
 
 
 def _rounded(metrics: dict) -> dict:
     return {m: {k: round(v, 4) for k, v in vals.items()} for m, vals in metrics.items()}
 
 
-def train_for_bench(settings: Settings) -> dict:
-    """Evaluate every method on each real set; serve the MedQuAD KB (the sample KB without it)."""
+def _entry(result) -> dict:
+    metrics = _rounded(result.metrics)
+    return {"test_queries": result.test_queries, "build_s": round(result.seconds, 1), **metrics}
+
+
+def train_for_bench(settings: Settings, quick: bool = False) -> dict:
+    """Evaluate every method on each real set (and, unless `quick`, with the FINE_TUNED sets'
+    tuned encoder); serve the MedQuAD KB (the sample KB without it)."""
     from features.kb.articles import load_articles
     from training.kb.config import load_kb_config
     from training.kb.data import load_dataset, load_queries
     from training.kb.pipeline import train_kb
-    from training.kb.runs import evaluate_run
+    from training.kb.runs import cached_encoder, evaluate_run
 
     cfg, out = load_kb_config(), {}
     for name in ("stackfaq", "bankfaqs"):
@@ -35,12 +47,13 @@ def train_for_bench(settings: Settings) -> dict:
         except FileNotFoundError as exc:
             out[name] = f"skipped: {exc}"
             continue
-        result = evaluate_run(articles, queries, cfg, settings, name)
-        out[name] = {
-            "test_queries": result.test_queries,
-            "build_s": round(result.seconds, 1),
-            **_rounded(result.metrics),
-        }
+        out[name] = _entry(evaluate_run(articles, queries, cfg, settings, name))
+        if name in FINE_TUNED and not quick:
+            logger.info("%s: fine-tuning the encoder on the training queries (cached afterwards)", name)
+            folder, seconds = cached_encoder(articles, queries, cfg, settings)
+            tuned = cfg.model_copy(update={"encoder": str(folder)})
+            result = evaluate_run(articles, queries, tuned, settings, name + TUNED)
+            out[name + TUNED] = {"encoder": folder.name, "finetune_s": round(seconds, 1), **_entry(result)}
     try:
         articles, queries, source = *load_dataset("medquad", SHARED), "medquad"
     except FileNotFoundError as exc:
@@ -48,13 +61,8 @@ def train_for_bench(settings: Settings) -> dict:
         articles = load_articles(ROOT / cfg.kb)
         queries, source = load_queries(ROOT / cfg.queries, articles), "sample"
     result = train_kb(articles, queries, cfg, settings, source=source)
-    entry = {"served": True, "articles": len(articles), "chunks": len(result.model.index.chunks)}
-    out[source] = {
-        "test_queries": result.test_queries,
-        "build_s": round(result.seconds, 1),
-        **entry,
-        **_rounded(result.metrics),
-    }
+    served = {"served": True, "articles": len(articles), "chunks": len(result.model.index.chunks)}
+    out[source] = {**served, **_entry(result)}
     return out
 
 
@@ -83,11 +91,14 @@ def latency(env: dict, logs: Path, levels: list[int], seconds: float, workers: i
 
 
 def quality_bars(quality: dict) -> dict:
-    return {
-        f"kb_{name}_ndcg_at_10": (bar, q["hybrid"]["ndcg_at_10"])
-        for name, bar in QUALITY_BARS.items()
-        if isinstance(q := quality.get(name), dict) and "hybrid" in q
-    }
+    """Hybrid nDCG@10 per set; a FINE_TUNED set's bar reads its tuned row where there is one."""
+    bars = {}
+    for name, bar in QUALITY_BARS.items():
+        q = quality.get(name + TUNED) if name in FINE_TUNED else None
+        q = q if isinstance(q, dict) else quality.get(name)
+        if isinstance(q, dict) and "hybrid" in q:
+            bars[f"kb_{name}_ndcg_at_10"] = (bar, q["hybrid"]["ndcg_at_10"])
+    return bars
 
 
 def markdown_lines(report: dict) -> list[str]:

@@ -97,7 +97,7 @@ def run_bench(quick: bool, console: Console, only: Sequence[str] = FAMILIES) -> 
         settings = load_settings(folder / "mlflow.yaml")
         prepare_environment(settings)
         env = dict(os.environ)
-        report["quality"], data = _train(settings, only, console)
+        report["quality"], data = _train(settings, only, quick, console)
         serving = report["serving"] = {}
         workers = settings.serving.workers
         if "text" in only:
@@ -118,7 +118,7 @@ def run_bench(quick: bool, console: Console, only: Sequence[str] = FAMILIES) -> 
     return out
 
 
-def _train(settings, only: Sequence[str], console: Console) -> tuple[dict, Path]:
+def _train(settings, only: Sequence[str], quick: bool, console: Console) -> tuple[dict, Path]:
     """Quality of the families measured; the sample models of the others."""
     quality: dict = {}
     if "fraud" in only:
@@ -134,7 +134,7 @@ def _train(settings, only: Sequence[str], console: Console) -> tuple[dict, Path]
         text.train_samples(settings)
     if "kb" in only:
         console.log("knowledge base: every method on each real set; the MedQuAD KB is served")
-        quality["kb"] = kb.train_for_bench(settings)
+        quality["kb"] = kb.train_for_bench(settings, quick)
     else:
         kb.train_sample(settings)
     return quality, data

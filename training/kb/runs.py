@@ -1,10 +1,14 @@
 """`ccrisk evaluate kb` (an MLflow run, nothing registered), `ccrisk kb upsert|delete` (a new
 ccrisk-kb version built from the champion's articles, reusing its vectors) and `ccrisk train
-kb-encoder` (fine-tuning measured before/after on the same held-out queries)."""
+kb-encoder` (fine-tuning measured before/after on the same held-out queries); `cached_encoder`
+is the same fine-tuning kept under the cache, keyed by its inputs (`make bench` reuses it)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -129,3 +133,30 @@ def tune_encoder_run(
                 mlflow.log_metrics({f"{tag}_{method}_{k}": v for k, v in result.metrics[method].items()})
         mlflow.log_artifacts(str(out), artifact_path="encoder")
     return before, after, out
+
+
+def encoder_key(pairs: list[tuple[str, str]], cfg: KBTrainConfig) -> str:
+    """A fine-tuned encoder is a function of its pairs, base encoder and settings (the seed is
+    fixed): the hash of those names its cache folder."""
+    spec = {"pairs": pairs, "base": cfg.encoder, "max_tokens": cfg.max_tokens, **cfg.tuning.model_dump()}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cached_encoder(
+    articles: list[Article], queries: Queries, cfg: KBTrainConfig, settings: Settings
+) -> tuple[Path, float]:
+    """(folder, seconds spent fine-tuning; 0 when cached) of the encoder fine-tuned on the
+    training share of `queries`: the split `fit_and_score` holds out, so no test query is seen."""
+    train, _ = split_queries(queries, cfg.test_share, cfg.max_test_queries, cfg.seed)
+    pairs = answer_pairs(articles, train, cfg)
+    folder = settings.state_path / "cache" / "kb_encoders" / encoder_key(pairs, cfg)
+    if (folder / "modules.json").is_file():
+        logger.info("fine-tuned encoder from the cache: %s", folder)
+        return folder, 0.0
+    partial = folder.with_name(folder.name + ".partial")
+    for stale in (partial, folder):  # an interrupted run's leftovers
+        shutil.rmtree(stale, ignore_errors=True)
+    start = time.monotonic()
+    finetune(pairs, cfg.encoder, partial, **cfg.tuning.model_dump(), max_tokens=cfg.max_tokens)
+    partial.rename(folder)  # only a finished encoder gets the key's name
+    return folder, time.monotonic() - start
