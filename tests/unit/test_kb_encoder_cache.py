@@ -81,3 +81,30 @@ def test_bankfaqs_bar_reads_the_tuned_row_when_there_is_one():
     }
     quick = {"bankfaqs": _hybrid(0.68), "medquad": "skipped: absent"}
     assert quality_bars(quick) == {"kb_bankfaqs_ndcg_at_10": (0.72, 0.68)}
+
+
+def test_train_kb_encoder_twice_fine_tunes_once(tmp_path, monkeypatch):
+    """`ccrisk train kb-encoder` goes through the same cache: a second run on the same inputs
+    evaluates before/after again but takes the tuned encoder from the first, and says so."""
+    import mlflow
+
+    from features.settings import load_settings
+    from tests.conftest import write_settings
+    from training.kb import pipeline
+
+    calls: list = []
+    monkeypatch.setattr(runs, "finetune", _fake_finetune(calls))
+    scored = SimpleNamespace(metrics={"dense": {"ndcg_at_10": 0.5}, "hybrid": {"ndcg_at_10": 0.6}})
+    monkeypatch.setattr(pipeline, "fit_and_score", lambda *args, **kwargs: scored)
+    monkeypatch.setattr(pipeline, "vector_cache", lambda cfg, settings: None)
+    settings = load_settings(write_settings(tmp_path))
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    articles, queries = _kb()
+    first = runs.tune_encoder_run(articles, queries, load_kb_config(), settings, "toy")
+    second = runs.tune_encoder_run(articles, queries, load_kb_config(), settings, "toy")
+    assert len(calls) == 1 and first[2] == second[2]
+    tags = [
+        r.data.tags["encoder_cached"]
+        for r in mlflow.search_runs(output_format="list", search_all_experiments=True)
+    ]
+    assert sorted(tags) == ["false", "true"]

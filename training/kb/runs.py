@@ -1,7 +1,7 @@
 """`ccrisk evaluate kb` (an MLflow run, nothing registered), `ccrisk kb upsert|delete` (a new
 ccrisk-kb version built from the champion's articles, reusing its vectors) and `ccrisk train
-kb-encoder` (fine-tuning measured before/after on the same held-out queries); `cached_encoder`
-is the same fine-tuning kept under the cache, keyed by its inputs (`make bench` reuses it)."""
+kb-encoder` (fine-tuning measured before/after on the same held-out queries; the tuned encoder
+is kept under the cache, keyed by its inputs, so `make bench` and a second run reuse it)."""
 
 from __future__ import annotations
 
@@ -103,27 +103,20 @@ def tune_encoder_run(
     settings: Settings,
     source: str,
 ) -> tuple[pipeline.KBResult, pipeline.KBResult, Path]:
-    """Fine-tune on the training share of the queries; retrieval on the held-out share before and
-    after (same split, so the tuned encoder never saw a test query). An MLflow run with the folder."""
-    train, _ = split_queries(queries, cfg.test_share, cfg.max_test_queries, cfg.seed)
-    out = settings.state_path / "kb_encoders" / time.strftime("%Y%m%d-%H%M%S")
+    """Fine-tune on the training share of the queries (or take the cached encoder of the same
+    inputs); retrieval on the held-out share before and after (same split, so the tuned encoder
+    never saw a test query). An MLflow run with the folder."""
     experiment = settings.model(pipeline.FAMILY).experiment
     mlflow.set_experiment(experiment_id=ensure_experiment(experiment, settings))
     with mlflow.start_run(run_name=f"kb-encoder-{Path(source).name}"):
-        tuning = cfg.tuning.model_dump()
-        mlflow.log_params({"source": source, **tuning, "train_queries": len(train)})
+        train, _ = split_queries(queries, cfg.test_share, cfg.max_test_queries, cfg.seed)
+        mlflow.log_params({"source": source, **cfg.tuning.model_dump(), "train_queries": len(train)})
         before = pipeline.fit_and_score(
             articles, queries, cfg, pipeline.vector_cache(cfg, settings), refit=False
         )
-        start = time.monotonic()
-        finetune(
-            answer_pairs(articles, train, cfg),
-            cfg.encoder,
-            out,
-            **tuning,
-            max_tokens=cfg.max_tokens,
-        )
-        mlflow.log_metric("finetune_seconds", time.monotonic() - start)
+        out, seconds = cached_encoder(articles, queries, cfg, settings)
+        mlflow.log_metric("finetune_seconds", seconds)
+        mlflow.set_tag("encoder_cached", str(seconds == 0.0).lower())
         tuned = cfg.model_copy(update={"encoder": str(out)})
         after = pipeline.fit_and_score(
             articles, queries, tuned, pipeline.vector_cache(tuned, settings), refit=False
