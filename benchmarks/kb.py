@@ -15,9 +15,9 @@ SHARED = ROOT.parent / "shared" / "datasets"
 QUERY = "What are the symptoms of glaucoma and how is it treated?"
 QUALITY_BARS = {"medquad": 0.80, "bankfaqs": 0.72, "stackfaq": 0.97}
 # Sets also measured with the encoder fine-tuned on their training queries (`train kb-encoder`,
-# cached by its inputs; ~33 minutes on 2 cores the first time). Their bar reads that row: the
-# setting a user of such a KB would ship. MedQuAD's ~9,700 long pairs would take hours on CPU,
-# and StackFAQ meets its bar frozen.
+# cached by its inputs; 20 minutes on 2 cores the first time, 1,186 s at d85a42f). Their bar
+# reads that row: the setting a user of such a KB would ship. MedQuAD's ~9,700 long pairs would
+# take hours on CPU, and StackFAQ meets its bar frozen.
 FINE_TUNED = ("bankfaqs",)
 TUNED = " (encoder fine-tuned)"
 
