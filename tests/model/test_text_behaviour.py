@@ -96,3 +96,30 @@ def test_logged_model_reloads_and_scores_identically(models, trained):
     texts += ["Ünïcode   spaces\tand a URL https://x.y/z", "@someone " + "very long " * 300]
     served = predict(models["complaint"], texts)
     pd.testing.assert_frame_equal(served, result.model.predict(None, pd.DataFrame({"text": texts})))
+
+
+def test_finetune_trial_logs_folds_and_pooled_out_of_fold_metrics(trained, tmp_path):
+    """Two folds of 30 sample messages, one epoch each: the MLflow run holds each fold's frozen vs
+    fine-tuned metrics and, with every fold run, the pooled out-of-fold ones."""
+    from features.settings import load_settings
+    from training.text.config import load_text_config
+    from training.text.finetune import run_trial
+
+    rows = pd.read_csv(SAMPLE_MESSAGES)
+    subset = pd.concat([g.head(15) for _, g in rows.groupby("complaint")])
+    path = tmp_path / "messages.csv"
+    subset.to_csv(path, index=False)
+    cfg = load_text_config("complaint", overrides=["folds=2"], sample=True)
+    results = run_trial(path, cfg, load_settings(), folds=2, epochs=1, lr=5e-5)
+    for variant in ("frozen", "finetuned"):
+        assert {f"fold0_{variant}_macro_f1", f"fold1_{variant}_macro_f1"} <= set(results)
+        assert 0.0 <= results[f"oof_{variant}_macro_f1"] <= 1.0
+    assert 0.0 <= results["oof_mean_macro_f1"] <= 1.0
+    run = mlflow.search_runs(
+        search_all_experiments=True,
+        filter_string="attributes.run_name = 'text-complaint-finetune-trial'",
+        max_results=1,
+        output_format="list",
+    )[0]
+    assert run.data.metrics["oof_finetuned_accuracy"] == pytest.approx(results["oof_finetuned_accuracy"])
+    assert run.data.params["balanced_loss"] == "True"
