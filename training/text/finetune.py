@@ -19,6 +19,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
+from sklearn.utils.class_weight import compute_class_weight
 
 from features.contact import encoder
 from features.contact.classifier import TextClassifier
@@ -33,11 +34,8 @@ VARIANTS = ("frozen", "finetuned")
 
 
 def class_weights(y: np.ndarray, balanced: bool) -> np.ndarray | None:
-    """Per-class loss weights n / (k * count), as scikit-learn's `class_weight="balanced"`."""
-    if not balanced:
-        return None
-    counts = np.bincount(y)
-    return len(y) / (len(counts) * np.maximum(counts, 1))
+    """Per-class loss weights as the head's `class_weight="balanced"` (scikit-learn's n / (k * count))."""
+    return compute_class_weight("balanced", classes=np.unique(y), y=y) if balanced else None
 
 
 def finetune(
@@ -120,20 +118,18 @@ def run_trial(
             tuned = finetune(
                 texts[tr].tolist(), y_int[tr], epochs, lr, cfg.seed, cfg.features.max_tokens, weights
             )
-            results[f"fold{k}_finetune_seconds"] = time.monotonic() - start
+            fold = {f"fold{k}_finetune_seconds": time.monotonic() - start}
             tuned_emb = tuned.encode(prepared, batch_size=64, normalize_embeddings=True)
             for name, emb in zip(VARIANTS, (frozen_emb, tuned_emb), strict=True):
                 oof[name][te] = fit.fold_proba(texts, y, emb, tr, te, classes, cfg)
                 for key, value in evaluate.text_metrics(y[te], oof[name][te], classes, None).items():
-                    results[f"fold{k}_{name}_{key}"] = value
-            mlflow.log_metrics(results)
-            logger.info(
-                "fold %d: %s",
-                k,
-                {key: round(v, 4) for key, v in results.items() if key.startswith(f"fold{k}")},
-            )
+                    fold[f"fold{k}_{name}_{key}"] = value
+            mlflow.log_metrics(fold)
+            results |= fold
+            logger.info("fold %d: %s", k, {key: round(v, 4) for key, v in fold.items()})
         if folds >= cfg.folds:  # and the two models' mean, the ensemble one could ship
             oof["mean"] = (oof["frozen"] + oof["finetuned"]) / 2
-            results |= pooled_metrics(y, oof, classes, cfg.positive)
-            mlflow.log_metrics(results)
+            pooled = pooled_metrics(y, oof, classes, cfg.positive)
+            mlflow.log_metrics(pooled)
+            results |= pooled
     return results
