@@ -13,12 +13,14 @@ the request type when the class is defined.
 
 from __future__ import annotations
 
+from functools import partial
+
 import bentoml
 
 from features.claims.api import ClaimScore, ModelRef, ReasonOut, claim_model
 from features.claims.spec import load_spec
 from features.settings import load_settings, prepare_environment
-from serving.options import service_options
+from serving.options import as_sync_endpoint, service_options
 
 _SETTINGS = load_settings()
 prepare_environment(_SETTINGS)
@@ -40,5 +42,8 @@ class Floor:
     """A constant answer behind the same request validation as /v1/claims/score."""
 
     @bentoml.api(route="/v1/claims/score")
-    def claims_score(self, claim: Claim) -> ClaimScore:  # type: ignore[valid-type]
-        return _ANSWER.model_copy(update={"claim_id": claim.claim_id})
+    async def claims_score(self, claim: Claim) -> ClaimScore:  # type: ignore[valid-type]
+        answer = partial(_ANSWER.model_copy, update={"claim_id": claim.claim_id})
+        if _SETTINGS.serving.claim_on_event_loop:  # where ccrisk's endpoint runs it, as configured
+            return answer()
+        return await as_sync_endpoint(answer)

@@ -153,10 +153,13 @@ def workers_tuning(env: dict, logs: Path, seconds: float) -> dict:
     """Before/after, one claim at c=8: BentoML worker processes (1 vs the configured count), the
     configured service with the heap not frozen (`serving.freeze_heap: false`), and without
     spreading keep-alive connections over the workers (`serving.rebalance_connections: false`;
-    whether one worker then gets them all is chance: read its busiest-process share)."""
+    whether one worker then gets them all is chance: read its busiest-process share), and with the
+    claim scored in BentoML's endpoint thread instead of on the event loop
+    (`serving.claim_on_event_loop: false`)."""
     variants = {f"workers_{w}": {"workers": w} for w in sorted({1, _workers(env)})}
     variants["heap_not_frozen"] = {"freeze_heap": False}
     variants["rebalance_off"] = {"rebalance_connections": False}
+    variants["claim_in_thread"] = {"claim_on_event_loop": False}
     out = {}
     for label, serving in variants.items():
         out[label] = _one_claim_at_c8(

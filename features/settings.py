@@ -120,6 +120,12 @@ class ServingSettings(BaseModel):
         description="decode /v1/claims/score_batch bodies straight into columns (msgspec), pydantic "
         "only for a body that decoder refuses (features/claims/wire.py); false: pydantic always",
     )
+    claim_on_event_loop: bool = Field(
+        True,
+        description="score /v1/claims/score on the worker's event loop (an async endpoint); false: in "
+        "the thread BentoML runs sync endpoints in. One claim takes ~2 ms, so handing it to a thread "
+        "and back costs more than it saves (batches, messages and searches stay in the thread)",
+    )
 
 
 class SecuritySettings(BaseModel):
