@@ -138,7 +138,7 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
     def raw_scores(self, x: np.ndarray) -> np.ndarray:
         threads = 1 if len(x) < SINGLE_THREAD_ROWS else 0
         scores = [m.predict(x, raw_score=True, num_threads=threads) for m in self.models]
-        return np.mean(scores, axis=0)
+        return _mean(scores)
 
     def score(self, frame: pl.DataFrame | pd.DataFrame) -> tuple[np.ndarray, list[str]]:
         """Calibrated fraud probabilities and risk bands for raw claim rows."""
@@ -155,7 +155,7 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
         """TreeSHAP contributions in log-odds (LightGBM pred_contrib), averaged over boosters."""
         threads = 1 if len(x) < SINGLE_THREAD_ROWS else 0
         parts = [m.predict(x, pred_contrib=True, num_threads=threads) for m in self.models]
-        return np.mean(parts, axis=0)[:, :-1]
+        return _mean(parts)[:, :-1]
 
     def assess(
         self,
@@ -260,3 +260,9 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
 def _check_explain(explain: str) -> None:
     if explain not in EXPLAIN_MODES:
         raise ValueError(f"explain must be one of {EXPLAIN_MODES}, not {explain!r}")
+
+
+def _mean(arrays: list[np.ndarray]) -> np.ndarray:
+    """The boosters' average; one booster's array as it is (np.mean of a single array costs
+    ~20 us a call, a few percent of a served claim's Python time, for the same values)."""
+    return arrays[0] if len(arrays) == 1 else np.mean(arrays, axis=0)
