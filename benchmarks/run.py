@@ -151,7 +151,7 @@ def _text_serving(env: dict, folder: Path, workers: int, levels: list[int], seco
 
 def _fraud_serving(env: dict, folder: Path, settings, data: Path, levels: list[int], seconds: float,
                    quick: bool, console: Console) -> dict:  # fmt: skip
-    sizes, repeats = ([1000], 2) if quick else ([1000, 10000], 3)
+    sizes, repeats = ([1000], 3) if quick else ([1000, 10000], 9)
     workers, rounds = settings.serving.workers, 1 if quick else 3
     console.log("single claim: ccrisk vs mlflow models serve")
     out = {"fraud_single": fraud.single_claim(env, folder, levels, seconds, workers, rounds=rounds)}
