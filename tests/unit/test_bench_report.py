@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
-from benchmarks.fraud import balanced_ratios
+from benchmarks.fraud import balanced_ratios, batch_entry
 from benchmarks.report import check_bars
 from benchmarks.run import run_bench
 
@@ -79,3 +79,15 @@ def test_without_a_balanced_round_the_ratio_bar_reads_every_round():
     serving = _fraud_serving()
     serving["fraud_single"]["ratio_rps_balanced"] = [None, None]
     assert check_bars({"quality": {}, "serving": serving})["fraud_rps_vs_mlflow_at_c8"]["measured"] == 3.5
+
+
+def test_the_batch_share_is_the_median_of_the_paired_rounds_ratios():
+    # raw predict s, post s: the machine slows down in round 2, for both sides of that round
+    rounds = [(0.10, 0.20), (0.15, 0.30), (0.10, 0.25)]
+    entry = batch_entry(10_000, rounds, flagged_s=1.0)
+    assert entry["endpoint_none_vs_raw_rounds"] == [0.5, 0.5, 0.4]
+    assert entry["endpoint_none_vs_raw"] == 0.5  # the median round, not fastest raw / median post (0.4)
+    assert entry["in_process_raw_predict_rows_per_s"] == 100_000  # median of 0.10, 0.15, 0.10 s
+    assert entry["in_process_raw_predict_rows_per_s_best"] == 100_000
+    assert entry["endpoint_explain_none_claims_per_s"] == 40_000  # median 0.25 s
+    assert entry["endpoint_explain_flagged_claims_per_s"] == 10_000
