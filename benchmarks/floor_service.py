@@ -21,6 +21,7 @@ from features.claims.api import ClaimScore, ModelRef, ReasonOut, claim_model
 from features.claims.spec import load_spec
 from features.settings import load_settings, prepare_environment
 from serving.options import as_sync_endpoint, service_options
+from serving.timeout import install_lean_timeout
 
 _SETTINGS = load_settings()
 prepare_environment(_SETTINGS)
@@ -40,6 +41,9 @@ _ANSWER = ClaimScore(
 @bentoml.service(name="floor", **service_options(_SETTINGS))
 class Floor:
     """A constant answer behind the same request validation as /v1/claims/score."""
+
+    def __init__(self) -> None:
+        install_lean_timeout(_SETTINGS.serving.lean_request_timeout)  # as ccrisk's workers do
 
     @bentoml.api(route="/v1/claims/score")
     async def claims_score(self, claim: Claim) -> ClaimScore:  # type: ignore[valid-type]

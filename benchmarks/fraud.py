@@ -155,11 +155,13 @@ def workers_tuning(env: dict, logs: Path, seconds: float) -> dict:
     spreading keep-alive connections over the workers (`serving.rebalance_connections: false`;
     whether one worker then gets them all is chance: read its busiest-process share), and with the
     claim scored in BentoML's endpoint thread instead of on the event loop
-    (`serving.claim_on_event_loop: false`)."""
+    (`serving.claim_on_event_loop: false`), and with BentoML's own request timeout, whose timers
+    outlive their requests (`serving.lean_request_timeout: false`)."""
     variants = {f"workers_{w}": {"workers": w} for w in sorted({1, _workers(env)})}
     variants["heap_not_frozen"] = {"freeze_heap": False}
     variants["rebalance_off"] = {"rebalance_connections": False}
     variants["claim_in_thread"] = {"claim_on_event_loop": False}
+    variants["bentoml_request_timeout"] = {"lean_request_timeout": False}
     out = {}
     for label, serving in variants.items():
         out[label] = _one_claim_at_c8(

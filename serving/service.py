@@ -34,6 +34,7 @@ from serving.batch_input import claims_batch_input
 from serving.errors import TooManyClaims, TooManyTexts, UnknownQueryId
 from serving.gateway import Gateway, note
 from serving.options import as_sync_endpoint, service_options
+from serving.timeout import install_lean_timeout
 
 if TYPE_CHECKING:
     from serving.scored import ScoredClaims
@@ -94,6 +95,7 @@ class CCRisk:
 
         limit_threads(_SETTINGS.serving.torch_threads)
         sys.setswitchinterval(_SETTINGS.serving.switch_interval_ms / 1000)
+        install_lean_timeout(_SETTINGS.serving.lean_request_timeout)
         self.recorder = records.PredictionRecorder(_SETTINGS)
         self.fraud = FraudService(_SETTINGS, _SPEC, on_shadow=self.recorder.claims)
         self.contact = ContactService(_SETTINGS)

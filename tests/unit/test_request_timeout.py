@@ -1,0 +1,98 @@
+"""serving/timeout.py: BentoML's request timeout semantics, without a timer left per request."""
+
+import asyncio
+
+import pytest
+from bentoml._internal.server.http.traffic import TimeoutMiddleware
+
+from serving.timeout import install_lean_timeout, lean_call
+
+
+def _app(delay_before: float = 0.0, delay_between: float = 0.0, error: BaseException | None = None):
+    async def app(scope, receive, send):
+        await asyncio.sleep(delay_before)
+        if error is not None:
+            raise error
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await asyncio.sleep(delay_between)
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    return app
+
+
+async def _call(middleware, call=lean_call):
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    await call(middleware, {"type": "http", "method": "POST", "path": "/x"}, receive, send)
+    return sent
+
+
+@pytest.fixture(autouse=True)
+def _restore_middleware():
+    original = TimeoutMiddleware.__call__
+    yield
+    TimeoutMiddleware.__call__ = original
+
+
+def _live_timers(loop: asyncio.AbstractEventLoop) -> int:
+    return sum(not h.cancelled() for h in loop._scheduled)  # the loop's timer heap (private)
+
+
+def test_a_fast_answer_passes_through_and_leaves_no_timer():
+    async def main():
+        sent = await _call(TimeoutMiddleware(_app(), timeout=30))
+        return sent, _live_timers(asyncio.get_running_loop())
+
+    sent, live = asyncio.run(main())
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[0]["status"] == 200 and sent[1]["body"] == b"ok"
+    assert live == 0
+
+
+def test_bentoml_own_middleware_keeps_the_timer_the_lean_one_drops():
+    """Why the module exists: BentoML's __call__ leaves its 30 s timer scheduled after answering."""
+
+    async def main():
+        await _call(TimeoutMiddleware(_app(), timeout=30), call=TimeoutMiddleware.__call__)
+        return _live_timers(asyncio.get_running_loop())
+
+    assert asyncio.run(main()) == 1
+
+
+def test_no_response_within_the_timeout_is_a_504_and_the_endpoint_is_cancelled():
+    cancelled = []
+
+    async def slow(scope, receive, send):
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    sent = asyncio.run(_call(TimeoutMiddleware(slow, timeout=0.05)))
+    assert sent[0]["status"] == 504 and b"0.05 seconds" in sent[1]["body"]
+    assert cancelled == [True]
+
+
+def test_a_started_response_is_not_cut_by_the_timeout():
+    sent = asyncio.run(_call(TimeoutMiddleware(_app(delay_between=0.15), timeout=0.05)))
+    assert [m.get("status") for m in sent] == [200, None] and sent[1]["body"] == b"ok"
+
+
+def test_the_endpoints_own_timeout_error_is_not_taken_for_the_deadline():
+    with pytest.raises(TimeoutError, match="upstream"):
+        asyncio.run(_call(TimeoutMiddleware(_app(error=TimeoutError("upstream")), timeout=30)))
+
+
+def test_install_switches_every_middleware_of_the_process():
+    original = TimeoutMiddleware.__call__
+    install_lean_timeout(True)
+    assert TimeoutMiddleware.__call__ is lean_call
+    install_lean_timeout(False)
+    assert TimeoutMiddleware.__call__ is original
