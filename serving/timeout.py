@@ -2,9 +2,9 @@
 
 BentoML wraps each request in its `TimeoutMiddleware` (`traffic.timeout`, 60 s here; the config
 allows no way to turn it off). For every request it schedules `loop.call_later(60, ...)` and
-never cancels it. So each worker holds a timer, a future
-and a bound method for every request of the last minute: at 350 requests a second a worker, about
-21,000 of them, and the memory they took stays with the process. `lean_call` is the
+never cancels it. So each worker holds a timer, a future and a bound method for every request
+of the last minute: at 350 requests a second a worker, about 21,000 of them, and the memory they
+took stays with the process. `lean_call` is the
 middleware's own code (a 504 when no response has started within the timeout; no limit once it
 has) plus one line: the timer is cancelled as soon as the response starts. A cancelled timer
 lets go of its future and callback at once, and the event loop drops cancelled timers from its

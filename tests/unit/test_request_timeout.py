@@ -1,6 +1,7 @@
 """serving/timeout.py: BentoML's request timeout semantics, without a timer left per request."""
 
 import asyncio
+import inspect
 
 import pytest
 from bentoml._internal.server.http.traffic import TimeoutMiddleware
@@ -97,3 +98,18 @@ def test_install_switches_every_middleware_of_the_process():
     assert TimeoutMiddleware.__call__ is lean_call
     install_lean_timeout(False)
     assert TimeoutMiddleware.__call__ is original
+
+
+def test_the_copy_still_matches_the_installed_bentoml():
+    """lean_call copies BentoML's middleware: an upgrade that changes the original fails here,
+    so the copy is checked against it instead of silently diverging."""
+    from serving.timeout import _ORIGINAL_CALL
+
+    original = inspect.getsource(_ORIGINAL_CALL)
+    for line in (
+        "loop.call_later(self.timeout, self._set_timer_out, waiter)",
+        "fut = asyncio.ensure_future(self.app(scope, receive, _send), loop=loop)",
+        "if fut.cancel():",
+        "await fut  # wait for the future to finish",
+    ):
+        assert line in original, f"BentoML's TimeoutMiddleware changed ({line!r}): review serving/timeout.py"
