@@ -79,17 +79,7 @@ class ContactService:
 
         `alongside` runs on this thread while the embedding runs on the helper thread (the
         prediction log's PII masking: its spaCy pass then costs the request little)."""
-        if not messages:
-            raise ValueError("messages: send at least one message")
-        if len(messages) > self.max_batch:
-            raise TooManyTexts(
-                f"messages: {len(messages)} in one batch; the maximum is {self.max_batch}, split the batch"
-            )
-        texts = [m.text for m in messages]
-        for i, t in enumerate(texts):
-            if not t.strip():
-                where = "text" if single else f"messages[{i}].text"
-                raise ValueError(f"{where}: the message is empty or white space only; send its text")
+        texts = self._checked_texts(messages, single)
         loaded = {t: slot.current for t, slot in self.slots.items()}  # read once per request
         models: dict[str, TextClassifier] = {t: m.python_model for t, m in loaded.items()}
         refs = [
@@ -120,6 +110,21 @@ class ContactService:
         if logger.isEnabledFor(logging.DEBUG):  # masking costs time; only when it is logged
             logger.debug("analysed %d messages; first: %s", len(texts), mask_pii(texts[0])[:80])
         return ContactBatch(count=len(results), results=results)
+
+    def _checked_texts(self, messages: list[ContactMessage], single: bool) -> list[str]:
+        """The messages' texts; ValueError or TooManyTexts (the 4xx answers) naming the fix."""
+        if not messages:
+            raise ValueError("messages: send at least one message")
+        if len(messages) > self.max_batch:
+            raise TooManyTexts(
+                f"messages: {len(messages)} in one batch; the maximum is {self.max_batch}, split the batch"
+            )
+        texts = [m.text for m in messages]
+        for i, t in enumerate(texts):
+            if not t.strip():
+                where = "text" if single else f"messages[{i}].text"
+                raise ValueError(f"{where}: the message is empty or white space only; send its text")
+        return texts
 
     def _probabilities(
         self, models: dict[str, TextClassifier], texts: list[str], alongside: Callable[[], object] | None
