@@ -111,7 +111,7 @@ class CCRisk:
     async def claims_score(self, claim: Claim) -> ClaimScore:  # type: ignore[valid-type]
         """Score one claim: calibrated fraud probability, risk band, top reasons, rules hit."""
         # ~2 ms of work: on the event loop, without the hand-off to BentoML's endpoint thread and
-        # back, which cost 0.7-0.9 ms of CPU a claim (serving.claim_on_event_loop; README Performance).
+        # back, which cost 0.7-0.9 ms of CPU a claim (serving.claim_on_event_loop; benchmarks/HISTORY.md).
         if _SETTINGS.serving.claim_on_event_loop:
             return self._score([claim]).results[0]
         return (await as_sync_endpoint(partial(self._score, [claim]))).results[0]

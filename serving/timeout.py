@@ -9,7 +9,7 @@ middleware's own code (a 504 when no response has started within the timeout; no
 has) plus one line: the timer is cancelled as soon as the response starts. A cancelled timer
 lets go of its future and callback at once, and the event loop drops cancelled timers from its
 queue once they are half of it. Installed in the workers when `serving.lean_request_timeout` is true
-(the default); README "Performance" has the before/after.
+(the default); benchmarks/HISTORY.md has the before/after.
 """
 
 from __future__ import annotations
