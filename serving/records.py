@@ -142,12 +142,13 @@ def _row(ts, ref, variant: str, label: str, score: float, inputs: dict, entity_i
 
 
 def _masked_texts(texts: list[str]) -> list[str]:
-    from features.contact.phrases import load_nlp  # loaded once per worker, at start-up
+    from features.contact.phrases import parsing  # the pipeline is loaded once per worker, at start-up
 
     masked: dict[str, str] = {}  # a repeated text is masked once
     for text in texts:
         if text not in masked:
-            masked[text] = mask_pii(text, load_nlp())
+            with parsing() as nlp:  # one text a block: other threads' key phrases wait for one parse only
+                masked[text] = mask_pii(text, nlp)
     return [masked[t] for t in texts]
 
 

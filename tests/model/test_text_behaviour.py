@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.contact.phrases import key_phrases
+from features.contact.phrases import key_phrases, load_nlp
 from tests.conftest import SAMPLE_MESSAGES
 
 
@@ -80,9 +80,13 @@ def test_adding_a_complaint_sentence_raises_the_risk(models):
 
 def test_key_phrases_point_at_the_complaint_language(models):
     inner = models["complaint"].unwrap_python_model()
-    text = inner.prepare(["Terrible. My card was stolen and your staff keep hanging up on me."])[0]
+    text = inner.prepare(
+        ["Terrible. My card was stolen and your staff keep hanging up on me. Ref Qorvinthal."]
+    )[0]
     base = float(inner.proba([text])[0, inner.positive_index()])
+    strings = len(load_nlp().vocab.strings)
     phrases = key_phrases(inner, text, base)
+    assert len(load_nlp().vocab.strings) == strings, "parsed outside a memory zone: the worker would grow"
     assert phrases and all(k.impact > 0 for k in phrases)
     assert any(w in " ".join(k.text.lower() for k in phrases) for w in ("terrible", "hanging"))
 
