@@ -127,19 +127,23 @@ def text_finetune_trial(
     folds: Annotated[int, typer.Option(min=1, help="CV folds to run (each fine-tunes once)")] = 1,
     epochs: Annotated[int, typer.Option(min=1, help="fine-tuning epochs")] = 3,
     lr: Annotated[float, typer.Option(help="encoder learning rate")] = 5e-5,
+    blend: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="weight of the tuned softmax in the `blend` variant")
+    ] = 0.25,
+    device: Annotated[str, typer.Option(help="auto (a CUDA GPU when torch sees one) | cpu | cuda")] = "auto",
     set_: Annotated[
         Optional[list[str]], typer.Option("--set", help="override a config key: a.b=value")
     ] = None,
 ) -> None:
     """Measure fine-tuning the encoder against the frozen one on the same CV folds (an MLflow
-    run; registers nothing)."""
+    run; registers nothing). The topic task needs a GPU in practice (hours a fold on 2 cores)."""
     from training.text.config import load_text_config
     from training.text.finetune import run_trial
 
     settings = load_cli_settings()
     with user_errors():
         cfg = load_text_config(task, None, list(set_ or []), sample=sample)
-        results = run_trial(data, cfg, settings, folds, epochs, lr)
+        results = run_trial(data, cfg, settings, folds, epochs, lr, blend=blend, device=device)
     table = Table("fold metric", "value")
     for key, value in results.items():
         table.add_row(key, f"{value:.4f}")

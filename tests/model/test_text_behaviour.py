@@ -104,7 +104,8 @@ def test_logged_model_reloads_and_scores_identically(models, trained):
 
 def test_finetune_trial_logs_folds_and_pooled_out_of_fold_metrics(trained, tmp_path):
     """Two folds of 30 sample messages, one epoch each: the MLflow run holds each fold's frozen vs
-    fine-tuned metrics and, with every fold run, the pooled out-of-fold ones."""
+    fine-tuned metrics (the usual head and the tuned softmax) and, with every fold run, the
+    pooled out-of-fold ones, the ensembles included."""
     from features.settings import load_settings
     from training.text.config import load_text_config
     from training.text.finetune import run_trial
@@ -114,11 +115,12 @@ def test_finetune_trial_logs_folds_and_pooled_out_of_fold_metrics(trained, tmp_p
     path = tmp_path / "messages.csv"
     subset.to_csv(path, index=False)
     cfg = load_text_config("complaint", overrides=["folds=2"], sample=True)
-    results = run_trial(path, cfg, load_settings(), folds=2, epochs=1, lr=5e-5)
-    for variant in ("frozen", "finetuned"):
+    results = run_trial(path, cfg, load_settings(), folds=2, epochs=1, lr=5e-5, blend=0.3, device="cpu")
+    for variant in ("frozen", "finetuned", "softmax"):
         assert {f"fold0_{variant}_macro_f1", f"fold1_{variant}_macro_f1"} <= set(results)
         assert 0.0 <= results[f"oof_{variant}_macro_f1"] <= 1.0
-    assert 0.0 <= results["oof_mean_macro_f1"] <= 1.0
+    for ensemble in ("mean", "blend"):
+        assert 0.0 <= results[f"oof_{ensemble}_macro_f1"] <= 1.0
     run = mlflow.search_runs(
         search_all_experiments=True,
         filter_string="attributes.run_name = 'text-complaint-finetune-trial'",
@@ -127,3 +129,4 @@ def test_finetune_trial_logs_folds_and_pooled_out_of_fold_metrics(trained, tmp_p
     )[0]
     assert run.data.metrics["oof_finetuned_accuracy"] == pytest.approx(results["oof_finetuned_accuracy"])
     assert run.data.params["balanced_loss"] == "True"
+    assert (run.data.params["blend"], run.data.params["device"]) == ("0.3", "cpu")

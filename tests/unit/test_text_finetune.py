@@ -1,10 +1,12 @@
-"""Pure parts of the encoder fine-tuning trial: class-balanced loss weights, pooled metrics."""
+"""Pure parts of the encoder fine-tuning trial: class-balanced loss weights, pooled metrics, the
+tuned head's probabilities, the device choice."""
 
 import numpy as np
 import pytest
 from sklearn.utils.class_weight import compute_class_weight
 
-from training.text.finetune import class_weights, pooled_metrics
+from training.text import finetune
+from training.text.finetune import class_weights, pooled_metrics, resolve_device, softmax_proba
 
 
 def test_balanced_weights_match_scikit_learn():
@@ -26,3 +28,45 @@ def test_pooled_metrics_score_every_row_per_variant():
     assert out["oof_frozen_accuracy"] == pytest.approx(0.75)
     assert out["oof_frozen_macro_f1"] == pytest.approx(0.7333, abs=1e-4)
     assert {"oof_frozen_roc_auc", "oof_finetuned_roc_auc"} <= set(out)
+
+
+def test_softmax_proba_matches_the_torch_head():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    head = torch.nn.Linear(4, 3)
+    emb = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    expected = torch.softmax(head(torch.as_tensor(emb)), dim=1).detach().numpy()
+    got = softmax_proba(head, emb)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_auto_device_follows_what_torch_sees(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda"
+    assert resolve_device("cpu") == "cpu"
+
+
+def test_cuda_without_a_gpu_and_unknown_devices_name_the_fix(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA GPU here; use --device cpu"):
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match="use auto, cpu or cuda"):
+        resolve_device("gpu0")
+
+
+def test_blend_weight_outside_0_1_is_refused_before_any_work(tmp_path):
+    from features.settings import load_settings
+    from training.text.config import load_text_config
+
+    cfg = load_text_config("complaint", sample=True)
+    with pytest.raises(ValueError, match=r"--blend 1\.5: use a weight between 0 and 1"):
+        finetune.run_trial(
+            tmp_path / "absent.csv", cfg, load_settings(), folds=1, epochs=1, lr=5e-5, blend=1.5
+        )
