@@ -21,6 +21,7 @@ from ccrisk.kb_cli import evaluate_app, kb_app, train_kb, train_kb_encoder
 from ccrisk.ops_cli import audit_app, keys_app, monitor_app, report_app
 from ccrisk.preflight import check_keys, open_stores
 from ccrisk.release_cli import compare, promote, rollback
+from ccrisk.text_cli import text_finetune_trial, train_text
 
 app = typer.Typer(help="ccrisk: claims fraud scoring and contact-center ML.", no_args_is_help=True)
 train_app = typer.Typer(help="Train a model family (logs to MLflow, registers, gates).", no_args_is_help=True)
@@ -38,6 +39,8 @@ app.add_typer(monitor_app, name="monitor")
 app.command("compare")(compare)
 app.command("promote")(promote)
 app.command("rollback")(rollback)
+train_app.command("text")(train_text)
+train_app.command("text-finetune-trial")(text_finetune_trial)
 train_app.command("kb")(train_kb)
 train_app.command("kb-encoder")(train_kb_encoder)
 logger = logging.getLogger("ccrisk")
@@ -86,68 +89,6 @@ def train_fraud(
         cfg = load_config(FraudTrainConfig, config or default_config_path("fraud"), overrides)
         result = run(data, cfg, settings)
     _print_result(result, settings.model("fraud").registered_name)
-
-
-@train_app.command("text")
-def train_text(
-    task: Annotated[str, typer.Option(help="complaint | complaint_topic | intent")],
-    data: Annotated[
-        Optional[Path], typer.Option(help="CSV in the task's format (default: the config's data.path)")
-    ] = None,
-    sample: Annotated[
-        bool, typer.Option(help="train on the project's sample messages (data_samples/)")
-    ] = False,
-    config: Annotated[Optional[Path], typer.Option(help="pipeline config YAML")] = None,
-    set_: Annotated[
-        Optional[list[str]], typer.Option("--set", help="override a config key: a.b=value")
-    ] = None,
-) -> None:
-    """Train a contact-text model (cross-validated), log it to MLflow, register it, apply the gate."""
-    from training.text.config import load_text_config
-    from training.text.pipeline import train_text as run
-
-    settings = load_cli_settings()
-    with user_errors():
-        cfg = load_text_config(task, config, list(set_ or []), sample=sample)
-        result = run(data, cfg, settings)
-    table = Table(title=f"{settings.model(task).registered_name} v{result.version} (run {result.run_id[:8]})")
-    table.add_column("cross-validated metric")
-    table.add_column("value", justify="right")
-    for key, value in result.metrics.items():
-        table.add_row(key, f"{value:.4f}")
-    console.print(table)
-    print_decision(result)
-
-
-@train_app.command("text-finetune-trial")
-def text_finetune_trial(
-    task: Annotated[str, typer.Option(help="complaint | complaint_topic | intent")],
-    data: Annotated[Optional[Path], typer.Option(help="CSV in the task's format")] = None,
-    sample: Annotated[bool, typer.Option(help="use the project's sample messages")] = False,
-    folds: Annotated[int, typer.Option(min=1, help="CV folds to run (each fine-tunes once)")] = 1,
-    epochs: Annotated[int, typer.Option(min=1, help="fine-tuning epochs")] = 3,
-    lr: Annotated[float, typer.Option(help="encoder learning rate")] = 5e-5,
-    blend: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="weight of the tuned softmax in the `blend` variant")
-    ] = 0.25,
-    device: Annotated[str, typer.Option(help="auto (a CUDA GPU when torch sees one) | cpu | cuda")] = "auto",
-    set_: Annotated[
-        Optional[list[str]], typer.Option("--set", help="override a config key: a.b=value")
-    ] = None,
-) -> None:
-    """Measure fine-tuning the encoder against the frozen one on the same CV folds (an MLflow
-    run; registers nothing). The topic task needs a GPU in practice (hours a fold on 2 cores)."""
-    from training.text.config import load_text_config
-    from training.text.finetune import run_trial
-
-    settings = load_cli_settings()
-    with user_errors():
-        cfg = load_text_config(task, None, list(set_ or []), sample=sample)
-        results = run_trial(data, cfg, settings, folds, epochs, lr, blend=blend, device=device)
-    table = Table("fold metric", "value")
-    for key, value in results.items():
-        table.add_row(key, f"{value:.4f}")
-    console.print(table)
 
 
 def _print_result(result, name: str) -> None:
