@@ -70,3 +70,38 @@ def test_blend_weight_outside_0_1_is_refused_before_any_work(tmp_path):
         finetune.run_trial(
             tmp_path / "absent.csv", cfg, load_settings(), folds=1, epochs=1, lr=5e-5, blend=1.5
         )
+
+
+def test_a_fold_fills_every_variant_and_pads_a_class_its_training_rows_lack(monkeypatch):
+    """`run_fold` with the tuning and the usual head faked: the softmax columns follow the class
+    order, and a class the fold's tuned head never saw (here the last) gets probability 0."""
+    torch = pytest.importorskip("torch")
+    from training.text.config import load_text_config
+
+    classes = ["a", "b", "c"]
+    y = np.array(["a", "b", "a", "b", "c", "a"])
+    rows = finetune.TrialRows(
+        texts=np.array([f"t{i}" for i in range(6)], dtype=object),
+        y=y,
+        y_int=np.searchsorted(classes, y),
+        classes=classes,
+        frozen_emb=np.zeros((6, 4)),
+    )
+
+    class Tuned:
+        def encode(self, texts, **kwargs):
+            return np.ones((len(texts), 4), dtype=np.float32)
+
+    head = torch.nn.Linear(4, 2)  # trained on classes a and b only
+    monkeypatch.setattr(finetune, "finetune", lambda *a, **k: (Tuned(), head))
+    monkeypatch.setattr(
+        finetune.fit, "fold_proba", lambda texts, y, emb, tr, te, cl, cfg: np.full((len(te), 3), 1 / 3)
+    )
+    oof = {name: np.zeros((6, 3)) for name in ("frozen", "finetuned", "softmax")}
+    cfg = load_text_config("complaint_topic", sample=True)
+    tr, te = np.array([0, 1, 2, 3]), np.array([4, 5])
+    fold = finetune.run_fold(0, tr, te, rows, cfg, oof, epochs=1, lr=1e-4, device="cpu")
+    expected = softmax_proba(head, np.ones((2, 4), dtype=np.float32))
+    np.testing.assert_allclose(oof["softmax"][te, :2], expected, rtol=1e-6)
+    assert (oof["softmax"][te, 2] == 0).all() and (oof["softmax"][tr] == 0).all()
+    assert {"fold0_softmax_macro_f1", "fold0_frozen_accuracy", "fold0_finetune_seconds"} <= set(fold)
