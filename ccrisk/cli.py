@@ -16,7 +16,7 @@ import typer
 from rich.logging import RichHandler
 from rich.table import Table
 
-from ccrisk.common import console, load_cli_settings, print_decision, user_errors
+from ccrisk.common import Overrides, console, load_cli_settings, print_decision, user_errors
 from ccrisk.kb_cli import evaluate_app, kb_app, train_kb, train_kb_encoder
 from ccrisk.ops_cli import audit_app, keys_app, monitor_app, report_app
 from ccrisk.preflight import check_keys, open_stores
@@ -72,9 +72,7 @@ def train_fraud(
     with_feedback: Annotated[
         bool, typer.Option(help="add served claims with investigators' outcomes as labelled rows")
     ] = False,
-    set_: Annotated[
-        Optional[list[str]], typer.Option("--set", help="override a config key: a.b=value")
-    ] = None,
+    set_: Overrides = None,
 ) -> None:
     """Train the claims fraud model, log it to MLflow, register it and apply the gate."""
     from training.config import FraudTrainConfig, default_config_path, load_config

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 
 console = Console(soft_wrap=True)
+# The `--set a.b=value` option of every command that runs a config-driven pipeline.
+Overrides = Annotated[Optional[list[str]], typer.Option("--set", help="override a config key: a.b=value")]
 
 
 def load_cli_settings():

@@ -8,14 +8,13 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from ccrisk.common import console, load_cli_settings, print_decision, user_errors
+from ccrisk.common import Overrides, console, load_cli_settings, print_decision, user_errors
 
 kb_app = typer.Typer(
     help="Update the knowledge base behind ccrisk-kb (a new model version).", no_args_is_help=True
 )
 evaluate_app = typer.Typer(help="Evaluate a pipeline on data (logged to MLflow).", no_args_is_help=True)
 SHARED = Path("../shared/datasets")
-Overrides = Annotated[Optional[list[str]], typer.Option("--set", help="override a config key: a.b=value")]
 
 
 def train_kb(

@@ -8,9 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from ccrisk.common import console, load_cli_settings, print_decision, user_errors
-
-Overrides = Annotated[Optional[list[str]], typer.Option("--set", help="override a config key: a.b=value")]
+from ccrisk.common import Overrides, console, load_cli_settings, print_decision, user_errors
 
 
 def train_text(
