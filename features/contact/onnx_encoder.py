@@ -53,14 +53,26 @@ def transformer_dir(path: Path) -> Path:
     kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
     if kinds[:2] != ["Transformer", "Pooling"] or any(k not in _MODULE_TYPES for k in kinds):
         raise UnsupportedEncoder(f"modules {kinds}: only Transformer → Pooling [→ Normalize] is exported")
-    pooling = json.loads((path / modules[1]["path"] / "config.json").read_text())
-    modes = sorted(k for k, v in pooling.items() if k.startswith("pooling_mode") and v)
-    if modes != ["pooling_mode_mean_tokens"]:
+    modes = pooling_modes(json.loads((path / modules[1]["path"] / "config.json").read_text()))
+    if modes != ["mean"]:
         raise UnsupportedEncoder(f"pooling {modes}: only mean pooling is exported")
     folder = path / modules[0]["path"]
     if not (folder / "tokenizer.json").is_file():
         raise UnsupportedEncoder(f"no tokenizer.json in {folder}")
     return folder
+
+
+def pooling_modes(config: dict) -> list[str]:
+    """The pooling modes a Pooling config turns on, as names (`mean`, `cls`, ...). Folders saved by
+    sentence-transformers 6 say `"pooling_mode": "mean"` (a name or a list of names); older ones,
+    like the packaged MiniLM, one `pooling_mode_<name>_tokens: true` flag per mode."""
+    if "pooling_mode" in config:
+        mode = config["pooling_mode"]
+        return sorted([mode] if isinstance(mode, str) else mode)
+    flags = [k for k, v in config.items() if k.startswith("pooling_mode_") and v]
+    return sorted(
+        k.removeprefix("pooling_mode_").removesuffix("_tokens").removesuffix("_token") for k in flags
+    )
 
 
 def fingerprint(path: Path) -> str:

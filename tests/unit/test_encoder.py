@@ -27,6 +27,31 @@ def test_mean_pooled_transformer_is_accepted(tmp_path):
     assert onnx_encoder.transformer_dir(fake_encoder(tmp_path)) == tmp_path
 
 
+def test_mean_pooling_in_the_sentence_transformers_6_format_is_accepted(tmp_path):
+    # what SentenceTransformer.save writes now (a fine-tuned KB or topic encoder)
+    folder = fake_encoder(tmp_path, pooling={"embedding_dimension": 384, "pooling_mode": "mean"})
+    assert onnx_encoder.transformer_dir(folder) == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("config", "modes"),
+    [
+        ({"pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}, ["mean"]),
+        ({"pooling_mode_cls_token": True, "pooling_mode_max_tokens": True}, ["cls", "max"]),
+        ({"pooling_mode": "cls"}, ["cls"]),
+        ({"pooling_mode": ["mean", "max"]}, ["max", "mean"]),
+    ],
+)
+def test_pooling_modes_read_both_config_formats(config, modes):
+    assert onnx_encoder.pooling_modes(config) == modes
+
+
+@pytest.mark.parametrize("pooling", [{"pooling_mode": "cls"}, {"pooling_mode": ["mean", "max"]}])
+def test_other_pooling_in_the_new_format_is_refused(tmp_path, pooling):
+    with pytest.raises(onnx_encoder.UnsupportedEncoder, match="only mean pooling"):
+        onnx_encoder.transformer_dir(fake_encoder(tmp_path, pooling=pooling))
+
+
 def test_cls_pooling_is_refused(tmp_path):
     folder = fake_encoder(tmp_path, pooling={"pooling_mode_cls_token": True})
     with pytest.raises(onnx_encoder.UnsupportedEncoder, match="only mean pooling"):
