@@ -6,7 +6,8 @@ import pytest
 from sklearn.utils.class_weight import compute_class_weight
 
 from training.text import finetune
-from training.text.finetune import class_weights, pooled_metrics, resolve_device, softmax_proba
+from training.text.finetune import pooled_metrics
+from training.text.tuning import class_weights, resolve_device, softmax_proba
 
 
 def test_balanced_weights_match_scikit_learn():

@@ -1,4 +1,4 @@
-"""A measured trial of fine-tuning the sentence encoder (not part of the shipped pipeline).
+"""A measured trial of fine-tuning the sentence encoder, beside the frozen one (registers nothing).
 
 `ccrisk train text-finetune-trial --task complaint --folds 5` fine-tunes all-MiniLM-L6-v2 with a
 softmax head (cross-entropy, class-balanced when the task's head is, AdamW, linear warm-up/decay)
@@ -12,7 +12,8 @@ With every fold run it scores the pooled out-of-fold predictions (the figure `tr
 reports). Every trial is an MLflow run (`text-<task>-finetune-trial`), so the comparison stays
 next to the pipeline's runs. `--device auto` tunes on a CUDA GPU when torch sees one: the topic
 task's 9,987 narratives take hours a fold on 2 CPU cores and about a minute on one GPU.
-Measured results and why none is shipped: README "Contact-text models".
+The tuning loop is `training/text/tuning.py`; to ship the `blend` variant, train the task with
+`--set finetune.enabled=true` (training/text/tuned.py). Measured results: README "Contact-text models".
 """
 
 from __future__ import annotations
@@ -25,90 +26,17 @@ from pathlib import Path
 import mlflow
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
-from sklearn.utils.class_weight import compute_class_weight
 
-from features.contact import encoder
 from features.contact.classifier import TextClassifier
 from features.settings import Settings
 from training.registry import ensure_experiment
 from training.text import evaluate, fit
 from training.text.config import TextTrainConfig
 from training.text.data import load_text_table
+from training.text.tuning import class_weights, finetune, resolve_device, softmax_proba
 
 logger = logging.getLogger(__name__)
 VARIANTS = ("frozen", "finetuned")  # scored by the task's usual head
-
-
-def class_weights(y: np.ndarray, balanced: bool) -> np.ndarray | None:
-    """Per-class loss weights as the head's `class_weight="balanced"` (scikit-learn's n / (k * count))."""
-    return compute_class_weight("balanced", classes=np.unique(y), y=y) if balanced else None
-
-
-def resolve_device(name: str) -> str:
-    """`auto` -> `cuda` when torch sees a GPU, else `cpu`; `cuda` without one is an error."""
-    import torch
-
-    if name not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"--device {name!r}: use auto, cpu or cuda")
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: torch sees no CUDA GPU here; use --device cpu (slow) or auto")
-    return name
-
-
-def finetune(
-    texts: list[str],
-    y: np.ndarray,
-    epochs: int,
-    lr: float,
-    seed: int,
-    max_tokens: int,
-    weights: np.ndarray | None = None,
-    device: str = "cpu",
-):
-    """A fine-tuned copy of the packaged encoder and its softmax head (cross-entropy on the
-    labels `y`, ints 0..k-1)."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.util import batch_to_device
-
-    torch.manual_seed(seed)
-    model = SentenceTransformer(str(encoder.packaged_path()), device=device)
-    model.max_seq_length = max_tokens
-    head = torch.nn.Linear(model.get_embedding_dimension(), int(y.max()) + 1).to(device)
-    params = [{"params": model.parameters(), "lr": lr}, {"params": head.parameters(), "lr": 2e-3}]
-    opt = torch.optim.AdamW(params, weight_decay=0.01)
-    batch, steps = 32, epochs * -(-len(texts) // 32)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, (steps - s) / steps)
-    )
-    loss_weight = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device)
-    labels = torch.as_tensor(y, device=device)
-    rng = np.random.default_rng(seed)
-    model.train()
-    for _ in range(epochs):
-        order = rng.permutation(len(texts))
-        for i in range(0, len(order), batch):
-            b = order[i : i + batch]
-            features = batch_to_device(model.preprocess([texts[j] for j in b]), device)
-            out = model(features)["sentence_embedding"]
-            loss = torch.nn.functional.cross_entropy(head(out), labels[b], weight=loss_weight)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    model.eval()
-    return model, head
-
-
-def softmax_proba(head, emb: np.ndarray) -> np.ndarray:
-    """The tuned head's class probabilities for sentence embeddings `emb` (columns 0..k-1)."""
-    import torch
-
-    weight = head.weight.detach().cpu().numpy()
-    bias = head.bias.detach().cpu().numpy()
-    return torch.softmax(torch.as_tensor(emb @ weight.T + bias), dim=1).numpy()
 
 
 def pooled_metrics(y: np.ndarray, oof: dict[str, np.ndarray], classes: list[str], positive) -> dict:
