@@ -18,6 +18,8 @@ import scipy.sparse as sp
 
 from features.contact import encoder
 from features.contact.tfidf import FastTfidf, fast_or_none
+from features.contact.tuned import ARTIFACT as TUNED_ARTIFACT
+from features.contact.tuned import TunedSoftmax
 from features.text import normalize
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,13 @@ class TextClassifier(mlflow.pyfunc.PythonModel):
     # an RBF-kernel SVM's vote on the embedding, blended in with this weight (features/contact/vote.py)
     vote: Any | None = None
     vote_weight: float = 0.0
+    # a fine-tuned encoder's softmax, blended in last (features/contact/tuned.py; finetune.enabled)
+    tuned: TunedSoftmax | None = None
+
+    def load_context(self, context) -> None:
+        """Point a bundled tuned encoder at its folder among the loaded model's artifacts."""
+        if self.tuned is not None:
+            self.tuned.path = context.artifacts[TUNED_ARTIFACT]
 
     # -- the steps, usable one by one (the service shares one embedding across models) --
     def prepare(self, texts: list[str]) -> list[str]:
@@ -141,14 +150,15 @@ class TextClassifier(mlflow.pyfunc.PythonModel):
         self, prepared: list[str], embeddings: np.ndarray | None = None, lexical: sp.spmatrix | None = None
     ) -> np.ndarray:
         """(n, len(labels)) class probabilities, columns in `labels` order: the head's, blended
-        with the kernel vote's one-hot row when the model has one."""
+        with the kernel vote's one-hot row and then the tuned encoder's softmax when the model
+        has them."""
         if embeddings is None and self.encoder_ref is not None:
             embeddings = self.embed(prepared)
         p = self.head.predict_proba(self.design(prepared, embeddings, lexical))
-        if self.vote is None:
-            return p
-        w = self.vote_weight
-        return (1.0 - w) * p + w * self.vote.onehot(embeddings, self.labels)
+        if self.vote is not None:
+            w = self.vote_weight
+            p = (1.0 - w) * p + w * self.vote.onehot(embeddings, self.labels)
+        return p if self.tuned is None else self.tuned.mix(p, prepared)
 
     def positive_index(self) -> int:
         if self.positive is None:

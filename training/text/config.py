@@ -71,6 +71,23 @@ class HeadConfig(BaseModel):
     vote: VoteConfig | None = Field(None, description="blend in a kernel SVM's vote on the embedding")
 
 
+class FinetuneConfig(BaseModel):
+    """Fine-tune a copy of the encoder with a softmax head on the task's labels, and blend that
+    softmax into the model's probabilities (features/contact/tuned.py). Off by default: on 2 CPU
+    cores the CFPB narratives take hours a fold (a GPU: about a minute), and the service then
+    holds a second encoder (+89 MB a worker)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False
+    epochs: int = Field(4, ge=1, le=50)
+    lr: float = Field(1e-4, gt=0, lt=1, description="encoder learning rate (the head's: 2e-3)")
+    blend: float = Field(0.25, gt=0, lt=1, description="share of the tuned softmax in the probabilities")
+    max_tokens: int | None = Field(
+        None, ge=8, le=512, description="word pieces the tuned encoder reads; default features.max_tokens"
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: a CUDA GPU when torch sees one")
+
+
 class TextTrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     task: str
@@ -89,6 +106,7 @@ class TextTrainConfig(BaseModel):
     positive: str | None = Field(None, description="class whose probability is the risk score")
     bands: dict[str, float] = Field(default_factory=lambda: {"medium": 0.4, "high": 0.7})
     low_confidence: float = Field(0.5, ge=0, le=1)
+    finetune: FinetuneConfig = FinetuneConfig()
 
     @model_validator(mode="after")
     def _vote_reads_embeddings(self) -> TextTrainConfig:

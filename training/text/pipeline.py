@@ -20,6 +20,7 @@ from mlflow.types import ColSpec, Schema
 from rich.progress import Progress
 
 from features.contact.classifier import TEXT_COLUMN, TextClassifier
+from features.contact.tuned import ARTIFACT as TUNED_ARTIFACT
 from features.settings import ModelSettings, Settings
 from features.text import mask_pii
 from training.registry import (
@@ -32,7 +33,7 @@ from training.registry import (
     ensure_experiment,
     log_and_register,
 )
-from training.text import evaluate, fit
+from training.text import evaluate, fit, tuned
 from training.text.config import TextTrainConfig
 from training.text.data import TextData, load_extra, load_text_table
 
@@ -81,10 +82,7 @@ def train_text(data_path: Path | None, cfg: TextTrainConfig, settings: Settings)
         prepared, emb = _prepare(data.texts, cfg, settings)
         extra = _training_only(extras, cfg, settings)
         y = np.asarray(data.labels)
-        task = progress.add_task(f"{cfg.task}: cross-validation", total=cfg.folds)
-        oof, classes, folds = fit.cross_validate(
-            prepared, y, emb, cfg, on_fold=lambda _: progress.advance(task), extra=extra
-        )
+        oof, classes, folds = _cross_validate(prepared, y, emb, cfg, extra, progress)
         metrics = evaluate.text_metrics(y, oof, classes, cfg.positive)
         mlflow.log_metrics({f"cv_{k}": v for k, v in metrics.items()} | {"cv_folds": folds})
         _log_report(y, oof, classes)
@@ -97,14 +95,58 @@ def train_text(data_path: Path | None, cfg: TextTrainConfig, settings: Settings)
             "data_sha256": data.lineage.sha256,
             "extra_rows": len(y_all) - len(y),
         }
+        artifacts = _bundle_tuned(model, x_all, y_all, cfg, settings, run.info.run_id)
         baseline = champion_baseline(model_cfg, settings.aliases.champion, data, cfg)
-        version = log_model(model, data, model_cfg.registered_name)
+        version = log_model(model, data, model_cfg.registered_name, artifacts)
         decision = decide(model_cfg.gate, metrics[model_cfg.gate.metric], baseline)
         apply_decision(model_cfg.registered_name, version, decision, settings)
         seconds = time.monotonic() - start
         mlflow.log_metric("train_seconds", seconds)
         mlflow.set_tags({"task": cfg.task, "gate.decision": decision.alias, "gate.reason": decision.reason})
     return TextTrainResult(run.info.run_id, version, metrics, decision, seconds, model, folds)
+
+
+def _cross_validate(
+    prepared: list[str],
+    y: np.ndarray,
+    emb: np.ndarray | None,
+    cfg: TextTrainConfig,
+    extra: fit.TrainingOnly | None,
+    progress: Progress,
+) -> tuple[np.ndarray, list[str], int]:
+    """Out-of-fold probabilities, classes, folds; with `finetune.enabled` the tuned softmax is
+    blended in, and the run keeps both parts' figures (`cv_untuned_*`, `cv_tuned_softmax_*`)."""
+    task = progress.add_task(f"{cfg.task}: cross-validation", total=cfg.folds)
+    oof, classes, folds = fit.cross_validate(
+        prepared, y, emb, cfg, on_fold=lambda _: progress.advance(task), extra=extra
+    )
+    if not cfg.finetune.enabled:
+        return oof, classes, folds
+    tuning = progress.add_task(f"{cfg.task}: fine-tuning the encoder per fold", total=folds)
+    texts = np.asarray(prepared, dtype=object)
+    soft = tuned.tuned_oof(texts, y, classes, folds, cfg, extra, lambda _: progress.advance(tuning))
+    for name, p in (("untuned", oof), ("tuned_softmax", soft)):
+        part = evaluate.text_metrics(y, p, classes, cfg.positive)
+        mlflow.log_metrics({f"cv_{name}_{k}": v for k, v in part.items()})
+    return tuned.blend(oof, soft, cfg.finetune.blend), classes, folds
+
+
+def _bundle_tuned(
+    model: TextClassifier,
+    texts: np.ndarray,
+    y: np.ndarray,
+    cfg: TextTrainConfig,
+    settings: Settings,
+    run_id: str,
+) -> dict[str, str] | None:
+    """With `finetune.enabled`: tune on every row, attach the softmax to `model`, and return the
+    folder to log beside it (kept under the state dir so the in-memory model keeps scoring)."""
+    if not cfg.finetune.enabled:
+        return None
+    folder = settings.state_path / "cache" / "tuned_encoders" / run_id
+    model.tuned = tuned.fit_tuned(texts, y, model.labels, cfg, folder)
+    model.metadata["finetune"] = cfg.finetune.model_dump()
+    return {TUNED_ARTIFACT: str(folder)}
 
 
 def _prepare(
@@ -154,13 +196,15 @@ def champion_baseline(model_cfg: ModelSettings, alias: str, data: TextData, cfg:
     return Baseline(value, f"(v{mv.version} scored on this file, which differs from its training file)")
 
 
-def log_model(model: TextClassifier, data: TextData, name: str) -> str:
+def log_model(
+    model: TextClassifier, data: TextData, name: str, artifacts: dict[str, str] | None = None
+) -> str:
     example = pd.DataFrame({TEXT_COLUMN: [mask_pii(t)[:300] for t in data.texts[:3]]})
     signature = ModelSignature(
         inputs=Schema([ColSpec("string", TEXT_COLUMN)]),
         outputs=infer_signature(model.predict(None, example)).inputs,
     )
-    return log_and_register(model, signature, example, name, PIP_REQUIREMENTS)
+    return log_and_register(model, signature, example, name, PIP_REQUIREMENTS, artifacts)
 
 
 def _log_inputs(cfg: TextTrainConfig, data: TextData, extras: list[TextData]) -> None:
@@ -185,6 +229,11 @@ def _log_inputs(cfg: TextTrainConfig, data: TextData, extras: list[TextData]) ->
             **({f"head.vote.{k}": v for k, v in cfg.head.vote.model_dump().items()} if cfg.head.vote else {}),
             "folds": cfg.folds,
             "seed": cfg.seed,
+            **(
+                {f"finetune.{k}": v for k, v in cfg.finetune.model_dump().items()}
+                if cfg.finetune.enabled
+                else {}
+            ),
         }
     )
     mlflow.log_text(
