@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import softmax
 
 from features.contact import encoder
 
@@ -39,11 +40,13 @@ class TunedSoftmax:
     def proba(self, prepared: list[str]) -> np.ndarray:
         """(n, classes) softmax probabilities of the tuned head on the tuned sentence embedding."""
         emb = encoder.embed(self.encoder_path, prepared, self.max_tokens)
-        z = emb.astype(np.float64) @ self.weight.T.astype(np.float64) + self.bias
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(emb.astype(np.float64) @ self.weight.T.astype(np.float64) + self.bias, axis=1)
 
     def mix(self, p: np.ndarray, prepared: list[str]) -> np.ndarray:
         """The text model's probabilities `p` with this softmax blended in."""
-        return (1.0 - self.blend) * p + self.blend * self.proba(prepared)
+        return blend(p, self.proba(prepared), self.blend)
+
+
+def blend(p: np.ndarray, tuned: np.ndarray, weight: float) -> np.ndarray:
+    """A text model's probabilities `p` with the tuned softmax's given `weight` of the total."""
+    return (1.0 - weight) * p + weight * tuned

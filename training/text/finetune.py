@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
 from features.contact.classifier import TextClassifier
+from features.contact.tuned import blend as mix
 from features.settings import Settings
 from training.registry import ensure_experiment
 from training.text import evaluate, fit
@@ -131,7 +132,7 @@ def run_trial(
             logger.info("fold %d: %s", k, {key: round(v, 4) for key, v in fold.items()})
         if folds >= cfg.folds:  # and the ensembles one could ship
             oof["mean"] = (oof["frozen"] + oof["finetuned"]) / 2
-            oof["blend"] = (1 - blend) * oof["frozen"] + blend * oof["softmax"]
+            oof["blend"] = mix(oof["frozen"], oof["softmax"], blend)
             pooled = pooled_metrics(y, oof, classes, cfg.positive)
             mlflow.log_metrics(pooled)
             results |= pooled

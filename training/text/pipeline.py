@@ -21,6 +21,7 @@ from rich.progress import Progress
 
 from features.contact.classifier import TEXT_COLUMN, TextClassifier
 from features.contact.tuned import ARTIFACT as TUNED_ARTIFACT
+from features.contact.tuned import blend
 from features.settings import ModelSettings, Settings
 from features.text import mask_pii
 from training.registry import (
@@ -128,7 +129,7 @@ def _cross_validate(
     for name, p in (("untuned", oof), ("tuned_softmax", soft)):
         part = evaluate.text_metrics(y, p, classes, cfg.positive)
         mlflow.log_metrics({f"cv_{name}_{k}": v for k, v in part.items()})
-    return tuned.blend(oof, soft, cfg.finetune.blend), classes, folds
+    return blend(oof, soft, cfg.finetune.blend), classes, folds
 
 
 def _bundle_tuned(

@@ -71,11 +71,6 @@ def tuned_oof(
     return oof
 
 
-def blend(p: np.ndarray, softmax: np.ndarray, weight: float) -> np.ndarray:
-    """The model's probabilities with the tuned softmax blended in (as `TunedSoftmax.mix`)."""
-    return (1.0 - weight) * p + weight * softmax
-
-
 def fit_tuned(
     texts: np.ndarray, y: np.ndarray, labels: list[str], cfg: TextTrainConfig, folder: Path
 ) -> TunedSoftmax:
