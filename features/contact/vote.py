@@ -67,7 +67,7 @@ class KernelVote:
         cross = (x.astype(np.float32) @ self.support.T).astype(np.float64)
         dist = (x**2).sum(axis=1, keepdims=True) + self.support_sq - 2.0 * cross
         kernel = np.exp(-self.gamma * np.maximum(dist, 0.0)).astype(np.float32)
-        if len(x) <= SMALL_BATCH:  # one elementwise product per row (0.3 ms for 77 classes)
+        if 0 < len(x) <= SMALL_BATCH:  # one elementwise product per row (0.3 ms for 77 classes)
             sums = np.stack([np.add.reduceat(self.coef * row, self.starts[:-1], axis=1) for row in kernel])
         else:  # one matrix product per class
             bounds = zip(self.starts[:-1], self.starts[1:], strict=True)

@@ -23,6 +23,7 @@ from features.text import normalize
 logger = logging.getLogger(__name__)
 QUERY_COLUMN = "query"
 TOP_K_COLUMN = "top_k"
+DEFAULT_TOP_K = 10
 MAX_TOP_K = 50
 
 
@@ -119,7 +120,7 @@ class KBRetriever(mlflow.pyfunc.PythonModel):
                 f"input needs a {QUERY_COLUMN!r} column of strings; got {list(model_input.columns)}"
             )
         queries = model_input[QUERY_COLUMN].fillna("").astype(str).tolist()
-        default_k = int((params or {}).get(TOP_K_COLUMN, 10))
+        default_k = int((params or {}).get(TOP_K_COLUMN, DEFAULT_TOP_K))
         ks = (
             model_input[TOP_K_COLUMN].fillna(default_k).astype(int).tolist()
             if TOP_K_COLUMN in model_input.columns

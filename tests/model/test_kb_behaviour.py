@@ -70,6 +70,12 @@ def test_registered_pyfunc_scores_like_the_trained_model(kb, trained):
     assert np.allclose(out["scores"][1], [h.score for h in direct[1].hits], atol=1e-12)
     assert out["article_ids"][2] == [] and bool(out["no_confident_answer"][2])
     assert set(out["kb_version"]) == {kb.version}
+    # params={"top_k": k} (declared in the signature) sets the default; a top_k column wins
+    two = loaded.predict(pd.DataFrame({"query": ["claim status"]}), params={"top_k": 2})
+    assert two["article_ids"][0] == [h.article_id for h in direct[1].hits[:2]]
+    assert len(loaded.predict(pd.DataFrame({"query": ["claim status"]}))["article_ids"][0]) > 2
+    with pytest.raises(Exception, match="top_k"):
+        loaded.predict(pd.DataFrame({"query": ["claim status"]}), params={"top_k": 99})
     with pytest.raises(Exception, match="query"):
         loaded.predict(pd.DataFrame({"text": ["x"]}))
 

@@ -35,6 +35,15 @@ def test_output_columns_and_probabilities(models):
     assert np.allclose(out["probability"], per_class.max(axis=1))
 
 
+@pytest.mark.parametrize("task", ["complaint", "complaint_topic", "intent"])
+def test_empty_frame_gives_an_empty_answer_with_the_columns(models, task):
+    """An evaluator's filter can leave no rows: the answer is empty, not an error (the kernel
+    vote of the topic and intent models once failed on zero rows)."""
+    full = predict(models[task], ["where is my refund"])
+    out = models[task].predict(pd.DataFrame({"text": pd.Series([], dtype=str)}))
+    assert len(out) == 0 and list(out.columns) == list(full.columns)
+
+
 @pytest.mark.parametrize(
     ("text", "intent"),
     [

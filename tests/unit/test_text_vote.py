@@ -40,6 +40,13 @@ def test_kernel_vote_onehot_follows_the_label_order():
     assert [labels[i] for i in hot.argmax(axis=1)] == list(voted)
 
 
+def test_kernel_vote_of_no_rows_is_empty():
+    x, y = _blobs(4)
+    vote = KernelVote.from_svc(SVC(kernel="rbf", gamma=1.0).fit(x, y))
+    assert vote.decisions(x[:0]).shape == (0, 6)  # 4 classes: 6 pairs
+    assert vote.onehot(x[:0], ["c0", "c1", "c2", "c3"]).shape == (0, 4)
+
+
 def test_kernel_vote_refuses_two_classes_and_other_kernels():
     x, y = _blobs(3)
     two = np.where(y == "c0", "a", "b")

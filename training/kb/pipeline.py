@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 import yaml
 from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 from mlflow.types.schema import Array
 from rich.progress import Progress
 
 from features.contact import encoder
 from features.kb.articles import Article
 from features.kb.index import METHODS
-from features.kb.retriever import QUERY_COLUMN, TOP_K_COLUMN, KBRetriever
+from features.kb.retriever import DEFAULT_TOP_K, QUERY_COLUMN, TOP_K_COLUMN, KBRetriever
 from features.settings import Settings
 from training.kb import adapter, build, evaluate
 from training.kb.config import KBTrainConfig
@@ -242,5 +242,7 @@ def log_model(model: KBRetriever, name: str, artifacts: dict[str, str] | None = 
                 ColSpec("string", "kb_version"),
             ]
         ),
+        # `predict(df, params={"top_k": 3})` sets every row's default; a `top_k` column wins.
+        params=ParamSchema([ParamSpec(TOP_K_COLUMN, "long", DEFAULT_TOP_K)]),
     )
     return log_and_register(model, signature, example, name, PIP_REQUIREMENTS, artifacts)
