@@ -40,11 +40,17 @@ class TunedSoftmax:
     def proba(self, prepared: list[str]) -> np.ndarray:
         """(n, classes) softmax probabilities of the tuned head on the tuned sentence embedding."""
         emb = encoder.embed(self.encoder_path, prepared, self.max_tokens)
-        return softmax(emb.astype(np.float64) @ self.weight.T.astype(np.float64) + self.bias, axis=1)
+        return head_softmax(emb, self.weight, self.bias)
 
     def mix(self, p: np.ndarray, prepared: list[str]) -> np.ndarray:
         """The text model's probabilities `p` with this softmax blended in."""
         return blend(p, self.proba(prepared), self.blend)
+
+
+def head_softmax(emb: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """(n, classes) softmax of a linear head (`weight` (classes, d), `bias`) on embeddings `emb`, in
+    float64: the served model and the pipeline's cross-validation both score the tuned head with it."""
+    return softmax(emb.astype(np.float64) @ weight.T.astype(np.float64) + bias, axis=1)
 
 
 def blend(p: np.ndarray, tuned: np.ndarray, weight: float) -> np.ndarray:

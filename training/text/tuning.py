@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
 from features.contact import encoder
+from features.contact.tuned import head_softmax
 
 HEAD_LR = 2e-3
 BATCH = 32
@@ -87,8 +88,6 @@ def head_arrays(head) -> tuple[np.ndarray, np.ndarray]:
 
 
 def softmax_proba(head, emb: np.ndarray) -> np.ndarray:
-    """The tuned head's class probabilities for sentence embeddings `emb` (columns 0..k-1)."""
-    import torch
-
-    weight, bias = head_arrays(head)
-    return torch.softmax(torch.as_tensor(emb @ weight.T + bias), dim=1).numpy()
+    """The tuned head's class probabilities for sentence embeddings `emb` (columns 0..k-1), as the
+    served model computes them (`features.contact.tuned.head_softmax`)."""
+    return head_softmax(emb, *head_arrays(head))
