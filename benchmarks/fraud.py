@@ -25,7 +25,8 @@ QUALITY_KEYS = ("roc_auc", "pr_auc", "brier", "precision_at_recall_95", "recall_
 
 def train_for_bench(settings: Settings) -> tuple[dict, Path]:
     """Train the default pipeline (real data when present) into the current store."""
-    from training.config import FraudTrainConfig, default_config_path, load_config
+    from training.config import default_config_path, load_config
+    from training.fraud.config import FraudTrainConfig
     from training.fraud.pipeline import train_fraud
 
     data = REAL_CLAIMS if REAL_CLAIMS.exists() else SAMPLE_CLAIMS
@@ -44,7 +45,8 @@ def train_for_bench(settings: Settings) -> tuple[dict, Path]:
 
 def train_sample(settings: Settings) -> Path:
     """The sample claims' model, for a run that measures other families only."""
-    from training.config import FraudTrainConfig, default_config_path, load_config
+    from training.config import default_config_path, load_config
+    from training.fraud.config import FraudTrainConfig
     from training.fraud.pipeline import train_fraud
 
     train_fraud(SAMPLE_CLAIMS, load_config(FraudTrainConfig, default_config_path("fraud")), settings)

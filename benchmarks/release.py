@@ -26,9 +26,10 @@ CHALLENGER_PARAMS = ["lightgbm.num_leaves=15", "lightgbm.learning_rate=0.08"]
 
 def train_challenger(settings: Settings, data: Path) -> tuple[str, str, list[dict]]:
     """Second fraud version as @challenger (the first stays @champion); held-out claims with ids."""
-    from training.config import FraudTrainConfig, default_config_path, load_config
-    from training.data import load_claims
+    from training.config import default_config_path, load_config
     from training.fraud import fit
+    from training.fraud.config import FraudTrainConfig
+    from training.fraud.data import load_claims
     from training.fraud.pipeline import train_fraud
 
     cfg = load_config(FraudTrainConfig, default_config_path("fraud"), CHALLENGER_PARAMS)
@@ -74,8 +75,8 @@ def shadow_overhead(env: dict, logs: Path, seconds: float, workers: int) -> dict
 
 def worked_example(env: dict, logs: Path, settings: Settings, claims: list[dict], workers: int) -> dict:
     """Shadow traffic of the held-out claims, investigators' outcomes, compare, promote, rollback."""
+    from ccrisk.ops.release import compare, promote, rollback
     from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
-    from training.release import compare, promote, rollback
 
     server = start_ccrisk(
         _variant_settings(env, "shadow-example", "shadow"), logs / "ccrisk-release.log", workers

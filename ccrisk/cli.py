@@ -75,7 +75,8 @@ def train_fraud(
     set_: Overrides = None,
 ) -> None:
     """Train the claims fraud model, log it to MLflow, register it and apply the gate."""
-    from training.config import FraudTrainConfig, default_config_path, load_config
+    from training.config import default_config_path, load_config
+    from training.fraud.config import FraudTrainConfig
     from training.fraud.pipeline import train_fraud as run
 
     settings = load_cli_settings()
@@ -107,7 +108,7 @@ def synth_claims(
 ) -> None:
     """Write seeded synthetic claims (the project's own fraud signal) in the vehicle_claims schema."""
     from features.claims.spec import load_spec
-    from training.synthetic import generate_claims
+    from training.fraud.synthetic import generate_claims
 
     df = generate_claims(load_spec("vehicle_claims"), rows, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +123,7 @@ def synth_messages(
     seed: Annotated[int, typer.Option(help="random seed")] = 11,
 ) -> None:
     """Write the project's seeded sample customer messages (complaint, topic and intent labels)."""
-    from training.synthetic_text import generate_messages
+    from training.text.synthetic import generate_messages
 
     df = generate_messages(rows, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -156,7 +157,7 @@ def ensure_champion(
     data: Annotated[Path, typer.Option(help="claims to train on when there is no champion")] = SAMPLE_CLAIMS,
 ) -> None:
     """Train, on the sample data, every served model family that has no champion yet."""
-    from training.registry import alias_version
+    from features.registry import alias_version
 
     settings = load_cli_settings()
     for family in ("fraud", "complaint", "complaint_topic", "intent", "kb"):

@@ -93,8 +93,8 @@ def report_hit_rate(
 ) -> None:
     """Alert hit rate per band and model version: confirmed fraud ÷ alerted claims (95 % Wilson
     interval), plus the rate among reviewed claims."""
+    from ccrisk.ops.monitor import hit_rates
     from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
-    from training.monitor import hit_rates
 
     settings = load_cli_settings()
     with user_errors():
@@ -119,7 +119,7 @@ def monitor_drift(
 ) -> None:
     """Compare served inputs and scores with the champion's training reference (Evidently for
     features, PSI for scores); write HTML + JSON under <state>/monitoring/<model>/."""
-    from training.monitor import drift_report
+    from ccrisk.ops.monitor import drift_report
 
     settings = load_cli_settings()
     with user_errors():

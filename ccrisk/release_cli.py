@@ -25,8 +25,8 @@ def compare(
     window: Annotated[Optional[str], typer.Option(help="only traffic this recent, e.g. 7d")] = None,
 ) -> None:
     """Champion vs challenger on logged traffic: agreement, alert rates, precision where outcomes exist."""
+    from ccrisk.ops.release import compare as run
     from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
-    from training.release import compare as run
 
     settings = load_cli_settings()
     with user_errors():
@@ -48,7 +48,7 @@ def promote(
     ] = False,
 ) -> None:
     """Challenger -> champion through the gate; recorded in the audit trail; servers follow."""
-    from training.release import promote as run
+    from ccrisk.ops.release import promote as run
 
     settings = load_cli_settings()
     with user_errors():
@@ -60,7 +60,7 @@ def promote(
 
 def rollback(model: Annotated[str, typer.Option(help="registered name or family")] = "ccrisk-fraud") -> None:
     """Champion -> the version it replaced; recorded in the audit trail; servers follow."""
-    from training.release import rollback as run
+    from ccrisk.ops.release import rollback as run
 
     settings = load_cli_settings()
     with user_errors():

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import mlflow
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
 from features.claims.spec import ClaimSpec
+from features.registry import alias_version
 from features.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -49,20 +48,12 @@ def load_champion(settings: Settings, family: str) -> LoadedModel:
     return load_alias(settings, family, settings.aliases.champion)
 
 
-def alias_version(name: str, alias: str) -> str | None:
-    try:
-        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None
-
-
 def load_alias(settings: Settings, family: str, alias: str) -> LoadedModel:
     """Load the version `alias` points at (by number, so a concurrent alias move cannot mix two)."""
     name = settings.model(family).registered_name
-    try:
-        mv = MlflowClient().get_model_version_by_alias(name, alias)
-    except MlflowException as exc:
-        raise _missing(family, name, alias, settings, "does not exist") from exc
+    mv = alias_version(name, alias)
+    if mv is None:
+        raise _missing(family, name, alias, settings, "does not exist")
     try:
         pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}")
         inner = pyfunc.unwrap_python_model()

@@ -15,8 +15,9 @@ import threading
 from collections.abc import Callable
 from functools import cache
 
+from features.registry import alias_version
 from features.settings import Settings
-from serving.loader import LoadedModel, alias_version, load_alias
+from serving.loader import LoadedModel, load_alias
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ class ModelSlot:
     def refresh(self) -> bool:
         """Follow the alias; True when the served version changed."""
         with self._lock:
-            version = alias_version(self.name, self.alias)
+            mv = alias_version(self.name, self.alias)
+            version = str(mv.version) if mv is not None else None
             held = self.current.version if self.current else None
             if version == held:
                 return False

@@ -92,7 +92,8 @@ def trained(tmp_path_factory) -> TrainedStore:
     from features.claims.rules import default_rules_path
     from features.kb.articles import load_articles
     from features.settings import load_settings, prepare_environment
-    from training.config import FraudTrainConfig, default_config_path, load_config
+    from training.config import default_config_path, load_config
+    from training.fraud.config import FraudTrainConfig
     from training.fraud.pipeline import train_fraud
     from training.kb.config import load_kb_config
     from training.kb.data import load_queries

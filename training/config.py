@@ -4,54 +4,12 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 T = TypeVar("T", bound=BaseModel)
-
-
-class SplitConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    method: Literal["stratified", "time"] = "stratified"
-    test_size: float = Field(0.2, gt=0, lt=1)
-    time_test_periods: int = Field(1, ge=1)
-
-
-class TuningConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    trials: int = Field(0, ge=0)
-    timeout_s: float = Field(300, gt=0)
-
-
-class BandsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    high_share: float = Field(0.05, gt=0, lt=1)
-    medium_share: float = Field(0.15, ge=0, lt=1)
-    min_group_rows: int = Field(200, ge=1)
-
-
-class FraudTrainConfig(BaseModel):
-    """Everything the fraud pipeline needs besides the data path."""
-
-    model_config = ConfigDict(extra="forbid")
-    spec: str = "vehicle_claims"
-    seed: int = 42
-    split: SplitConfig = SplitConfig()
-    folds: int = Field(5, ge=2, le=20)
-    ensemble: Literal["refit", "bag"] = "refit"
-    num_boost_round: int = Field(3000, ge=1)
-    early_stopping_rounds: int = Field(200, ge=1)
-    imbalance: Literal["none", "balanced"] = "none"
-    lightgbm: dict[str, Any] = Field(default_factory=dict)
-    tuning: TuningConfig = TuningConfig()
-    calibration: Literal["sigmoid", "isotonic"] = "sigmoid"
-    bands: BandsConfig = BandsConfig()
-    reason_count: int = Field(3, ge=1, le=20)
-    with_feedback: bool = Field(
-        False, description="add served claims with investigators' outcomes (confirmed/legitimate) as rows"
-    )
 
 
 def default_config_path(name: str) -> Path:

@@ -1,4 +1,4 @@
-"""Loading training tables with schema validation and data lineage."""
+"""Reading training tables (CSV or Parquet) and their data lineage (path, sha256, rows)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-
-from features.claims.spec import ClaimSpec
-from features.claims.transform import validate
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +41,3 @@ def read_table(path: Path) -> pl.DataFrame:
         return pl.read_csv(path, infer_schema_length=10000)
     except pl.exceptions.PolarsError as exc:
         raise ValueError(f"could not read {path} as CSV ({exc}); pass a CSV or Parquet file") from exc
-
-
-def load_claims(path: Path, spec: ClaimSpec) -> tuple[pl.DataFrame, Lineage]:
-    """Read and validate a labelled claims table against its spec."""
-    frame = validate(read_table(path), spec, require_target=True)
-    lineage = Lineage(str(Path(path).resolve()), sha256_of(Path(path)), frame.height)
-    logger.info("loaded %d claims from %s (sha256 %s)", frame.height, path, lineage.sha256[:12])
-    return frame, lineage

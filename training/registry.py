@@ -1,27 +1,18 @@
-"""Model registry: experiments, the promotion gate, and the champion/challenger aliases."""
+"""Registering a trained model: its experiment, the logged pyfunc, and the gate decision applied
+to the champion/challenger aliases (the decision itself is `features.registry.decide`)."""
 
 from __future__ import annotations
 
 import getpass
 import logging
-from dataclasses import dataclass
 
 import mlflow
 from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
 
-from features.settings import Gate, Settings
+from features.registry import GateDecision, alias_version
+from features.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class GateDecision:
-    alias: str
-    reason: str
-    candidate: float
-    champion: float | None
 
 
 def ensure_experiment(name: str, settings: Settings) -> str:
@@ -34,45 +25,6 @@ def ensure_experiment(name: str, settings: Settings) -> str:
         return mlflow.create_experiment(name)
     location.mkdir(parents=True, exist_ok=True)
     return mlflow.create_experiment(name, artifact_location=location.as_uri())
-
-
-def alias_version(name: str, alias: str) -> ModelVersion | None:
-    """The version holding `alias`, or None (also when the model is not registered yet)."""
-    try:
-        return MlflowClient().get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """The current champion's gate metric, and how it was obtained (for the decision's reason)."""
-
-    value: float | None
-    basis: str  # e.g. "on the same test rows"; without a value: why there is none
-
-
-NO_CHAMPION = Baseline(None, "no champion yet")
-
-
-def decide(gate: Gate, candidate: float, baseline: Baseline = NO_CHAMPION) -> GateDecision:
-    """Champion if at least the gate minimum and not worse than the champion by > tolerance."""
-    sign = 1 if gate.higher_is_better else -1
-    m, champion = gate.metric, baseline.value
-    if sign * (candidate - gate.minimum) < 0:
-        why = f"{m} {candidate:.4f} is below the gate minimum {gate.minimum}"
-        return GateDecision("challenger", why, candidate, champion)
-    if champion is None:
-        why = f"{m} {candidate:.4f} passes the minimum {gate.minimum}; {baseline.basis}"
-        return GateDecision("champion", why, candidate, champion)
-    if sign * (candidate - champion) < -gate.tolerance:
-        why = (
-            f"{m} {candidate:.4f} is worse than the champion's {champion:.4f} {baseline.basis} "
-            f"(tolerance {gate.tolerance})"
-        )
-        return GateDecision("challenger", why, candidate, champion)
-    why = f"{m} {candidate:.4f} >= champion's {champion:.4f} - {gate.tolerance} {baseline.basis}"
-    return GateDecision("champion", why, candidate, champion)
 
 
 def apply_decision(name: str, version: str, decision: GateDecision, settings: Settings) -> None:

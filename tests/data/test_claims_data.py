@@ -5,7 +5,7 @@ import pytest
 
 from features.claims.transform import encode, validate
 from tests.conftest import REAL_CLAIMS, SAMPLE_CLAIMS, require_real
-from training.synthetic import generate_claims
+from training.fraud.synthetic import generate_claims
 
 
 def test_sample_matches_the_spec(spec, sample_frame):

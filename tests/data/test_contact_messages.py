@@ -7,7 +7,7 @@ import json
 import pandas as pd
 
 from tests.conftest import SAMPLE_MESSAGES, SHARED, require_real
-from training.synthetic_text import generate_messages
+from training.text.synthetic import generate_messages
 
 
 def test_sample_file_is_the_generator_output():

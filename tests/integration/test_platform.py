@@ -160,7 +160,7 @@ def test_train_with_feedback_adds_the_reviewed_served_claims(server, trained, sp
     from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
     from serving.records import BLOCK_MIN
     from tests.conftest import write_settings
-    from training.monitor import feedback_rows
+    from training.fraud.data import feedback_rows
 
     claims_system = client(server, api_keys["claims_system"])
     claims = sample_claims(spec, BLOCK_MIN + 6, "FB")

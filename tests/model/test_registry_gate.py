@@ -4,7 +4,8 @@ from mlflow import MlflowClient
 
 from features.settings import load_settings
 from tests.conftest import FAST_TRAINING, SAMPLE_CLAIMS
-from training.config import FraudTrainConfig, default_config_path, load_config
+from training.config import default_config_path, load_config
+from training.fraud.config import FraudTrainConfig
 from training.fraud.pipeline import train_fraud
 
 # min_child_samples above the fold size: no split is possible, every claim gets the same score.

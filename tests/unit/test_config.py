@@ -1,7 +1,8 @@
 import pytest
 from pydantic import ValidationError
 
-from training.config import FraudTrainConfig, apply_overrides, default_config_path, load_config
+from training.config import apply_overrides, default_config_path, load_config
+from training.fraud.config import FraudTrainConfig
 
 
 def test_shipped_config_loads():

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 
 from features.claims.scorer import ALL_LOB, Bands
+from features.registry import Baseline, decide
 from features.settings import Gate
-from training.config import BandsConfig
+from training.fraud.config import BandsConfig
 from training.fraud.evaluate import precision_at_recall, recall_at_top
 from training.fraud.fit import fit_bands, fit_calibrator
-from training.registry import Baseline, decide
 
 GATE = Gate(metric="roc_auc", minimum=0.7, tolerance=0.01)
 

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ccrisk.ops.monitor import hit_rates, psi, wilson
 from features.ops.audit import CANONICAL_MAX_BYTES, AuditEntry, AuditLog, request_sha256
 from features.ops.keys import KeyRing, create_key, hash_key, list_keys, revoke_key
 from features.ops.outcomes import BackgroundWriter, ClaimFeedbackStore, PredictionLog
 from serving.gateway import RateLimiter, allowed
-from training.monitor import hit_rates, psi, wilson
 
 
 def test_keys_are_stored_as_hashes_and_revocation_is_seen_without_restart(tmp_path):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from ccrisk.ops.release import compare
 from features.ops.traffic import assign, bucket
 from tests.conftest import needs_proc, resident_mb
-from training.release import compare
 
 
 def test_assignment_is_sticky_and_close_to_the_configured_share():

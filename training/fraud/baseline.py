@@ -15,11 +15,11 @@ import polars as pl
 from mlflow import MlflowClient
 
 from features.claims.spec import ClaimSpec
+from features.registry import NO_CHAMPION, Baseline, alias_version
 from features.settings import ModelSettings
-from training.config import FraudTrainConfig
 from training.data import Lineage
 from training.fraud import evaluate
-from training.registry import NO_CHAMPION, Baseline, alias_version
+from training.fraud.config import FraudTrainConfig
 
 logger = logging.getLogger(__name__)
 SPLIT_PARAMS = ("cfg.seed", "cfg.split.method", "cfg.split.test_size", "cfg.split.time_test_periods")

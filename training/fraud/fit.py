@@ -18,7 +18,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from features.claims.scorer import ALL_LOB, Bands, Calibrator
 from features.claims.spec import ClaimSpec
-from training.config import BandsConfig, FraudTrainConfig
+from training.fraud.config import BandsConfig, FraudTrainConfig
 
 logger = logging.getLogger(__name__)
 BASE_PARAMS = {

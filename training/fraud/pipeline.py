@@ -23,12 +23,14 @@ from features.claims.rules import RuleBook, default_rules_path
 from features.claims.scorer import FraudScorer
 from features.claims.spec import ClaimSpec, load_spec, spec_path
 from features.claims.transform import categorical_indices, encode
+from features.registry import GateDecision, decide
 from features.settings import Settings
-from training.config import FraudTrainConfig
-from training.data import Lineage, load_claims
+from training.data import Lineage
 from training.fraud import evaluate, fit
 from training.fraud.baseline import champion_baseline
-from training.registry import GateDecision, apply_decision, decide, ensure_experiment, log_and_register
+from training.fraud.config import FraudTrainConfig
+from training.fraud.data import load_claims
+from training.registry import apply_decision, ensure_experiment, log_and_register
 
 logger = logging.getLogger(__name__)
 FAMILY = "fraud"
@@ -180,7 +182,7 @@ def _with_feedback(
     frame: pl.DataFrame, spec: ClaimSpec, settings: Settings, name: str
 ) -> tuple[pl.DataFrame, int]:
     """Append served claims with a confirmed/legitimate outcome, cast to the file's column types."""
-    from training.monitor import feedback_rows
+    from training.fraud.data import feedback_rows
 
     extra = feedback_rows(settings, spec, name)
     if extra.is_empty():

@@ -22,20 +22,12 @@ from features.contact import encoder
 from features.kb.articles import Article
 from features.kb.index import METHODS
 from features.kb.retriever import DEFAULT_TOP_K, QUERY_COLUMN, TOP_K_COLUMN, KBRetriever
+from features.registry import NO_CHAMPION, Baseline, GateDecision, alias_version, decide
 from features.settings import Settings
 from training.kb import adapter, build, evaluate
 from training.kb.config import KBTrainConfig
 from training.kb.data import split_queries
-from training.registry import (
-    NO_CHAMPION,
-    Baseline,
-    GateDecision,
-    alias_version,
-    apply_decision,
-    decide,
-    ensure_experiment,
-    log_and_register,
-)
+from training.registry import apply_decision, ensure_experiment, log_and_register
 
 logger = logging.getLogger(__name__)
 PIP_REQUIREMENTS = [

@@ -17,13 +17,14 @@ import mlflow
 
 from features.kb.articles import Article, chunk_article, dense_text, load_articles
 from features.kb.retriever import KBRetriever
+from features.registry import alias_version
 from features.settings import Settings
 from training.kb import pipeline
 from training.kb.build import Queries
 from training.kb.config import KBTrainConfig, load_kb_config
 from training.kb.data import load_dataset, load_queries, split_queries
 from training.kb.encoder_tune import finetune
-from training.registry import alias_version, ensure_experiment
+from training.registry import ensure_experiment
 
 logger = logging.getLogger(__name__)
 

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import polars as pl
 from scipy import stats
 
 from features.claims.spec import ClaimSpec
-from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
+from features.ops.outcomes import PredictionLog
 from features.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -116,13 +115,13 @@ def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, spec: ClaimSpe
 
 def _champion_run(settings: Settings, model_name: str):
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
+
+    from features.registry import alias_version
 
     alias = settings.aliases.champion
-    try:
-        mv = MlflowClient().get_model_version_by_alias(model_name, alias)
-    except MlflowException as exc:
-        raise ValueError(f"model: no {model_name}@{alias} in {settings.resolved_tracking_uri()}") from exc
+    mv = alias_version(model_name, alias)
+    if mv is None:
+        raise ValueError(f"model: no {model_name}@{alias} in {settings.resolved_tracking_uri()}")
     return mv, MlflowClient().get_run(mv.run_id)
 
 
@@ -198,18 +197,3 @@ def _write(folder: Path, summary: dict) -> dict:
         "</body></html>"
     )
     return summary
-
-
-def feedback_rows(settings: Settings, spec: ClaimSpec, model_name: str) -> pl.DataFrame:
-    """Served claims whose latest outcome is confirmed_fraud (1) or legitimate (0)."""
-    preds = PredictionLog(settings.predictions_path).frame(model_name)
-    outcomes = ClaimFeedbackStore(settings.feedback_path).latest()
-    outcomes = outcomes[outcomes["outcome"].isin(["confirmed_fraud", "legitimate"])]
-    latest = preds.dropna(subset=["entity_id"]).drop_duplicates("entity_id", keep="last")
-    joined = latest.merge(outcomes, left_on="entity_id", right_on="claim_id")
-    if joined.empty:
-        return pl.DataFrame()
-    rows = pd.DataFrame([json.loads(s) for s in joined["inputs"]])
-    rows[spec.target] = (joined["outcome"] == "confirmed_fraud").astype(int).to_numpy()
-    logger.info("feedback: %d labelled served claims (%d confirmed)", len(rows), int(rows[spec.target].sum()))
-    return pl.from_pandas(rows)

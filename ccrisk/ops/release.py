@@ -15,13 +15,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 from scipy import stats
 
+from ccrisk.ops.monitor import ALERT_BANDS, wilson
 from features.ops.audit import AuditEntry, AuditLog
+from features.registry import Baseline, alias_version, decide
 from features.settings import Settings
-from training.monitor import ALERT_BANDS, wilson
-from training.registry import Baseline, decide
 
 logger = logging.getLogger(__name__)
 
@@ -65,13 +64,6 @@ class AliasMove:
     reason: str
 
 
-def _version(client: MlflowClient, name: str, alias: str):
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
-
-
 def _gate_metric(client: MlflowClient, mv, metric: str) -> float | None:
     logged = client.get_run(mv.run_id).data.metrics
     value = logged.get(f"test_{metric}", logged.get(metric))
@@ -83,12 +75,12 @@ def promote(settings: Settings, family: str, force: bool = False) -> AliasMove:
     the old champion is tagged so `rollback` can return to it."""
     client, model = MlflowClient(), settings.model(family)
     name, aliases = model.registered_name, settings.aliases
-    challenger = _version(client, name, aliases.challenger)
+    challenger = alias_version(name, aliases.challenger)
     if challenger is None:
         raise ValueError(
             f"model: {name} has no @{aliases.challenger}; train one (it lands there when gated out)"
         )
-    champion = _version(client, name, aliases.champion)
+    champion = alias_version(name, aliases.champion)
     candidate = _gate_metric(client, challenger, model.gate.metric)
     if candidate is None:
         raise ValueError(f"{name} v{challenger.version} has no logged {model.gate.metric}; cannot gate it")
@@ -109,7 +101,7 @@ def promote(settings: Settings, family: str, force: bool = False) -> AliasMove:
 def rollback(settings: Settings, family: str) -> AliasMove:
     """Champion -> the version it replaced (its `previous_champion` tag)."""
     client, name = MlflowClient(), settings.model(family).registered_name
-    champion = _version(client, name, settings.aliases.champion)
+    champion = alias_version(name, settings.aliases.champion)
     if champion is None:
         raise ValueError(f"model: {name} has no @{settings.aliases.champion} to roll back")
     previous = champion.tags.get("previous_champion")
