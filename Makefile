@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 CCRISK := $(VENV)/bin/ccrisk
 STAMP := $(VENV)/.installed
 PORT ?= 3000
+MLFLOW_PORT ?= 5000
 export HF_HUB_OFFLINE=1
 export TRANSFORMERS_OFFLINE=1
 export MLFLOW_DISABLE_TELEMETRY=true
@@ -12,7 +13,7 @@ export BENTOML_DO_NOT_TRACK=true
 export DO_NOT_TRACK=true
 export BENTOML_HOME=$(CURDIR)/.ccrisk/bentoml
 
-.PHONY: install run serve train-sample test test-all lint format bench bench-quick clean
+.PHONY: install run serve train-sample test test-all lint format bench bench-quick mlflow-ui clean
 
 install: $(STAMP)
 
@@ -53,12 +54,18 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Benchmarks write JSON under benchmarks/results/ (several minutes; --quick for a smoke run).
+# Benchmarks (not part of the installed package) write JSON under benchmarks/results/ and
+# regenerate docs/performance.md and the README's results table; ARGS="--only fraud" for one family.
 bench: install
-	$(CCRISK) bench
+	$(PY) -m benchmarks $(ARGS)
 
 bench-quick: install
-	$(CCRISK) bench --quick
+	$(PY) -m benchmarks --quick $(ARGS)
+
+# The MLflow UI on this project's own tracking store (a bare `mlflow ui` opens an empty one).
+mlflow-ui: install
+	$(VENV)/bin/mlflow ui --port $(MLFLOW_PORT) --backend-store-uri \
+	  "$$($(PY) -c 'from features.settings import load_settings as s; print(s().resolved_tracking_uri())')"
 
 clean:
 	rm -rf .ccrisk .pytest_cache .ruff_cache

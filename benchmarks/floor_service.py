@@ -1,7 +1,7 @@
 """The framework's floor for one claim: `bentoml serve benchmarks.floor_service:Floor`.
 
 Same request type (the claim model built from the configured spec), same response type, the same
-number of worker processes and the same BentoML options (serving/options.py) as the ccrisk
+number of worker processes and the same BentoML options (serving/platform/runtime.py) as the ccrisk
 service, but no model, rules, auth, audit or prediction log: every request gets one constant
 answer. What this endpoint serves at a given concurrency is what BentoML, pydantic and the
 loopback client alone allow on this machine, the limit any model behind the framework stays
@@ -13,15 +13,13 @@ the request type when the class is defined.
 
 from __future__ import annotations
 
-from functools import partial
-
 import bentoml
 
 from features.claims.api import ClaimScore, ModelRef, ReasonOut, claim_model
 from features.claims.spec import load_spec
 from features.settings import load_settings, prepare_environment
-from serving.options import as_sync_endpoint, service_options
-from serving.timeout import install_lean_timeout
+from serving.platform.runtime import service_options
+from serving.platform.timeout import install_lean_timeout
 
 _SETTINGS = load_settings()
 prepare_environment(_SETTINGS)
@@ -43,11 +41,8 @@ class Floor:
     """A constant answer behind the same request validation as /v1/claims/score."""
 
     def __init__(self) -> None:
-        install_lean_timeout(_SETTINGS.serving.lean_request_timeout)  # as ccrisk's workers do
+        install_lean_timeout()  # as ccrisk's workers do
 
     @bentoml.api(route="/v1/claims/score")
     async def claims_score(self, claim: Claim) -> ClaimScore:  # type: ignore[valid-type]
-        answer = partial(_ANSWER.model_copy, update={"claim_id": claim.claim_id})
-        if _SETTINGS.serving.claim_on_event_loop:  # where ccrisk's endpoint runs it, as configured
-            return answer()
-        return await as_sync_endpoint(answer)
+        return _ANSWER.model_copy(update={"claim_id": claim.claim_id})  # on the event loop, as ccrisk

@@ -1,5 +1,5 @@
-"""What `ccrisk bench` prints and writes from a report: the bars, the console table and the
-README's Performance section (a full run only)."""
+"""What `make bench` prints and writes from a report: the bars, the console table, the
+generated part of docs/performance.md and the README's results table (a full run only)."""
 
 from __future__ import annotations
 
@@ -91,19 +91,19 @@ def summary_table(report: dict) -> Table:
     return table
 
 
-README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+PERF_START, PERF_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
 def markdown(report: dict) -> str:
-    """The README's Performance section, generated from one bench run."""
-    lines = [README_START, "", *_header_lines(report)]
+    """docs/performance.md's generated section, from one bench run."""
+    lines = [PERF_START, "", *_header_lines(report)]
     lines += text.markdown_lines(report)
     lines += kb.markdown_lines(report)
     lines += _single_claim_lines(report["serving"]["fraud_single"])
     lines += _batch_lines(report["serving"]["fraud_batch"])
     lines += release.markdown_lines(report)
     lines += _tuning_and_bar_lines(report)
-    lines += ["", README_END]
+    lines += ["", PERF_END]
     return "\n".join(lines)
 
 
@@ -210,10 +210,60 @@ def _rounds_at(single: dict, c: int) -> str:
     return f"Rounds at c={c}, req/s (busiest process's CPU share): " + "; ".join(parts) + "."
 
 
-def update_readme(report: dict) -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    if README_START in text and README_END in text:
-        head, rest = text.split(README_START, 1)
-        tail = rest.split(README_END, 1)[1]
-        readme.write_text(head + markdown(report) + tail)
+RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
+# The README's results table: family, figure, the bar's key in report["bars"] (or a quality key).
+RESULT_ROWS = (
+    ("fraud", "test ROC-AUC (vehicle claims, stratified 80/20)", "quality:roc_auc"),
+    ("fraud", "test PR-AUC", "quality:pr_auc"),
+    ("fraud", "one claim, req/s vs `mlflow models serve` at c=8", "fraud_rps_vs_mlflow_at_c8"),
+    ("fraud", "one claim, p99 ms at c=8", "single_claim_p99_ms_at_c8"),
+    ("fraud", "10,000-claim batch, share of raw `Booster.predict` speed", "batch_none_share_of_raw_predict"),
+    ("contact text", "complaint, CV macro-F1", "complaint_cv_macro_f1"),
+    ("contact text", "complaint topic, CV macro-F1", "complaint_topic_cv_macro_f1"),
+    ("contact text", "intent (BANKING77), CV accuracy", "intent_cv_accuracy"),
+    ("contact text", "one message, p95 ms at c=1", "message_p95_ms_at_c1"),
+    ("knowledge base", "MedQuAD, nDCG@10", "kb_medquad_ndcg_at_10"),
+    ("knowledge base", "BankFAQs, nDCG@10", "kb_bankfaqs_ndcg_at_10"),
+    ("knowledge base", "StackFAQ, nDCG@10", "kb_stackfaq_ndcg_at_10"),
+    ("knowledge base", "one query, p95 ms at c=1", "kb_query_p95_ms_at_c1"),
+    ("service", "RSS MB, every real model served, 2 workers", "rss_mb_all_models"),
+)
+
+
+def results_table(report: dict) -> str:
+    """The README's table: one row per figure, with its bar and whether the run met it."""
+    fraud = report["quality"].get("fraud") or {}
+    lines = [
+        RESULTS_START,
+        "",
+        f"`make bench` at {report['git_commit'][:8]} ({report['started'][:10]}, "
+        f"{report['machine']['cpus']} CPUs); details in docs/performance.md.",
+        "",
+        "| family | figure | bar | measured | met |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for family, figure, key in RESULT_ROWS:
+        if key.startswith("quality:"):
+            value = fraud.get(key.split(":", 1)[1]) if isinstance(fraud, dict) else None
+            if value is not None:
+                lines.append(f"| {family} | {figure} | | {value} | |")
+            continue
+        bar = report["bars"].get(key)
+        if bar is not None:
+            sign = "≤" if key in LOWER_IS_BETTER else "≥"
+            met = "yes" if bar["met"] else "no"
+            lines.append(f"| {family} | {figure} | {sign} {bar['bar']} | {bar['measured']} | {met} |")
+    return "\n".join([*lines, "", RESULTS_END])
+
+
+def _replace_block(path: Path, start: str, end: str, block: str) -> None:
+    text = path.read_text()
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        path.write_text(head + block + rest.split(end, 1)[1])
+
+
+def update_docs(report: dict) -> None:
+    """docs/performance.md's generated section and the README's results table."""
+    _replace_block(ROOT / "docs" / "performance.md", PERF_START, PERF_END, markdown(report))
+    _replace_block(ROOT / "README.md", RESULTS_START, RESULTS_END, results_table(report))

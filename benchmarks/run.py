@@ -1,4 +1,4 @@
-"""Orchestrates `ccrisk bench`: a temporary MLflow store, quality, serving, JSON + table + README."""
+"""Orchestrates `make bench`: a temporary MLflow store, quality, serving, JSON + table + docs."""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ import yaml
 from rich.console import Console
 
 from benchmarks import fraud, kb, release, text
-from benchmarks.report import check_bars, summary_table, update_readme
+from benchmarks.report import check_bars, summary_table, update_docs
 from features.ops.keys import create_key
 from features.settings import load_settings, prepare_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PACKAGES = ("lightgbm", "mlflow", "bentoml", "polars", "scikit-learn", "numpy", "torch", "pydantic")
-FAMILIES = ("fraud", "text", "kb")  # what `ccrisk bench --only` can select
+FAMILIES = ("fraud", "text", "kb")  # what `make bench ARGS=--only=FAMILY` can select
 
 
 def machine() -> dict:
@@ -114,7 +114,7 @@ def run_bench(quick: bool, console: Console, only: Sequence[str] = FAMILIES) -> 
     out.write_text(json.dumps(report, indent=2))
     console.print(summary_table(report))
     if not quick and not partial:
-        update_readme(report)
+        update_docs(report)
     return out
 
 
@@ -144,7 +144,7 @@ def _text_serving(env: dict, folder: Path, workers: int, levels: list[int], seco
                   console: Console) -> dict:  # fmt: skip
     console.log("one message through /v1/contact/analyze")
     out = {"text_single": text.latency(env, folder, levels, seconds, workers)}
-    console.log("message path tuning: GIL switch interval, encoder backend (alternating rounds)")
+    console.log("message path: ONNX encoder vs the torch reference (alternating rounds)")
     out["text_tuning"] = text.tuning(env, folder, seconds, workers, rounds=1 if quick else 3)
     return out
 
@@ -160,7 +160,7 @@ def _fraud_serving(env: dict, folder: Path, settings, data: Path, levels: list[i
     if data == fraud.REAL_CLAIMS:
         console.log("champion/challenger: shadow latency, compare -> promote -> rollback on real claims")
         out["champion_challenger"] = _champion_challenger(env, folder, settings, data, seconds, quick)
-    console.log("tuning: BentoML workers, frozen heap; cost of auth + audit and of the prediction log")
+    console.log("workers 1 vs configured; cost of auth and of the prediction log")
     out["tuning"] = fraud.workers_tuning(env, folder, seconds)
     out["security_overhead"] = fraud.security_overhead(env, folder, seconds, rounds=1 if quick else 2)
     return out

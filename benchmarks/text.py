@@ -14,7 +14,6 @@ from features.settings import Settings
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
-TASKS = ("complaint", "complaint_topic", "intent")
 NEUTRAL = "Hi team, how do I change the PIN on my card? Many thanks."
 COMPLAINT = "Third time I'm asking: my card was stolen and nobody helps! Absolutely unacceptable."
 
@@ -25,7 +24,7 @@ def train_for_bench(settings: Settings) -> dict:
     from training.text.pipeline import train_text
 
     out = {}
-    for task in TASKS:
+    for task in settings.families("text"):
         cfg = load_text_config(task)
         real = (ROOT / cfg.data.path).exists()
         if not real:
@@ -46,7 +45,7 @@ def train_samples(settings: Settings) -> None:
     from training.text.config import load_text_config
     from training.text.pipeline import train_text
 
-    for task in TASKS:
+    for task in settings.families("text"):
         train_text(None, load_text_config(task, sample=True), settings)
 
 
@@ -66,14 +65,13 @@ def latency(env: dict, logs: Path, levels: list[int], seconds: float, workers: i
 
 TUNING = {  # label: (settings changes, environment changes) against the configured service
     "configured": ({}, {}),
-    "switch_interval_5ms": ({"serving": {"switch_interval_ms": 5.0}}, {}),
     "encoder_torch": ({}, {"CCRISK_ENCODER_BACKEND": "torch"}),
 }
 
 
 def tuning(env: dict, logs: Path, seconds: float, workers: int, rounds: int) -> dict:
-    """Before/after for the message path, one neutral message at concurrency 1: the configured
-    service against Python's default GIL switch interval and against the torch encoder. All
+    """The message path's encoder, one neutral message at concurrency 1: the configured service
+    (ONNX Runtime) against the torch reference the ONNX export is checked against. All
     servers stay up and take turns, `rounds` times; figures are medians over rounds."""
     servers: dict = {}
     try:

@@ -160,7 +160,7 @@ def ensure_champion(
     from features.registry import alias_version
 
     settings = load_cli_settings()
-    for family in ("fraud", "complaint", "complaint_topic", "intent", "kb"):
+    for family in settings.families():
         name = settings.model(family).registered_name
         current = alias_version(name, settings.aliases.champion)
         if current is not None:
@@ -169,33 +169,13 @@ def ensure_champion(
             )
             continue
         console.print(f"no {name}@{settings.aliases.champion}: training on the sample data")
-        if family == "fraud":
+        kind = settings.model(family).kind
+        if kind == "claims":
             train_fraud(data=data)
-        elif family == "kb":
+        elif kind == "kb":
             train_kb()
         else:
             train_text(task=family, sample=True)
-
-
-@app.command("bench")
-def bench(
-    quick: Annotated[bool, typer.Option(help="short smoke run (2 s per point, fewer sizes)")] = False,
-    only: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            help="measure only this family (fraud, text or kb; repeat for more): the others get"
-            " sample models, the JSON is bench-FAMILY.json and the README is left as it is"
-        ),
-    ] = None,
-) -> None:
-    """Quality on the real data and serving speed side by side; JSON under benchmarks/results/."""
-    from benchmarks.run import FAMILIES, run_bench
-
-    try:
-        out = run_bench(quick, console, only or FAMILIES)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--only") from exc
-    console.print(f"wrote {out}")
 
 
 @app.command("serve")
@@ -205,7 +185,7 @@ def serve(
 ) -> None:
     """Run the BentoML service (loads the registry's champion models at start-up)."""
     from features.claims.spec import load_spec
-    from serving.loader import ChampionUnavailable, check_champions
+    from serving.lifecycle.loader import ChampionUnavailable, check_champions
 
     settings = load_cli_settings()
     try:
@@ -230,8 +210,6 @@ def serve(
         f"serving on http://{host or settings.serving.host}:{port or settings.serving.port} (API docs at /)"
     )
     env = os.environ.copy()
-    if settings.serving.polars_threads:
-        env.setdefault("POLARS_MAX_THREADS", str(settings.serving.polars_threads))
     sys.stdout.flush()
     sys.stderr.flush()
     # Become the server (same pid, signals reach it directly): the models the check above

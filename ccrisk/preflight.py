@@ -34,12 +34,12 @@ def open_stores(settings) -> None:
     from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
 
     stores: list[tuple[str, object, type]] = [
+        # the audit URL may hold a password: named by its setting, not printed
+        ("the audit trail (security.audit_url)", settings.audit_url, AuditLog),
         (f"the prediction log {settings.predictions_path}", settings.predictions_path, PredictionLog),
         (f"the feedback store {settings.feedback_path}", settings.feedback_path, ClaimFeedbackStore),
         (f"the KB feedback store {settings.feedback_path}", settings.feedback_path, FeedbackStore),
     ]
-    if settings.security.audit:  # its URL may hold a password: named by its setting, not printed
-        stores.insert(0, ("the audit trail (security.audit_url)", settings.audit_url, AuditLog))
     for what, where, store in stores:
         try:
             store(where)

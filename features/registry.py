@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
 
 from features.settings import Gate
 
-_MISSING = ErrorCode.Name(RESOURCE_DOES_NOT_EXIST)
+_NO_MODEL = ErrorCode.Name(RESOURCE_DOES_NOT_EXIST)
+_BAD_VALUE = ErrorCode.Name(INVALID_PARAMETER_VALUE)  # MLflow's code for "alias ... not found"
 
 
 def alias_version(name: str, alias: str) -> ModelVersion | None:
@@ -24,7 +25,7 @@ def alias_version(name: str, alias: str) -> ModelVersion | None:
     try:
         return MlflowClient().get_model_version_by_alias(name, alias)
     except MlflowException as exc:
-        if exc.error_code == _MISSING:
+        if exc.error_code == _NO_MODEL or (exc.error_code == _BAD_VALUE and "not found" in exc.message):
             return None
         raise
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import BaseModel, ConfigDict, Field
 
 SETTINGS_ENV = "CCRISK_SETTINGS"  # path to another mlflow.yaml
 OFFLINE_ENV = {
@@ -45,6 +45,9 @@ class Traffic(BaseModel):
 
 class ModelSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    kind: Literal["claims", "text", "kb"] = Field(
+        description="which pipeline trains it and which part of the service serves it"
+    )
     registered_name: str
     experiment: str
     gate: Gate
@@ -69,13 +72,6 @@ class ServingSettings(BaseModel):
         ge=0,
         description="sentence-encoder threads per worker (ONNX Runtime or torch); 0 = all cores",
     )
-    switch_interval_ms: float = Field(
-        0.5,
-        gt=0,
-        le=100,
-        description="Python's GIL switch interval in each worker (Python's default is 5 ms): shorter "
-        "lets the encoder thread, which runs without the GIL, hand results back sooner",
-    )
     reason_count: int = Field(3, ge=1, le=20)
     workers: int = Field(2, ge=1, le=64, description="BentoML worker processes (each loads the models)")
     feedback_db: str | None = Field(
@@ -86,51 +82,10 @@ class ServingSettings(BaseModel):
         ge=0,
         description="how often each worker checks the registry aliases (0 = only on reload_models)",
     )
-    polars_threads: int = Field(
-        0, ge=0, description="POLARS_MAX_THREADS for the server (0 = Polars' default)"
-    )
-    rebalance_connections: bool = Field(
-        True,
-        description="a worker holding far more requests than another asks clients to reconnect "
-        "(Connection: close), so keep-alive pools spread over the workers (serving/balance.py)",
-    )
-    freeze_heap: bool = Field(
-        True,
-        description="gc.freeze() once models are loaded: no ~0.4 s full-heap GC pauses under traffic",
-    )
-    gc_thresholds: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt] = Field(
-        (50_000, 20, 20),
-        description="gc.set_threshold in each worker (Python's default is 700, 10, 10): a 10,000-claim "
-        "batch allocates ~100k objects that live for the whole request, and at 700 the collector "
-        "ran ~90 young-generation passes over them a call",
-    )
     access_log: bool = Field(
         False,
         description="BentoML's access log (a line per request on the server's output); the audit "
         "trail records every /v1 call (caller, endpoint, status, latency) either way",
-    )
-    tracing: bool = Field(
-        False,
-        description="BentoML's OpenTelemetry spans for each request (four a call); off, every URL is "
-        "in tracing.excluded_urls: no exporter is configured here, and making the spans cost ~20 % "
-        "of a worker's GIL time on single claims",
-    )
-    columnar_batches: bool = Field(
-        True,
-        description="decode /v1/claims/score_batch bodies straight into columns (msgspec), pydantic "
-        "only for a body that decoder refuses (features/claims/wire.py); false: pydantic always",
-    )
-    claim_on_event_loop: bool = Field(
-        True,
-        description="score /v1/claims/score on the worker's event loop (an async endpoint); false: in "
-        "the thread BentoML runs sync endpoints in. One claim takes ~2 ms, so handing it to a thread "
-        "and back costs more than it saves (batches, messages and searches stay in the thread)",
-    )
-    lean_request_timeout: bool = Field(
-        True,
-        description="BentoML's 60 s request timeout with a timer that ends when the response starts "
-        "(serving/timeout.py); false: BentoML's own, which keeps every request's timer and future "
-        "alive for the full 60 s (~21,000 a worker at 350 requests a second)",
     )
 
 
@@ -143,9 +98,6 @@ class SecuritySettings(BaseModel):
     )
     rate_burst: int = Field(200, ge=1, description="requests a key may send at once before limiting")
     max_body_bytes: int = Field(16 * 1024 * 1024, gt=0, description="request bodies over this get 413")
-    audit: bool = Field(
-        True, description="hash-chained audit record per /v1 call (false only to measure its cost)"
-    )
     audit_url: str | None = Field(
         None, description="SQLAlchemy URL of the audit trail (default: sqlite:///<state_dir>/audit.sqlite)"
     )
@@ -172,6 +124,10 @@ class Settings(BaseModel):
     serving: ServingSettings = ServingSettings()
     security: SecuritySettings = SecuritySettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+
+    def families(self, kind: str | None = None) -> list[str]:
+        """The model families of `mlflow.yaml` (the one list of them), optionally of one kind."""
+        return [name for name, m in self.models.items() if kind is None or m.kind == kind]
 
     def model(self, family: str) -> ModelSettings:
         if family not in self.models:

@@ -9,10 +9,7 @@ BentoML's supervisor process imports this module as well and stays small (59 MB 
 
 from __future__ import annotations
 
-import gc
 import logging
-import sys
-from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,16 +25,15 @@ from features.claims.wire import BatchDecoder
 from features.contact.api import Channel, ContactAnalysis, ContactBatch, ContactMessage, KeyPhraseMode, Text
 from features.kb.api import KBFeedbackOut, KBFilters, KBSearchOut, Query, TopK, Verdict
 from features.settings import load_settings, prepare_environment
-from serving import records
-from serving.admin import monitoring_app
-from serving.batch_input import claims_batch_input
-from serving.errors import TooManyClaims, TooManyTexts, UnknownQueryId
-from serving.gateway import Gateway, note
-from serving.options import as_sync_endpoint, service_options
-from serving.timeout import install_lean_timeout
+from serving.domain import records
+from serving.domain.batch_input import claims_batch_input
+from serving.domain.errors import TooManyClaims, TooManyTexts, UnknownQueryId
+from serving.platform.admin import monitoring_app
+from serving.platform.gateway import Gateway, note
+from serving.platform.runtime import prepare_worker, service_options, settle_heap
 
 if TYPE_CHECKING:
-    from serving.scored import ScoredClaims
+    from serving.domain.scored import ScoredClaims
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +41,7 @@ _SETTINGS = load_settings()
 prepare_environment(_SETTINGS)
 _SPEC = load_spec(_SETTINGS.serving.claim_spec)
 Claim = claim_model(_SPEC)
-_DECODER = BatchDecoder(_SPEC) if _SETTINGS.serving.columnar_batches else None
-ClaimsBatchInput = claims_batch_input(Claim, _DECODER)
+ClaimsBatchInput = claims_batch_input(Claim, BatchDecoder(_SPEC))
 
 
 class PayloadTooLarge(BentoMLException):
@@ -55,47 +50,21 @@ class PayloadTooLarge(BentoMLException):
     error_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
 
 
-def limit_threads(torch_threads: int) -> None:
-    """Per worker: BLAS single-threaded (numpy and encoder threads in one request contend on few
-    cores) and the sentence encoder (ONNX Runtime or torch) at `torch_threads` (0: all cores).
-    torch is not imported here: a worker on the ONNX encoder never loads it (see encoder.py)."""
-    from threadpoolctl import threadpool_limits
-
-    from features.contact import encoder
-
-    threadpool_limits(limits=1, user_api="blas")
-    encoder.set_threads(torch_threads)
-
-
-def without_pyarrow() -> None:
-    """Workers run pandas without pyarrow. pandas 3 imports pyarrow whenever it is installed
-    (~45 MB RSS a worker, most of it libarrow's pages), yet no worker path needs it: claims reach
-    polars from dicts, the text and KB models take lists of strings, and pandas falls back to
-    its own string storage. Applied only where pandas is not imported yet, so a process that
-    already holds pyarrow (training, tests) keeps it; tests/integration/test_platform.py checks
-    that the running workers map no libarrow."""
-    if "pandas" not in sys.modules and "pyarrow" not in sys.modules:
-        sys.modules["pyarrow"] = None  # type: ignore[assignment]  # `import pyarrow` -> ImportError
-
-
 @bentoml.service(name="ccrisk", **service_options(_SETTINGS))
 class CCRisk:
     """Claims fraud scoring, contact-text analysis (complaint risk, topic, intent) and
     knowledge-base answers."""
 
     def __init__(self) -> None:
-        without_pyarrow()
+        prepare_worker(_SETTINGS)
         # Imported here, in the workers: BentoML's supervisor process imports this module too,
         # and needs only the endpoint types, not the models' libraries (~150 MB there).
         from features.ops.outcomes import ClaimFeedbackStore
-        from serving.contact import ContactService
-        from serving.fraud import FraudService
-        from serving.kb import KBService
-        from serving.slots import AliasPoller, settle_heap
+        from serving.domain.contact import ContactService
+        from serving.domain.fraud import FraudService
+        from serving.domain.kb import KBService
+        from serving.lifecycle.slots import AliasPoller
 
-        limit_threads(_SETTINGS.serving.torch_threads)
-        sys.setswitchinterval(_SETTINGS.serving.switch_interval_ms / 1000)
-        install_lean_timeout(_SETTINGS.serving.lean_request_timeout)
         self.recorder = records.PredictionRecorder(_SETTINGS)
         self.fraud = FraudService(_SETTINGS, _SPEC, on_shadow=self.recorder.claims)
         self.contact = ContactService(_SETTINGS)
@@ -103,18 +72,14 @@ class CCRisk:
         self.claim_feedback = ClaimFeedbackStore(_SETTINGS.feedback_path)
         slots = [*self.fraud.slots(), *self.contact.slots.values(), self.kb.slot]
         self.poller = AliasPoller(slots, _SETTINGS.serving.alias_poll_s)
-        if _SETTINGS.serving.freeze_heap:
-            settle_heap()  # after every model is loaded: no full-heap GC pauses under traffic
-        gc.set_threshold(*_SETTINGS.serving.gc_thresholds)  # fewer passes over a batch's live objects
+        settle_heap()  # after every model is loaded: no full-heap GC pauses under traffic
 
     @bentoml.api(route="/v1/claims/score")
     async def claims_score(self, claim: Claim) -> ClaimScore:  # type: ignore[valid-type]
         """Score one claim: calibrated fraud probability, risk band, top reasons, rules hit."""
-        # ~2 ms of work: on the event loop, without the hand-off to BentoML's endpoint thread and
-        # back, which cost 0.7-0.9 ms of CPU a claim (serving.claim_on_event_loop; benchmarks/HISTORY.md).
-        if _SETTINGS.serving.claim_on_event_loop:
-            return self._score([claim]).results[0]
-        return (await as_sync_endpoint(partial(self._score, [claim]))).results[0]
+        # ~2 ms of work: async, so it runs on the event loop without the hand-off to BentoML's
+        # endpoint thread and back (docs/decisions/0006-worker-runtime.md).
+        return self._score([claim]).results[0]
 
     @bentoml.api(route="/v1/claims/feedback")
     def claims_feedback(
@@ -132,7 +97,7 @@ class CCRisk:
         )
         return ClaimFeedbackOut(stored=True, feedback_id=feedback_id)
 
-    # The input spec decodes the body straight into columns when it can (serving/batch_input.py):
+    # The input spec decodes the body straight into columns when it can (serving/domain/batch_input.py):
     # `claims` is then a ClaimBatch, else the list of Claim objects pydantic validated.
     @bentoml.api(route="/v1/claims/score_batch", input_spec=ClaimsBatchInput)
     def claims_score_batch(self, claims: ClaimBatch | list, explain: Explain = "flagged") -> BatchScore:
@@ -140,7 +105,7 @@ class CCRisk:
 
         Reasons (TreeSHAP) cost far more than scores, so by default only flagged claims
         (medium or high band) get them; send "explain": "all" to explain every claim."""
-        # The BatchScore JSON, encoded from columns (serving/scored.py): BentoML passes a
+        # The BatchScore JSON, encoded from columns (serving/domain/scored.py): BentoML passes a
         # Response through, and building 10,000 response objects cost more than the model.
         return Response(self._score(claims, explain).to_json(), media_type="application/json")
 

@@ -82,7 +82,7 @@ class TrainedStore:
         }
 
 
-MAX_BATCH = 80  # above serving.records.BLOCK_MIN: a full batch is logged as one block
+MAX_BATCH = 80  # above serving.domain.records.BLOCK_MIN: a full batch is logged as one block
 MAX_TEXTS = 8
 
 
@@ -131,7 +131,7 @@ def trained(tmp_path_factory) -> TrainedStore:
 
 
 def post_through(gateway, path: str = "/v1/claims/score", response_headers=()) -> list[dict]:
-    """One POST through `gateway` (serving/gateway.py) in front of an app that answers 200 with
+    """One POST through `gateway` (serving/platform/gateway.py) in front of an app that answers 200 with
     `response_headers` and `{}`; the ASGI messages the gateway sent on."""
     import asyncio
 

@@ -40,7 +40,7 @@ class RowColumn:
         self.name = name
         self.categorical = cs.is_categorical
         self.int_coded = bool(cs.levels) and all(isinstance(v, int) for v in cs.levels)
-        self.as_text = cs.is_categorical and cs.unknown == "missing"  # read as text (serving/fraud.py)
+        self.as_text = cs.is_categorical and cs.unknown == "missing"  # read as text (serving/domain/fraud.py)
         self.codes = {text: float(i) for i, text in enumerate(cs.level_strings())}
         self.missing = {float(v) for v in cs.missing_codes} if not cs.is_categorical else set()
 

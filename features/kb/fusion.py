@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# The first seven are the features of KB models registered before 2026-11-23 (session 18): a
+# The first seven are the features of KB models registered before 2026-11-23: a
 # pickled Fusion without `features` reads them, so such models keep scoring as they did.
 LEGACY_FEATURES = ("dense", "dense_gap", "bm25_rel", "bm25_log", "rrf_dense", "rrf_bm25", "title_dense")
 FEATURES = (

@@ -46,6 +46,7 @@ records = sa.Table(
     sa.Column("request_hash_kind", sa.String(16), nullable=False),
     sa.Column("outcome", sa.Text, nullable=False),
     sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("request_id", sa.String(128), nullable=False, server_default=""),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
@@ -85,6 +86,7 @@ class AuditEntry:
     outcome: dict[str, Any] = field(default_factory=dict)
     ts: float = field(default_factory=time.time)
     request_hash_kind: str = "canonical"
+    request_id: str = ""  # the X-Request-ID the caller sent or the gateway gave the call
 
 
 CANONICAL_MAX_BYTES = 256 * 1024  # re-serialising an 8 MB batch costs ~0.3 s: hash such bodies as sent
@@ -119,7 +121,10 @@ def _chained(entries: list[AuditEntry], seq: int, prev: str) -> list[dict[str, A
 
 
 def record_hash(prev_hash: str, row: dict[str, Any]) -> str:
-    payload = json.dumps({k: row[k] for k in HASHED}, sort_keys=True, separators=(",", ":"))
+    """The record's chained hash. The request id is hashed when the record has one: records
+    written before it existed keep the hashes they were written with."""
+    keys = (*HASHED, "request_id") if row.get("request_id") else HASHED
+    payload = json.dumps({k: row[k] for k in keys}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256((prev_hash + "\n" + payload).encode()).hexdigest()
 
 
@@ -135,6 +140,15 @@ def _sqlite_pragmas(engine: sa.Engine) -> None:
     @sa.event.listens_for(engine, "begin")
     def _begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock before reading the head
+
+
+def _add_request_id(engine: sa.Engine) -> None:
+    """A trail created before records carried the request id gets the column (empty for them)."""
+    if "request_id" not in {c["name"] for c in sa.inspect(engine).get_columns("audit_record")}:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "ALTER TABLE audit_record ADD COLUMN request_id VARCHAR(128) NOT NULL DEFAULT ''"
+            )
 
 
 class AuditLog:
@@ -156,6 +170,7 @@ class AuditLog:
         # (and that worker then served without its endpoints), so this is done one at a time.
         with self._writer():
             _meta.create_all(self.engine)
+            _add_request_id(self.engine)
 
     def append(self, entry: AuditEntry) -> int:
         """Commit one record (chained to the last); returns its sequence number."""
@@ -276,7 +291,7 @@ class AuditWriter:
             waiting = [done.set_running_or_notify_cancel() for _, done in group]
             try:
                 seqs = self.log.append_many([entry for entry, _ in group])
-            except Exception as exc:  # each waiting request answers 503 (see serving/gateway.py)
+            except Exception as exc:  # each waiting request answers 503 (see serving/platform/gateway.py)
                 logger.exception("audit commit of %d record(s) failed", len(group))
                 for (_, done), wait in zip(group, waiting, strict=True):
                     if wait:

@@ -82,7 +82,7 @@ def test_bad_claim_gets_400_naming_the_field(server, change, field):
     claim = {**_claims(1)[0], **change}
     r = server.post("/v1/claims/score", json={"claim": claim})
     assert r.status_code == 400
-    assert field in [loc for d in r.json()["detail"] for loc in d["loc"]]
+    assert field in [loc for d in r.json()["errors"] for loc in d["loc"]]
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_bad_claim_in_a_batch_gets_400_naming_the_claim_and_field(server, change
     claims[2] = {**claims[2], **change}
     r = server.post("/v1/claims/score_batch", json={"claims": claims})
     assert r.status_code == 400
-    assert ["claims", 2, field] in [d["loc"] for d in r.json()["detail"]]
+    assert ["claims", 2, field] in [d["loc"] for d in r.json()["errors"]]
 
 
 def test_a_batch_pydantic_coerces_scores_as_the_same_claims_sent_strictly(server):

@@ -52,14 +52,14 @@ def test_open_paths_need_no_key_and_v1_paths_do(server, api_keys):
         assert anonymous.get(path).status_code == 200, path
     r = anonymous.post("/v1/kb/search", json={"query": "how do I file a claim"})
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
-    assert "Authorization: Bearer KEY" in r.json()["error"]
+    assert "Authorization: Bearer KEY" in r.json()["detail"]
     assert client(server, "ccrisk_not-a-key").post("/v1/kb/search", json={"query": "x"}).status_code == 401
 
 
 def test_roles_decide_which_endpoints_a_key_may_call(server, api_keys):
     query = {"query": "how do I file a claim"}
     r = client(server, api_keys["claims_system"]).post("/v1/kb/search", json=query)
-    assert r.status_code == 403 and "role 'claims_system' may not call /v1/kb/search" in r.json()["error"]
+    assert r.status_code == 403 and "role 'claims_system' may not call /v1/kb/search" in r.json()["detail"]
     agent = client(server, api_keys["agent_assist"], header="X-API-Key")
     assert agent.post("/v1/kb/search", json=query).status_code == 200
     assert agent.post("/v1/admin/reload_rules", json={}).status_code == 403
@@ -92,10 +92,10 @@ def test_rate_limit_answers_429_with_retry_after(server, api_keys):
 
 def test_body_type_and_size_limits(server, trained):
     r = server.post("/v1/kb/search", content=b"query=x", headers={"content-type": "multipart/form-data"})
-    assert r.status_code == 415 and "application/json" in r.json()["error"]
+    assert r.status_code == 415 and "application/json" in r.json()["detail"]
     limit = settings_of(trained).security.max_body_bytes
     r = server.post("/v1/kb/search", content=b'{"query": "' + b"a" * limit + b'"}')
-    assert r.status_code == 413 and "split the batch" in r.json()["error"]
+    assert r.status_code == 413 and "split the batch" in r.json()["detail"]
 
 
 def test_every_call_is_in_an_intact_audit_chain_without_raw_pii(server, api_keys, trained):
@@ -158,7 +158,7 @@ def test_train_with_feedback_adds_the_reviewed_served_claims(server, trained, sp
     import shutil
 
     from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
-    from serving.records import BLOCK_MIN
+    from serving.domain.records import BLOCK_MIN
     from tests.conftest import write_settings
     from training.fraud.data import feedback_rows
 
@@ -239,7 +239,7 @@ def test_workers_on_the_onnx_encoder_never_load_torch(server):
 
 def test_workers_run_pandas_without_pyarrow(server, spec):
     """pandas 3 imports pyarrow whenever it is installed; no worker path needs it, so the
-    workers hide it (`serving.service.without_pyarrow`: ~45 MB RSS a worker). Every endpoint
+    workers hide it (`serving.platform.runtime.without_pyarrow`: ~45 MB RSS a worker). Every endpoint
     family still answers."""
     calls = [
         ("/v1/claims/score_batch", {"claims": sample_claims(spec, 3, "arrow"), "explain": "all"}),

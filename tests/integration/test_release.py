@@ -21,12 +21,11 @@ from tests.integration.conftest import start_server, stop
 from tests.integration.test_platform import sample_claims
 
 
-def _settings_file(folder, claim_on_event_loop=True, **traffic):
+def _settings_file(folder, **traffic):
     path = write_settings(folder)
     data = yaml.safe_load(path.read_text())
     data["models"]["fraud"]["traffic"] = traffic
     data["serving"]["alias_poll_s"] = 1
-    data["serving"]["claim_on_event_loop"] = claim_on_event_loop
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -54,7 +53,7 @@ def release_store(trained, api_keys, tmp_path_factory):
 
 def test_shadow_scores_with_the_challenger_and_leaves_the_answer_unchanged(release_store, spec, monkeypatch):
     from features.claims.api import claim_model
-    from serving.fraud import FraudService
+    from serving.domain.fraud import FraudService
 
     folder, env, champion, challenger = release_store
     monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
@@ -98,9 +97,7 @@ def test_split_is_sticky_and_promote_rollback_reach_the_running_server(
     release_store, api_keys, spec, tmp_path
 ):
     folder, env, champion, challenger = release_store
-    # This server scores single claims in BentoML's endpoint thread (the A/B baseline of
-    # serving.claim_on_event_loop), so the suite serves both of that setting's paths.
-    _settings_file(folder, claim_on_event_loop=False, mode="split", split_percent=50)
+    _settings_file(folder, mode="split", split_percent=50)
     proc, base = start_server(env, tmp_path / "server.log")
     try:
         c = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {api_keys['admin']}"}, timeout=60)

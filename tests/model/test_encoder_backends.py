@@ -67,7 +67,7 @@ def test_a_failing_onnx_load_falls_back_to_torch_with_a_warning(path, monkeypatc
 def test_a_large_batch_leaves_no_memory_held_by_the_session(path, monkeypatch):
     """ONNX Runtime's default arena keeps the peak of the largest batch ever embedded (32 texts of
     256 tokens: ~500 MB) for the life of the session; the service's session must give it back."""
-    from serving.slots import release_free_heap
+    from serving.platform.runtime import release_free_heap
 
     monkeypatch.setenv("CCRISK_ENCODER_BACKEND", "onnx")
     encoder.embed(path, TEXTS[:2])  # session loaded before the baseline

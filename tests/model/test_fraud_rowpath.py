@@ -9,7 +9,7 @@ from features.claims.api import claim_model
 from features.claims.batch import ClaimBatch
 from features.claims.spec import load_spec
 from features.settings import load_settings
-from serving import fraud
+from serving.domain import fraud
 from tests.unit.test_rowpath import generated_claims
 
 

@@ -106,7 +106,7 @@ def test_the_contact_service_serves_the_blend(tuned_topic, trained):
     topic probabilities when the topic champion bundles a tuned encoder."""
     from features.contact.api import ContactMessage
     from features.settings import load_settings
-    from serving.contact import ContactService
+    from serving.domain.contact import ContactService
 
     settings = load_settings(trained.settings_path)
     settings.models["complaint_topic"].registered_name = NAME  # its first version is @champion

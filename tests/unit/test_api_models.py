@@ -65,7 +65,7 @@ def test_claim_columns_build_the_frame_the_row_dicts_build(Claim, spec):
     import polars as pl
     from polars.testing import assert_frame_equal
 
-    from serving.fraud import _text_columns
+    from serving.domain.fraud import _text_columns
 
     claims = [
         Claim(**_claim(spec), claim_id="C-1"),

@@ -130,7 +130,7 @@ def _call(gw, path: str = "/v1/claims/score") -> tuple[int, bytes]:
 
 def test_the_gateway_answers_only_after_the_record_is_committed_and_503_when_it_is_not(tmp_path):
     from features.settings import load_settings
-    from serving.gateway import Gateway
+    from serving.platform.gateway import Gateway
     from tests.conftest import write_settings
 
     settings = load_settings(write_settings(tmp_path))

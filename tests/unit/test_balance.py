@@ -1,4 +1,4 @@
-"""Keep-alive rebalancing across worker processes (serving/balance.py) and its gateway hook."""
+"""Keep-alive rebalancing across worker processes (serving/platform/balance.py) and its gateway hook."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from serving.balance import WorkerLoad, uneven, worker_load
+from serving.platform.balance import WorkerLoad, uneven, worker_load
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def _post(gw) -> list[dict]:
 
 def test_the_gateway_asks_for_a_reconnect_only_while_this_worker_is_far_busier(tmp_path):
     from features.settings import load_settings
-    from serving.gateway import Gateway
+    from serving.platform.gateway import Gateway
     from tests.conftest import write_settings
 
     settings = load_settings(write_settings(tmp_path))

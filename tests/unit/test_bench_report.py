@@ -1,4 +1,4 @@
-"""`ccrisk bench --only`: the bars a partial run reports, and the families it accepts."""
+"""`make bench ARGS=--only=FAMILY`: the bars a partial run reports, and the families it accepts."""
 
 from __future__ import annotations
 

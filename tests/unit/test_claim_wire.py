@@ -21,7 +21,7 @@ from tests.unit.test_rowpath import generated_claims
 
 
 def request_model(spec):
-    """The endpoint's pydantic request (serving/batch_input.py builds the same fields)."""
+    """The endpoint's pydantic request (serving/domain/batch_input.py builds the same fields)."""
     claim = claim_model(spec)
     return create_model(
         "Input", claims=(Annotated[list[claim], Field(min_length=1)], ...), explain=(Explain, "flagged")
@@ -231,13 +231,13 @@ def _request(raw: bytes):
 
 @pytest.mark.parametrize("with_decoder", [True, False])
 def test_the_endpoint_input_takes_the_fast_way_and_falls_back_to_pydantic(spec, with_decoder):
-    """serving/batch_input.py: a JSON body the decoder accepts arrives as a ClaimBatch, anything
+    """serving/domain/batch_input.py: a JSON body the decoder accepts arrives as a ClaimBatch, anything
     else (or every body, without a decoder) as pydantic's validated list of claims."""
     import asyncio
 
     from _bentoml_impl.serde import JSONSerde
 
-    from serving.batch_input import claims_batch_input
+    from serving.domain.batch_input import claims_batch_input
 
     spec_input = claims_batch_input(claim_model(spec), BatchDecoder(spec) if with_decoder else None)
     claims = generated_claims(spec, 3, seed=21)

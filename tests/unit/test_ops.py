@@ -15,7 +15,7 @@ from ccrisk.ops.monitor import hit_rates, psi, wilson
 from features.ops.audit import CANONICAL_MAX_BYTES, AuditEntry, AuditLog, request_sha256
 from features.ops.keys import KeyRing, create_key, hash_key, list_keys, revoke_key
 from features.ops.outcomes import BackgroundWriter, ClaimFeedbackStore, PredictionLog
-from serving.gateway import RateLimiter, allowed
+from serving.platform.gateway import RateLimiter, allowed
 
 
 def test_keys_are_stored_as_hashes_and_revocation_is_seen_without_restart(tmp_path):
@@ -67,7 +67,7 @@ def test_role_table(role, path, ok):
 
 def test_rate_limiter_allows_a_burst_then_says_when_to_retry(monkeypatch):
     now = [100.0]
-    monkeypatch.setattr("serving.gateway.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("serving.platform.gateway.time.monotonic", lambda: now[0])
     limiter = RateLimiter(per_minute=60, burst=3)
     assert [limiter.take("k") for _ in range(3)] == [0.0, 0.0, 0.0]
     wait = limiter.take("k")
@@ -249,7 +249,7 @@ def test_write_lock_excludes_another_process_until_released(tmp_path):
 def test_prediction_log_stores_only_masked_text_whether_masked_before_or_on_the_writer(tmp_path):
     from features.contact.api import ContactAnalysis, ContactBatch, ContactMessage
     from features.settings import load_settings
-    from serving.records import PredictionRecorder
+    from serving.domain.records import PredictionRecorder
     from tests.conftest import write_settings
 
     settings = load_settings(write_settings(tmp_path))

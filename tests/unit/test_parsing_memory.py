@@ -5,7 +5,7 @@ import threading
 
 from features.contact.phrases import load_nlp, parsing
 from features.text import mask_pii
-from serving.records import _masked_texts
+from serving.domain.records import _masked_texts
 
 
 def test_without_a_zone_a_new_word_stays_in_the_vocabulary():

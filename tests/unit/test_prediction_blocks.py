@@ -14,8 +14,8 @@ from features.claims.api import ModelRef, claim_inputs, claim_model
 from features.claims.spec import load_spec
 from features.ops.blocks import Block, encode
 from features.ops.outcomes import BackgroundWriter, PredictionLog
-from serving.records import BLOCK_MIN, PredictionRecorder, _row
-from serving.scored import ScoredClaims
+from serving.domain.records import BLOCK_MIN, PredictionRecorder, _row
+from serving.domain.scored import ScoredClaims
 from tests.conftest import ROOT, write_settings
 
 CHAMPION = ModelRef(name="ccrisk-fraud", version="3", run_id="r3", rules_version="v1")

@@ -1,12 +1,13 @@
-"""serving/timeout.py: BentoML's request timeout semantics, without a timer left per request."""
+"""serving/platform/timeout.py: BentoML's request timeout semantics, without a timer left per request."""
 
 import asyncio
 import inspect
+import json
 
 import pytest
 from bentoml._internal.server.http.traffic import TimeoutMiddleware
 
-from serving.timeout import install_lean_timeout, lean_call
+from serving.platform.timeout import install_lean_timeout, lean_call
 
 
 def _app(delay_between: float = 0.0):
@@ -74,7 +75,11 @@ def test_no_response_within_the_timeout_is_a_504_and_the_endpoint_is_cancelled()
             raise
 
     sent = asyncio.run(_call(TimeoutMiddleware(slow, timeout=0.05)))
-    assert sent[0]["status"] == 504 and b"0.05 seconds" in sent[1]["body"]
+    headers = dict(sent[0]["headers"])
+    assert sent[0]["status"] == 504 and headers[b"content-type"] == b"application/problem+json"
+    body = json.loads(sent[1]["body"])
+    assert body["status"] == 504 and "0.05 s" in body["detail"] and body["request_id"]
+    assert headers[b"x-request-id"].decode() == body["request_id"]
     assert cancelled == [True]
 
 
@@ -92,18 +97,16 @@ def test_an_endpoint_error_after_the_response_started_reaches_the_server():
         asyncio.run(_call(TimeoutMiddleware(app, timeout=30)))
 
 
-def test_install_switches_every_middleware_of_the_process():
-    original = TimeoutMiddleware.__call__
-    install_lean_timeout(True)
+def test_install_switches_every_middleware_of_the_process(monkeypatch):
+    monkeypatch.setattr(TimeoutMiddleware, "__call__", TimeoutMiddleware.__call__)  # undone after the test
+    install_lean_timeout()
     assert TimeoutMiddleware.__call__ is lean_call
-    install_lean_timeout(False)
-    assert TimeoutMiddleware.__call__ is original
 
 
 def test_the_copy_still_matches_the_installed_bentoml():
     """lean_call copies BentoML's middleware: an upgrade that changes the original fails here,
     so the copy is checked against it instead of silently diverging."""
-    from serving.timeout import _ORIGINAL_CALL
+    from serving.platform.timeout import _ORIGINAL_CALL
 
     original = inspect.getsource(_ORIGINAL_CALL)
     for line in (
@@ -112,4 +115,5 @@ def test_the_copy_still_matches_the_installed_bentoml():
         "if fut.cancel():",
         "await fut  # wait for the future to finish",
     ):
-        assert line in original, f"BentoML's TimeoutMiddleware changed ({line!r}): review serving/timeout.py"
+        fix = "review serving/platform/timeout.py"
+        assert line in original, f"BentoML's TimeoutMiddleware changed ({line!r}): {fix}"

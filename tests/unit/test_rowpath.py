@@ -18,7 +18,7 @@ from tests.unit.test_transform import _claim
 
 
 def served_frame(spec, rows: list[dict]) -> pl.DataFrame:
-    """The frame serving/fraud.py builds: open-vocabulary categories read as text."""
+    """The frame serving/domain/fraud.py builds: open-vocabulary categories read as text."""
     text = {c: pl.Utf8 for c, cs in spec.columns.items() if cs.is_categorical and cs.unknown == "missing"}
     columns = {c: [r[c] for r in rows] for c in rows[0]}
     return pl.DataFrame(columns, schema_overrides=text, strict=False)

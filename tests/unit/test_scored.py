@@ -6,7 +6,7 @@ import pytest
 
 from features.claims.api import BatchScore, ModelRef, RuleHit
 from features.claims.scorer import Reason
-from serving.scored import ScoredClaims, scatter
+from serving.domain.scored import ScoredClaims, scatter
 
 CHAMPION = ModelRef(name="ccrisk-fraud", version="3", run_id="r3", rules_version="2026.11.1+abcd1234")
 CHALLENGER = ModelRef(name="ccrisk-fraud", version="4", run_id="r4", rules_version="2026.11.1+abcd1234")

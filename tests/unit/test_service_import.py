@@ -34,20 +34,20 @@ def test_the_service_class_still_names_every_endpoint():
 
 def test_workers_import_pandas_without_pyarrow_unless_it_is_already_loaded():
     code = (
-        "import json, sys; from serving.service import without_pyarrow; without_pyarrow(); "
+        "import json, sys; from serving.platform.runtime import without_pyarrow; without_pyarrow(); "
         "import pandas as pd; s = pd.Series(['a', None]); "
         "import pyarrow as pa"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "import of pyarrow halted" in done.stderr, done.stderr[-2000:]
-    code = "import pandas; from serving.service import without_pyarrow; without_pyarrow(); import pyarrow"
+    code = "import pandas; from serving.platform import runtime; runtime.without_pyarrow(); import pyarrow"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def test_bentoml_access_log_and_tracing_follow_the_settings():
-    """Both off by default (serving.access_log, serving.tracing): the audit trail records every
-    call already, and no trace exporter is configured; "." in excluded_urls matches every URL."""
+def test_bentoml_access_log_follows_the_settings_and_tracing_is_off():
+    """The access log is off by default (serving.access_log): the audit trail records every call
+    already. No trace exporter is configured, so no spans: "." in excluded_urls matches every URL."""
     code = (
         "import json; from serving.service import CCRisk; "
         "print(json.dumps([CCRisk.config['logging'], CCRisk.config['tracing']]))"

@@ -62,7 +62,7 @@ def test_two_workers_opening_a_new_store_at_once_both_succeed(tmp_path, kind):
 def test_a_gateway_that_cannot_open_its_audit_trail_ends_the_worker(tmp_path, monkeypatch, caplog):
     """Not a worker that goes on serving without its endpoints: it exits, and BentoML starts another."""
     from features.settings import load_settings
-    from serving import gateway
+    from serving.platform import gateway
     from tests.conftest import write_settings
 
     settings = load_settings(write_settings(tmp_path))
@@ -73,7 +73,8 @@ def test_a_gateway_that_cannot_open_its_audit_trail_ends_the_worker(tmp_path, mo
         raise SystemExit(code)
 
     monkeypatch.setattr(gateway.os, "_exit", fake_exit)
-    with caplog.at_level(logging.CRITICAL, logger="serving.gateway"), pytest.raises(SystemExit) as ended:
+    critical = caplog.at_level(logging.CRITICAL, logger="serving.platform.gateway")
+    with critical, pytest.raises(SystemExit) as ended:
         gateway.Gateway(app=None, settings=settings)
     assert ended.value.code == 3
     assert "cannot open the API keys or the audit trail" in caplog.text

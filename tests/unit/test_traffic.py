@@ -50,7 +50,7 @@ def test_compare_pairs_variants_and_scores_alert_precision():
 def test_settle_heap_freezes_live_objects_and_a_swap_refreezes():
     import gc
 
-    from serving.slots import settle_heap
+    from serving.platform.runtime import settle_heap
 
     try:
         settle_heap()
@@ -72,7 +72,7 @@ def test_free_heap_pages_go_back_to_the_system():
     import ctypes
     import ctypes.util
 
-    from serving.slots import release_free_heap
+    from serving.platform.runtime import release_free_heap
 
     libc = ctypes.CDLL(ctypes.util.find_library("c"))
     libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]

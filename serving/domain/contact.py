@@ -28,12 +28,11 @@ from features.contact.classifier import TextClassifier
 from features.contact.phrases import key_phrases, load_nlp
 from features.settings import Settings
 from features.text import mask_pii
-from serving.errors import TooManyTexts
-from serving.loader import ChampionUnavailable, LoadedModel
-from serving.slots import ModelSlot
+from serving.domain.errors import TooManyTexts
+from serving.lifecycle.loader import ChampionUnavailable, LoadedModel
+from serving.lifecycle.slots import ModelSlot
 
 logger = logging.getLogger(__name__)
-TASKS = ("complaint", "complaint_topic", "intent")
 
 
 def ready_complaint(complaint: LoadedModel) -> None:
@@ -61,7 +60,8 @@ class ContactService:
     def __init__(self, settings: Settings):
         champion = settings.aliases.champion
         self.slots = {
-            task: ModelSlot(settings, task, champion, check=READY.get(task, compact)) for task in TASKS
+            task: ModelSlot(settings, task, champion, check=READY.get(task, compact))
+            for task in settings.families("text")
         }
         self.max_batch = settings.serving.max_batch_texts
         self._embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")

@@ -13,8 +13,8 @@ from features.kb.api import KBSearchOut
 from features.ops.blocks import Block
 from features.settings import Settings
 from features.text import mask_pii
-from serving.gateway import note
-from serving.scored import ScoredClaims
+from serving.domain.scored import ScoredClaims
+from serving.platform.gateway import note
 
 BLOCK_MIN = 64  # claims in one batch from which its predictions are logged as one block
 

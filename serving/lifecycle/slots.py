@@ -8,16 +8,14 @@ version that fails to load is logged and the old one keeps serving.
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import logging
 import threading
 from collections.abc import Callable
-from functools import cache
 
 from features.registry import alias_version
 from features.settings import Settings
-from serving.loader import LoadedModel, load_alias
+from serving.lifecycle.loader import LoadedModel, load_alias
+from serving.platform.runtime import release_free_heap, settle_heap
 
 logger = logging.getLogger(__name__)
 
@@ -70,44 +68,7 @@ class ModelSlot:
             return True
 
     def _settle(self) -> None:
-        if self.settings.serving.freeze_heap:  # the new model frozen, the old one's cycles freed
-            settle_heap(refreeze=True)
-
-
-def settle_heap(refreeze: bool = False) -> None:
-    """Collect once, then move every live object out of the garbage collector's sight.
-
-    A worker holding all models tracks ~750k objects (spaCy, tokenizers, indexes); a full
-    (generation-2) collection of them pauses the worker ~400 ms whenever it comes. Frozen
-    objects are still freed by reference counting; only cycles among them wait for the next
-    `settle_heap(refreeze=True)`, which runs after a model swap (one pause then, on the thread
-    that swapped, instead of one now and then under traffic).
-    """
-    if refreeze:
-        gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-    release_free_heap()
-
-
-def release_free_heap() -> bool:
-    """Hand the C heap's free pages back to the system (glibc `malloc_trim`, ~2 ms).
-
-    Loading models fills buffers (artifact bytes, unpickling) that are freed afterwards, but
-    glibc keeps freed pages below the top of its heap mapped, so every worker carried them: 30-40
-    MB a worker, measured on the sample and on the real models. Called after loading and after
-    each alias poll. False where the C library has no `malloc_trim` (not glibc): nothing happens.
-    """
-    trim = _malloc_trim()
-    if trim is None:
-        return False
-    trim(0)
-    return True
-
-
-@cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    return getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own symbols: libc's
+        settle_heap(refreeze=True)  # the new model frozen, the old one's cycles freed
 
 
 class AliasPoller:

@@ -8,18 +8,20 @@ took stays with the process. `lean_call` is the
 middleware's own code (a 504 when no response has started within the timeout; no limit once it
 has) plus one line: the timer is cancelled as soon as the response starts. A cancelled timer
 lets go of its future and callback at once, and the event loop drops cancelled timers from its
-queue once they are half of it. Installed in the workers when `serving.lean_request_timeout` is true
-(the default); benchmarks/HISTORY.md has the before/after.
+queue once they are half of it. Installed in every worker (serving/platform/runtime.py); the
+before/after is in docs/decisions/0006-worker-runtime.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 
 from bentoml._internal.server.http import traffic
-from starlette.responses import JSONResponse
+
+from serving.platform.problems import PROBLEM_JSON, REQUEST_ID_SCOPE_KEY, problem
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +30,7 @@ _ORIGINAL_CALL = traffic.TimeoutMiddleware.__call__
 
 async def lean_call(self: Any, scope: dict, receive: Any, send: Any) -> None:
     """BentoML's `TimeoutMiddleware.__call__` (bentoml 1.4, Apache-2.0), the same line for line
-    but for `timer.cancel()` once the response has started."""
+    but for `timer.cancel()` once the response has started, and the 504 as problem details."""
     if scope["type"] not in ("http", "websocket"):
         return await self.app(scope, receive, send)
     loop = asyncio.get_running_loop()
@@ -45,15 +47,30 @@ async def lean_call(self: Any, scope: dict, receive: Any, send: Any) -> None:
         await waiter
     except TimeoutError:  # asyncio.TimeoutError is this builtin on 3.11
         if fut.cancel():
-            body = {"error": f"Not able to process the request in {self.timeout} seconds"}
-            await JSONResponse(body, status_code=504)(scope, receive, send)
+            await _timed_out(scope, send, self.timeout)
     else:
         timer.cancel()  # drops the waiter and the bound method now, not 60 s from now
         await fut
 
 
-def install_lean_timeout(enabled: bool) -> None:
-    """Use `lean_call` (True) or BentoML's own `__call__` (False) for every TimeoutMiddleware of
-    this process, including those already built: Python looks `__call__` up on the class."""
-    traffic.TimeoutMiddleware.__call__ = lean_call if enabled else _ORIGINAL_CALL  # type: ignore[method-assign]
-    logger.debug("request timeout: %s", "lean" if enabled else "BentoML's")
+async def _timed_out(scope: dict, send: Any, timeout: float) -> None:
+    """The 504 as problem details with the request's id. This middleware sits outside the
+    gateway, which left the id it gave the request in the scope."""
+    rid = scope.get(REQUEST_ID_SCOPE_KEY) or uuid.uuid4().hex
+    detail = f"no answer within {timeout:g} s: retry, or send a smaller batch"
+    body = problem(504, detail, instance=scope.get("path", ""), request_id=rid)
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", rid.encode()),
+    ]
+    await send({"type": "http.response.start", "status": 504, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def install_lean_timeout() -> None:
+    """Use `lean_call` for every TimeoutMiddleware of this process, including those already
+    built: Python looks `__call__` up on the class. `_ORIGINAL_CALL` stays the reference the
+    tests compare it with."""
+    traffic.TimeoutMiddleware.__call__ = lean_call  # type: ignore[method-assign]
+    logger.debug("request timeout: lean")

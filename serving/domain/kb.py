@@ -8,9 +8,9 @@ from features.kb.api import KBAnswer, KBFilters, KBModelRef, KBSearchOut
 from features.kb.feedback import FeedbackStore, UnknownQuery
 from features.kb.retriever import KBRetriever
 from features.settings import Settings
-from serving.errors import UnknownQueryId
-from serving.loader import ChampionUnavailable, LoadedModel
-from serving.slots import ModelSlot
+from serving.domain.errors import UnknownQueryId
+from serving.lifecycle.loader import ChampionUnavailable, LoadedModel
+from serving.lifecycle.slots import ModelSlot
 
 logger = logging.getLogger(__name__)
 

@@ -27,10 +27,11 @@ class LoadedModel:
     python_model: Any
 
 
-def train_command(family: str) -> str:
-    if family == "fraud":
+def train_command(settings: Settings, family: str) -> str:
+    kind = settings.model(family).kind
+    if kind == "claims":
         return "ccrisk train fraud --data data_samples/claims_sample.csv"
-    if family == "kb":
+    if kind == "kb":
         return "ccrisk train kb"
     return f"ccrisk train text --task {family} --sample"
 
@@ -38,7 +39,7 @@ def train_command(family: str) -> str:
 def _missing(family: str, name: str, alias: str, settings: Settings, why: str) -> ChampionUnavailable:
     return ChampionUnavailable(
         f"{name}@{alias} {why} in {settings.resolved_tracking_uri()}. Train one first: "
-        f"`{train_command(family)}` (or `ccrisk ensure-champion` / `make run` for every model), "
+        f"`{train_command(settings, family)}` (or `ccrisk ensure-champion` / `make run` for every model), "
         f"or point MLFLOW_TRACKING_URI at the store that holds it."
     )
 
@@ -76,12 +77,9 @@ def check_spec(loaded: LoadedModel, api_spec: ClaimSpec) -> None:
         )
 
 
-SERVED = ("fraud", "complaint", "complaint_topic", "intent", "kb")
-
-
 def check_champions(settings: Settings, api_spec: ClaimSpec) -> None:
     """Called by `ccrisk serve` before starting the server: fail fast and clearly."""
-    for family in SERVED:
+    for family in settings.families():
         loaded = load_champion(settings, family)
-        if family == "fraud":
+        if settings.model(family).kind == "claims":
             check_spec(loaded, api_spec)

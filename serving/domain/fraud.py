@@ -18,10 +18,10 @@ from features.claims.rules import RuleBook, default_rules_path
 from features.claims.spec import ClaimSpec
 from features.ops.traffic import assign
 from features.settings import Settings
-from serving.errors import TooManyClaims
-from serving.loader import LoadedModel, check_spec
-from serving.scored import ScoredClaims, scatter
-from serving.slots import ModelSlot
+from serving.domain.errors import TooManyClaims
+from serving.domain.scored import ScoredClaims, scatter
+from serving.lifecycle.loader import LoadedModel, check_spec
+from serving.lifecycle.slots import ModelSlot
 
 logger = logging.getLogger(__name__)
 

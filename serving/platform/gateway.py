@@ -1,6 +1,8 @@
-"""ASGI middleware in front of every `/v1/*` endpoint: API key -> role check -> rate limit ->
-body-size cap -> the endpoint -> hash-chained audit record (committed before the response
-leaves). Health, readiness, metrics and the API docs stay open.
+"""ASGI middleware in front of the service. Every response gets an `X-Request-ID` and every
+error answer is RFC 9457 problem details (serving/platform/problems.py). Every `/v1/*` call
+goes through API key -> role check -> rate limit -> body-size cap -> the endpoint ->
+hash-chained audit record (committed before the response leaves). Health, readiness, metrics
+and the API docs stay open.
 
 Endpoints add the model and an outcome summary to the audit record with `note()`; it reaches
 them through a context variable that BentoML copies into the worker thread running the endpoint.
@@ -9,19 +11,21 @@ them through a context variable that BentoML copies into the worker thread runni
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import os
+import re
 import threading
 import time
+import uuid
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from features.ops.audit import AuditEntry, AuditLog, AuditWriter, request_sha256
 from features.ops.keys import Caller, KeyRing
 from features.settings import Settings
-from serving.balance import worker_load
+from serving.platform.balance import worker_load
+from serving.platform.problems import REQUEST_ID_SCOPE_KEY, Answer
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +37,13 @@ ACCESS: tuple[tuple[str, frozenset[str]], ...] = (
     ("/v1/admin/monitoring", frozenset({"data_scientist"})),
 )
 _CALL: ContextVar[dict[str, Any] | None] = ContextVar("ccrisk_call", default=None)
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+def request_id(headers: dict[bytes, bytes]) -> str:
+    """The caller's X-Request-ID when it is a plain token of at most 128 characters, else a new one."""
+    given = headers.get(b"x-request-id", b"").decode("latin-1").strip()
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 def note(model: str, version: str, outcome: dict[str, Any]) -> None:
@@ -87,13 +98,6 @@ def _api_key(headers: dict[bytes, bytes]) -> str | None:
     return key or None
 
 
-async def _respond(send, status: int, message: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
-    body = json.dumps({"error": message}).encode()
-    base = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": base + list(headers)})
-    await send({"type": "http.response.body", "body": body})
-
-
 class BodyTooLarge(Exception):
     pass
 
@@ -137,26 +141,35 @@ class Gateway:
         self.max_body = sec.max_body_bytes
         try:
             self.keys = KeyRing(settings.keys_path) if sec.auth else None
-            self.audit = AuditWriter(AuditLog(settings.audit_url)) if sec.audit else None
+            self.audit = AuditWriter(AuditLog(settings.audit_url))
         except Exception:
             exit_worker("cannot open the API keys or the audit trail")
-        rebalance = settings.serving.rebalance_connections
-        self.load = worker_load(settings.state_path / "run", settings.serving.workers) if rebalance else None
+        self.load = worker_load(settings.state_path / "run", settings.serving.workers)
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        if self.load is None:
-            return await self._call(scope, receive, send)
-        self.load.enter()
-        try:
-            await self._call(scope, receive, send)
-        finally:
-            self.load.leave()
-
-    async def _call(self, scope, receive, send) -> None:
-        start, path = time.perf_counter(), scope["path"]
         headers = dict(scope["headers"])
+        answer = Answer(send, scope["path"], request_id(headers))
+        scope[REQUEST_ID_SCOPE_KEY] = answer.request_id
+        try:
+            if not scope["path"].startswith("/v1/"):
+                return await self.app(scope, receive, answer)
+            if self.load is None:  # one worker, or outside a BentoML worker (serving/platform/balance.py)
+                return await self._call(scope, receive, answer, headers)
+            self.load.enter()
+            try:
+                await self._call(scope, receive, answer, headers)
+            finally:
+                self.load.leave()
+        except Exception:
+            if answer.started:
+                raise
+            logger.exception("internal error answering %s (request %s)", scope["path"], answer.request_id)
+            await answer.refuse(500, f"internal error: quote request id {answer.request_id} to the operator")
+
+    async def _call(self, scope, receive, answer: Answer, headers: dict[bytes, bytes]) -> None:
+        start, path = time.perf_counter(), scope["path"]
         caller, denial = self._authorise(headers, path)
         media = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
         if denial is None and scope["method"] == "POST" and media not in (b"application/json", b""):
@@ -174,15 +187,24 @@ class Gateway:
                 denial = (413, f"request body over {self.max_body} bytes: split the batch", [])
         call: dict[str, Any] = {"caller": caller}
         digest, kind = request_sha256(body)
-        entry = AuditEntry(caller.name, caller.role, path, 0, digest, 0.0, request_hash_kind=kind)
+        entry = AuditEntry(
+            caller.name,
+            caller.role,
+            path,
+            0,
+            digest,
+            0.0,
+            request_hash_kind=kind,
+            request_id=answer.request_id,
+        )
         if denial is not None:
             status, message, extra = denial
             try:
                 await self._record(entry, status, start, call)
             except Exception:
                 logger.exception("audit append failed for a refused call to %s", path)
-            return await _respond(send, status, message, extra)
-        await self._forward(scope, receive, send, body, entry, start, call)
+            return await answer.refuse(status, message, extra)
+        await self._forward(scope, receive, answer, body, entry, start, call)
 
     def _authorise(self, headers, path: str) -> tuple[Caller, tuple | None]:
         anonymous = Caller("anonymous", "none")
@@ -207,7 +229,9 @@ class Gateway:
             )
         return caller, None
 
-    async def _forward(self, scope, receive, send, body: bytes, entry: AuditEntry, start, call) -> None:
+    async def _forward(
+        self, scope, receive, answer: Answer, body: bytes, entry: AuditEntry, start, call
+    ) -> None:
         replayed = False
 
         async def replay():
@@ -227,11 +251,12 @@ class Gateway:
                 except Exception:  # no audit record, no answer: the caller must not act on it
                     logger.exception("audit append failed for %s", entry.endpoint)
                     failed = True
-                    return await _respond(send, 503, "audit trail unavailable; the request was not recorded")
-                if self.load is not None and self.load.uneven():  # see serving/balance.py
+                    detail = "audit trail unavailable; the request was not recorded: retry later"
+                    return await answer.refuse(503, detail)
+                if self.load is not None and self.load.uneven():  # see serving/platform/balance.py
                     message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
             if not failed:
-                await send(message)
+                await answer(message)
 
         token = _CALL.set(call)
         try:
@@ -245,8 +270,7 @@ class Gateway:
         entry.model_version = call.get("model_version", "")
         entry.outcome = call.get("outcome", {}) if status < 400 else {}
         entry.latency_ms = (time.perf_counter() - start) * 1000
-        if self.audit is not None:
-            await asyncio.wrap_future(self.audit.submit(entry))  # committed, in a group
+        await asyncio.wrap_future(self.audit.submit(entry))  # committed, in a group
         if status < 400:
             count_bands(entry.endpoint, entry.model, entry.model_version, entry.outcome)
 

@@ -1,0 +1,75 @@
+"""What the OpenAPI document BentoML derives from the endpoints lacks, added as it is served:
+the API-key security schemes (so Swagger's "Authorize" works), and on every /v1 operation its
+error answers as problem details and the `X-Request-ID` response header."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from serving.platform.problems import PROBLEM_JSON, PROBLEM_SCHEMA
+
+SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "an API key from `ccrisk keys create --role ROLE --name NAME`",
+    },
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "the same key"},
+}
+ERRORS = {
+    400: "a field is invalid: `errors` names each one",
+    401: "no API key, or an unknown or revoked one",
+    403: "the key's role may not call this endpoint",
+    404: "the thing named does not exist (e.g. an unknown query_id)",
+    413: "the body or the batch is over its limit: split it",
+    415: "the body is not application/json",
+    429: "over the key's rate limit: retry after `Retry-After` seconds",
+    500: "an internal error (recorded in the audit trail)",
+    503: "a model is loading, or the audit trail is unavailable",
+    504: "no answer within the request timeout",
+}
+REQUEST_ID = {
+    "description": "the caller's X-Request-ID, or one the service made; kept in the audit record",
+    "schema": {"type": "string"},
+}
+
+
+def augment(spec: dict[str, Any]) -> dict[str, Any]:
+    """`spec` with security schemes, the Problem schema and every /v1 operation's errors."""
+    components = spec.setdefault("components", {})
+    components.setdefault("securitySchemes", {}).update(SCHEMES)
+    components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    for path, operations in spec.get("paths", {}).items():
+        if not path.startswith("/v1/"):
+            continue
+        for operation in operations.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                _secure(operation)
+    return spec
+
+
+def _secure(operation: dict[str, Any]) -> None:
+    operation["security"] = [{name: []} for name in SCHEMES]
+    responses = operation["responses"]
+    for status in [s for s in responses if str(s)[0] in "45"]:  # BentoML's own error entries
+        del responses[status]
+    for response in responses.values():
+        response.setdefault("headers", {})["X-Request-ID"] = REQUEST_ID
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for status, description in ERRORS.items():
+        headers: dict[str, Any] = {"X-Request-ID": REQUEST_ID}
+        if status == 429:
+            headers["Retry-After"] = {"description": "seconds to wait", "schema": {"type": "string"}}
+        responses[str(status)] = {
+            "description": description,
+            "headers": headers,
+            "content": {PROBLEM_JSON: {"schema": ref}},
+        }
+
+
+@lru_cache(maxsize=4)
+def augmented(body: bytes) -> bytes:
+    """The served document's bytes, augmented (the same bytes each time: cached)."""
+    return json.dumps(augment(json.loads(body))).encode()
