@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from features.claims.spec import ClaimSpec, ColumnSpec
 
@@ -20,6 +20,22 @@ def field_type(cs: ColumnSpec) -> Any:
     return int if cs.type == "integer" else float
 
 
+def _not_a_bool(value: Any) -> Any:
+    """JSON true/false is not a number or a level: pydantic's lax mode would read it as 1/0."""
+    if isinstance(value, bool):
+        raise ValueError("send a number or one of the listed values, not true/false")
+    return value
+
+
+def _request_type(cs: ColumnSpec) -> Any:
+    base = field_type(cs)
+    return (
+        base
+        if cs.is_categorical and cs.unknown == "reject"
+        else Annotated[base, BeforeValidator(_not_a_bool)]
+    )
+
+
 def _field(name: str, cs: ColumnSpec) -> tuple[Any, Any]:
     desc = cs.label
     if cs.is_categorical:
@@ -32,11 +48,11 @@ def _field(name: str, cs: ColumnSpec) -> tuple[Any, Any]:
     example = cs.levels[0] if cs.levels else (cs.min if cs.min is not None else 0)
     if not cs.feature:
         return (
-            field_type(cs) | None,
+            _request_type(cs) | None,
             Field(None, description=desc + " (optional, not a feature)", **bounds),
         )
     # OpenAPI 3.0 `example` (singular): BentoML's spec builder rejects the plural form.
-    return (field_type(cs), Field(..., description=desc, json_schema_extra={"example": example}, **bounds))
+    return (_request_type(cs), Field(..., description=desc, json_schema_extra={"example": example}, **bounds))
 
 
 def claim_model(spec: ClaimSpec) -> type[BaseModel]:

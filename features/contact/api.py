@@ -14,7 +14,10 @@ Text = Annotated[
         min_length=1,
         max_length=MAX_TEXT_CHARS,
         description=f"the customer's message, 1 to {MAX_TEXT_CHARS} characters",
-        json_schema_extra={"example": "Third time I'm asking: my new card still hasn't arrived!"},
+        json_schema_extra={
+            "example": "Third time I'm asking: my new card still hasn't arrived!",
+            "pattern": r"\S",
+        },
     ),
 ]
 KeyPhraseMode = Annotated[

@@ -13,7 +13,7 @@ Query = Annotated[
         min_length=1,
         max_length=MAX_QUERY_CHARS,
         description=f"the agent's or customer's question, 1 to {MAX_QUERY_CHARS} characters",
-        json_schema_extra={"example": "customer's windscreen is cracked, is it covered?"},
+        json_schema_extra={"example": "customer's windscreen is cracked, is it covered?", "pattern": r"\S"},
     ),
 ]
 TopK = Annotated[int, Field(ge=1, le=50, description="answers to return (1 to 50)")]

@@ -32,6 +32,10 @@ class UnknownQuery(KeyError):
     """Feedback for a query id this store never handed out."""
 
 
+class NotAnAnswer(LookupError):
+    """Feedback naming an article that was not among the query's answers."""
+
+
 class FeedbackStore:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -74,7 +78,7 @@ class FeedbackStore:
             if row is None:
                 raise UnknownQuery(query_id)
             if article_id not in json.loads(row[0]):
-                raise ValueError(f"article_id: {article_id!r} was not among the answers to query {query_id}")
+                raise NotAnAnswer(f"article_id: {article_id!r} was not among the answers to query {query_id}")
             cur = conn.execute(
                 "INSERT INTO kb_feedback (query_id, article_id, verdict, ts) VALUES (?, ?, ?, ?)",
                 (query_id, article_id, verdict, time.time()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from features.kb.api import KBAnswer, KBFilters, KBModelRef, KBSearchOut
-from features.kb.feedback import FeedbackStore, UnknownQuery
+from features.kb.feedback import FeedbackStore, NotAnAnswer, UnknownQuery
 from features.kb.retriever import KBRetriever
 from features.settings import Settings
 from serving.domain.errors import UnknownQueryId
@@ -56,3 +56,5 @@ class KBService:
             raise UnknownQueryId(
                 f"query_id: {query_id!r} is unknown; send the query_id a /v1/kb/search response gave"
             ) from exc
+        except NotAnAnswer as exc:  # no such (query, answer) pair: a 404 like an unknown query
+            raise UnknownQueryId(f"{exc.args[0]}; send one of the article_ids it answered") from exc

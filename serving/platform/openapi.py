@@ -40,14 +40,36 @@ def augment(spec: dict[str, Any]) -> dict[str, Any]:
     """`spec` with security schemes, the Problem schema and every /v1 operation's errors."""
     components = spec.setdefault("components", {})
     components.setdefault("securitySchemes", {}).update(SCHEMES)
-    components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    schemas = components.setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
     for path, operations in spec.get("paths", {}).items():
         if not path.startswith("/v1/"):
             continue
         for operation in operations.values():
             if isinstance(operation, dict) and "responses" in operation:
                 _secure(operation)
+                _faithful_bodies(operation, schemas)
     return spec
+
+
+def _faithful_bodies(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Undo what BentoML's inlining loses: a parameter defaulting to null accepts null, a body
+    with required fields is required, and a 200 answer refers to its model's own schema (the
+    inlined copy drops `null` from optional fields such as `claim_id`)."""
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    schema = body.get("schema", {})
+    for name, prop in schema.get("properties", {}).items():
+        if prop.get("default", "") is None and "anyOf" not in prop:
+            schema["properties"][name] = {
+                "anyOf": [{k: v for k, v in prop.items() if k != "default"}, {"type": "null"}],
+                "default": None,
+            }
+    if schema.get("required"):
+        operation["requestBody"]["required"] = True
+    ok = operation["responses"].get("200", {}).get("content", {}).get("application/json", {})
+    title = ok.get("schema", {}).get("title")
+    if title in schemas:
+        ok["schema"] = {"$ref": f"#/components/schemas/{title}"}
 
 
 def _secure(operation: dict[str, Any]) -> None:

@@ -68,11 +68,11 @@ def test_bad_input_is_a_4xx_naming_the_field(server, route, payload, status, fie
     assert field in r.text
 
 
-def test_feedback_for_an_article_that_was_not_shown_is_rejected(server):
+def test_feedback_for_an_article_that_was_not_shown_is_not_found(server):
     qid = server.post("/v1/kb/search", json={"query": "lost my insurance card", "top_k": 1}).json()[
         "query_id"
     ]
     r = server.post(
         "/v1/kb/feedback", json={"query_id": qid, "article_id": "life-claim", "feedback": "dismissed"}
     )
-    assert r.status_code == 400 and "article_id" in r.text
+    assert r.status_code == 404 and "article_id" in r.json()["detail"]

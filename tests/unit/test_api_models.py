@@ -39,6 +39,14 @@ def test_numeric_bounds(Claim, spec):
         Claim(**_claim(spec, DriverRating=7))
 
 
+@pytest.mark.parametrize("field", ["Deductible", "Age", "Make"])
+def test_true_or_false_is_not_a_number_or_a_level(Claim, spec, field):
+    """pydantic's lax mode reads JSON true/false as 1/0; the schema says number (or level)."""
+    with pytest.raises(ValidationError, match=rf"{field}\n.*not true/false"):
+        Claim(**_claim(spec, **{field: False}))
+    assert Claim(**_claim(spec, Deductible=500.0)).Deductible == 500
+
+
 def test_spec_example_is_a_valid_request(Claim, spec):
     assert Claim(**spec.example).Fault == spec.example["Fault"]
     assert Claim.model_json_schema()["example"]["claim_id"] == "CLM-0001"

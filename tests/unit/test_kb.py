@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from features.kb.articles import Article, chunk_article, kb_version, load_articles
-from features.kb.feedback import FeedbackStore, UnknownQuery
+from features.kb.feedback import FeedbackStore, NotAnAnswer, UnknownQuery
 from features.kb.lexical import highlight, tokenize
 from training.kb.data import bankfaqs, load_queries, medquad, split_queries, stackfaq
 from training.kb.evaluate import query_metrics
@@ -138,7 +138,7 @@ def test_feedback_is_stored_and_checked(tmp_path):
     assert store.record_feedback(qid, "b", "helpful") == 1
     with pytest.raises(UnknownQuery):
         store.record_feedback("nope", "a", "helpful")
-    with pytest.raises(ValueError, match="article_id: 'c' was not among the answers"):
+    with pytest.raises(NotAnAnswer, match="article_id: 'c' was not among the answers"):
         store.record_feedback(qid, "c", "helpful")
     with pytest.raises(ValueError, match="verdict: 'meh'"):
         store.record_feedback(qid, "a", "meh")

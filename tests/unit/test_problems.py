@@ -116,3 +116,37 @@ def test_openapi_gets_security_schemes_and_problem_answers_on_v1_only():
         and "X-Request-ID" in op["responses"]["200"]["headers"]
     )
     assert "security" not in out["paths"]["/healthz"]["get"]
+
+
+def test_openapi_bodies_keep_what_bentoml_inlining_drops():
+    spec = {
+        "paths": {
+            "/v1/contact/analyze": {
+                "post": {
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "required": ["text"],
+                                    "properties": {
+                                        "text": {"type": "string"},
+                                        "channel": {"type": "string", "enum": ["chat"], "default": None},
+                                    },
+                                }
+                            }
+                        }
+                    },
+                    "responses": {
+                        "200": {"content": {"application/json": {"schema": {"title": "ContactAnalysis"}}}}
+                    },
+                }
+            }
+        },
+        "components": {"schemas": {"ContactAnalysis": {"type": "object"}}},
+    }
+    op = augment(spec)["paths"]["/v1/contact/analyze"]["post"]
+    channel = op["requestBody"]["content"]["application/json"]["schema"]["properties"]["channel"]
+    assert channel == {"anyOf": [{"type": "string", "enum": ["chat"]}, {"type": "null"}], "default": None}
+    assert op["requestBody"]["required"] is True
+    ok = op["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/ContactAnalysis"}
