@@ -5,13 +5,15 @@ Shared by training and serving. Nothing is read at import time: call `load_setti
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+logger = logging.getLogger(__name__)
 SETTINGS_ENV = "CCRISK_SETTINGS"  # path to another mlflow.yaml
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
@@ -59,8 +61,31 @@ class Aliases(BaseModel):
     challenger: str = "challenger"
 
 
+RETIRED = {  # settled A/B switches (docs/decisions/0006-worker-runtime.md): ignored with a warning
+    "serving": {
+        "claim_on_event_loop", "columnar_batches", "lean_request_timeout", "rebalance_connections",
+        "freeze_heap", "gc_thresholds", "switch_interval_ms", "polars_threads", "tracing",
+    },
+    "security": {"audit"},
+}  # fmt: skip
+
+
+def _drop_retired(section: str, data: Any) -> Any:
+    if isinstance(data, dict) and RETIRED[section] & data.keys():
+        old = sorted(RETIRED[section] & data.keys())
+        logger.warning("%s.%s: retired settings, ignored; delete them from the file", section, ", ".join(old))
+        data = {k: v for k, v in data.items() if k not in RETIRED[section]}
+    return data
+
+
 class ServingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: Any) -> Any:
+        return _drop_retired("serving", data)
+
     host: str = "127.0.0.1"
     port: int = 3000
     claim_spec: str = "vehicle_claims"
@@ -91,6 +116,12 @@ class ServingSettings(BaseModel):
 
 class SecuritySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: Any) -> Any:
+        return _drop_retired("security", data)
+
     auth: bool = Field(True, description="require an API key on /v1/* (false only for local experiments)")
     keys_file: str | None = Field(None, description="key hashes (default: <state_dir>/api_keys.json)")
     rate_limit_per_minute: int = Field(

@@ -68,7 +68,7 @@ def parsing() -> Iterator[Any]:
 
     Every new word a text brings (an amount, a policy number, a name, a typo) adds a string and a
     lexeme to the pipeline's vocabulary, which otherwise keeps them for the life of the process
-    (~3 MB per 1,000 distinct messages parsed whole, without bound; benchmarks/HISTORY.md). Within
+    (~3 MB per 1,000 distinct messages parsed whole, without bound; docs/experiments/). Within
     the zone they are freed when the block ends. Zones must not overlap, so blocks run one thread
     at a time, and nothing spaCy made in the block (Doc, Span, Token) may be used after it: take
     plain strings and offsets out."""

@@ -3,8 +3,8 @@
 `ccrisk train text --task NAME --set finetune.enabled=true` fine-tunes MiniLM on the task's labels
 (training/text/tuned.py) and stores the result here: the tuned encoder's folder travels inside
 the logged MLflow model as the artifact `tuned_encoder`, the head as two arrays. The text model's
-probabilities become `(1 - blend) * its own + blend * this softmax` (README "Fine-tuning on a lent
-GPU": +0.011 macro-F1 for the CFPB topic task at blend 0.25). It costs a second encoder per
+probabilities become `(1 - blend) * its own + blend * this softmax` (docs/contact-text.md, "Fine-tuning
+on a lent GPU": +0.011 macro-F1 for the CFPB topic task at blend 0.25). It costs a second encoder per
 process and a second encoder pass per text.
 """
 

@@ -22,11 +22,11 @@ from features.claims.wire import BatchDecoder
 class _ColumnarInput(bentoml.IODescriptor):
     """Base of the generated input model; `wire_decoder` is set on the generated class."""
 
-    wire_decoder: ClassVar[BatchDecoder | None] = None
+    wire_decoder: ClassVar[BatchDecoder]
 
     @classmethod
     async def from_http_request(cls, request: Any, serde: Any) -> bentoml.IODescriptor:
-        if cls.wire_decoder is not None and getattr(serde, "media_type", None) == "application/json":
+        if getattr(serde, "media_type", None) == "application/json":
             decoded = cls.wire_decoder.decode(await request.body())  # Starlette keeps the body for a retry
             if decoded is not None:
                 batch, explain = decoded
@@ -34,10 +34,9 @@ class _ColumnarInput(bentoml.IODescriptor):
         return await super().from_http_request(request, serde)
 
 
-def claims_batch_input(claim: type[BaseModel], decoder: BatchDecoder | None) -> type[bentoml.IODescriptor]:
+def claims_batch_input(claim: type[BaseModel], decoder: BatchDecoder) -> type[bentoml.IODescriptor]:
     """The input spec for `@bentoml.api(input_spec=...)`: the fields BentoML would derive from
-    `claims: Annotated[list[Claim], Field(min_length=1)], explain: Explain = "flagged"`.
-    `decoder=None` keeps the plain pydantic way (the A/B baseline)."""
+    `claims: Annotated[list[Claim], Field(min_length=1)], explain: Explain = "flagged"`."""
     model = create_model(
         "Input",  # BentoML names the OpenAPI component <endpoint>__Input, as for a derived spec
         __base__=_ColumnarInput,

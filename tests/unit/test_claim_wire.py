@@ -229,23 +229,22 @@ def _request(raw: bytes):
     return Request(scope, receive)
 
 
-@pytest.mark.parametrize("with_decoder", [True, False])
-def test_the_endpoint_input_takes_the_fast_way_and_falls_back_to_pydantic(spec, with_decoder):
+def test_the_endpoint_input_takes_the_fast_way_and_falls_back_to_pydantic(spec):
     """serving/domain/batch_input.py: a JSON body the decoder accepts arrives as a ClaimBatch, anything
-    else (or every body, without a decoder) as pydantic's validated list of claims."""
+    else as pydantic's validated list of claims."""
     import asyncio
 
     from _bentoml_impl.serde import JSONSerde
 
     from serving.domain.batch_input import claims_batch_input
 
-    spec_input = claims_batch_input(claim_model(spec), BatchDecoder(spec) if with_decoder else None)
+    spec_input = claims_batch_input(claim_model(spec), BatchDecoder(spec))
     claims = generated_claims(spec, 3, seed=21)
     strict = body(claims, explain="none")
     lax = body([{**claims[0], "Age": float(claims[0]["Age"])}, *claims[1:]], explain="none")
     fast = asyncio.run(spec_input.from_http_request(_request(strict), JSONSerde()))
     slow = asyncio.run(spec_input.from_http_request(_request(lax), JSONSerde()))
-    assert isinstance(fast.claims, ClaimBatch) == with_decoder
+    assert isinstance(fast.claims, ClaimBatch)
     assert isinstance(slow.claims, list) and fast.explain == slow.explain == "none"
     assert_same(
         (ClaimBatch.from_models(fast.claims), fast.explain), (ClaimBatch.from_models(slow.claims), "none")

@@ -35,3 +35,23 @@ def test_artifacts_follow_the_store(tmp_path, monkeypatch):
     assert s.artifact_root(s.configured_tracking_uri()) == s.artifact_path
     assert s.artifact_root(f"sqlite:///{tmp_path}/other.db") == tmp_path / "mlartifacts"
     assert s.artifact_root("http://127.0.0.1:5000") is None
+
+
+def test_retired_switches_are_ignored_with_a_warning_and_typos_still_refused(caplog):
+    """A settings file written before the A/B switches were retired keeps working."""
+    import pydantic
+    import pytest
+
+    from features.settings import SecuritySettings, ServingSettings
+
+    with caplog.at_level("WARNING", logger="features.settings"):
+        serving = ServingSettings.model_validate(
+            {"freeze_heap": True, "claim_on_event_loop": False, "workers": 3}
+        )
+        SecuritySettings.model_validate({"audit": False})
+    assert serving.workers == 3 and not hasattr(serving, "freeze_heap")
+    assert (
+        "serving.claim_on_event_loop, freeze_heap: retired" in caplog.text and "security.audit" in caplog.text
+    )
+    with pytest.raises(pydantic.ValidationError, match="freez_heap"):
+        ServingSettings.model_validate({"freez_heap": True})

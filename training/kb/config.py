@@ -78,7 +78,7 @@ class EncoderTuningConfig(BaseModel):
     """`ccrisk train kb-encoder`: MultipleNegativesRankingLoss over question -> answer pairs.
     Defaults chosen 2026-11-23 on a validation fifth of BankFAQs' training questions (not its
     test queries): 5 epochs, lr 3e-5, batch 64 scored 0.713 dense nDCG@10 there, 1 epoch at
-    batch 32 (the earlier default) 0.664; see README "Knowledge base"."""
+    batch 32 (the earlier default) 0.664; see docs/kb.md."""
 
     model_config = ConfigDict(extra="forbid")
     epochs: int = Field(5, ge=1, description="passes over the training pairs")

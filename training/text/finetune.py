@@ -13,7 +13,7 @@ reports). Every trial is an MLflow run (`text-<task>-finetune-trial`), so the co
 next to the pipeline's runs. `--device auto` tunes on a CUDA GPU when torch sees one: the topic
 task's 9,987 narratives take hours a fold on 2 CPU cores and about a minute on one GPU.
 The tuning loop is `training/text/tuning.py`; to ship the `blend` variant, train the task with
-`--set finetune.enabled=true` (training/text/tuned.py). Measured results: README "Contact-text models".
+`--set finetune.enabled=true` (training/text/tuned.py). Measured results: docs/contact-text.md.
 """
 
 from __future__ import annotations
