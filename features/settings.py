@@ -157,8 +157,11 @@ class Settings(BaseModel):
     monitoring: MonitoringSettings = MonitoringSettings()
 
     def families(self, kind: str | None = None) -> list[str]:
-        """The model families of `mlflow.yaml` (the one list of them), optionally of one kind."""
-        return [name for name, m in self.models.items() if kind is None or m.kind == kind]
+        """The model families of `mlflow.yaml` (the one list of them), optionally of one kind;
+        claims first, then text, then KB, each in file order."""
+        order = ("claims", "text", "kb")
+        ranked = sorted(self.models.items(), key=lambda item: order.index(item[1].kind))
+        return [name for name, m in ranked if kind is None or m.kind == kind]
 
     def model(self, family: str) -> ModelSettings:
         if family not in self.models:

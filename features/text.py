@@ -32,6 +32,16 @@ TITLED_NAME = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+[A-Z][a-z]+(?:\s+[A-Z][a
 NAME_INTRO = re.compile(r"\b((?i:my name is|this is|i am|i'm))\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\b")
 
 
+# The characters `str.strip()` removes (`str.isspace()`), as a JSON Schema pattern: a text must
+# hold one character outside them. The endpoints refuse white-space-only text with `strip()`, so
+# the OpenAPI document states the same rule (tests/unit/test_text.py checks the list).
+SPACE_CHARS = (
+    "\\t\\n\\u000b\\u000c\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000"
+)
+NOT_ONLY_SPACE = f"[^{SPACE_CHARS}]"
+
+
 def normalize(text: str) -> str:
     """Model-ready text: Unicode NFKC, URLs, @mentions and CFPB redactions replaced by tokens,
     white space collapsed."""

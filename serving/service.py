@@ -41,7 +41,7 @@ _SETTINGS = load_settings()
 prepare_environment(_SETTINGS)
 _SPEC = load_spec(_SETTINGS.serving.claim_spec)
 Claim = claim_model(_SPEC)
-ClaimsBatchInput = claims_batch_input(Claim, BatchDecoder(_SPEC))
+ClaimsBatchInput = claims_batch_input(Claim, BatchDecoder(_SPEC), _SETTINGS.serving.max_batch_claims)
 
 
 class PayloadTooLarge(BentoMLException):
@@ -126,7 +126,11 @@ class CCRisk:
     @bentoml.api(route="/v1/contact/analyze_batch")
     def contact_analyze_batch(
         self,
-        messages: Annotated[list[ContactMessage], Field(min_length=1)],
+        messages: Annotated[
+            list[ContactMessage],
+            # the limit is declared here and enforced by the service: over it is a 413, not a 400
+            Field(min_length=1, json_schema_extra={"maxItems": _SETTINGS.serving.max_batch_texts}),
+        ],
         key_phrases: KeyPhraseMode = "flagged",
     ) -> ContactBatch:
         """Many messages (up to serving.max_batch_texts), results in request order."""
@@ -142,7 +146,7 @@ class CCRisk:
             out = self.kb.search(query, top_k, filters)
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from exc
-        records.kb_outcome(out)
+        note(*records.kb_outcome(out))
         return out
 
     @bentoml.api(route="/v1/kb/feedback")
@@ -189,7 +193,7 @@ class CCRisk:
             raise PayloadTooLarge(str(exc)) from exc
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from exc
-        records.contact_outcome(out)
+        note(*records.contact_outcome(out))
         self.recorder.contact(messages, out, masked)
         return out
 
@@ -201,7 +205,7 @@ class CCRisk:
             raise PayloadTooLarge(str(exc)) from exc
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from exc
-        records.claims_outcome(out)
+        note(*records.claims_outcome(out))
         self.recorder.claims(claims, out)
         return out
 

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from features.text import NOT_ONLY_SPACE
+
 MAX_TEXT_CHARS = 20000
 Channel = Literal["chat", "email", "phone", "social", "web", "other"]
 Text = Annotated[
@@ -16,7 +18,7 @@ Text = Annotated[
         description=f"the customer's message, 1 to {MAX_TEXT_CHARS} characters",
         json_schema_extra={
             "example": "Third time I'm asking: my new card still hasn't arrived!",
-            "pattern": r"\S",
+            "pattern": NOT_ONLY_SPACE,
         },
     ),
 ]

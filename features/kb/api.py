@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from features.text import NOT_ONLY_SPACE
+
 MAX_QUERY_CHARS = 2000
 Query = Annotated[
     str,
@@ -13,7 +15,10 @@ Query = Annotated[
         min_length=1,
         max_length=MAX_QUERY_CHARS,
         description=f"the agent's or customer's question, 1 to {MAX_QUERY_CHARS} characters",
-        json_schema_extra={"example": "customer's windscreen is cracked, is it covered?", "pattern": r"\S"},
+        json_schema_extra={
+            "example": "customer's windscreen is cracked, is it covered?",
+            "pattern": NOT_ONLY_SPACE,
+        },
     ),
 ]
 TopK = Annotated[int, Field(ge=1, le=50, description="answers to return (1 to 50)")]

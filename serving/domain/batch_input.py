@@ -34,13 +34,19 @@ class _ColumnarInput(bentoml.IODescriptor):
         return await super().from_http_request(request, serde)
 
 
-def claims_batch_input(claim: type[BaseModel], decoder: BatchDecoder) -> type[bentoml.IODescriptor]:
+def claims_batch_input(
+    claim: type[BaseModel], decoder: BatchDecoder, max_claims: int
+) -> type[bentoml.IODescriptor]:
     """The input spec for `@bentoml.api(input_spec=...)`: the fields BentoML would derive from
-    `claims: Annotated[list[Claim], Field(min_length=1)], explain: Explain = "flagged"`."""
+    `claims: Annotated[list[Claim], Field(min_length=1)], explain: Explain = "flagged"`, with
+    `max_claims` declared as the list's maxItems (the service answers 413 over it)."""
     model = create_model(
         "Input",  # BentoML names the OpenAPI component <endpoint>__Input, as for a derived spec
         __base__=_ColumnarInput,
-        claims=(Annotated[list[claim], Field(min_length=1)], Field()),  # type: ignore[valid-type]
+        claims=(  # type: ignore[valid-type]
+            Annotated[list[claim], Field(min_length=1, json_schema_extra={"maxItems": max_claims})],
+            Field(),
+        ),
         explain=(Explain, "flagged"),
     )
     model.wire_decoder = decoder

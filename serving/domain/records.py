@@ -1,5 +1,6 @@
 """What each endpoint leaves behind: a PII-free outcome summary for the audit trail and
-Prometheus, and prediction-log rows (inputs + outputs) for drift reports and hit rates."""
+Prometheus (the endpoint hands it to the gateway), and prediction-log rows (inputs + outputs)
+for drift reports and hit rates."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ from features.ops.blocks import Block
 from features.settings import Settings
 from features.text import mask_pii
 from serving.domain.scored import ScoredClaims
-from serving.platform.gateway import note
 
 BLOCK_MIN = 64  # claims in one batch from which its predictions are logged as one block
+Outcome = tuple[str, str, dict[str, Any]]  # model name, version, PII-free summary of the answer
 
 
-def claims_outcome(batch: ScoredClaims) -> None:
+def claims_outcome(batch: ScoredClaims) -> Outcome:
     ref = batch.models[0]
     outcome: dict[str, Any] = {"count": batch.count, "bands": dict(Counter(batch.bands))}
     if batch.count == 1:
@@ -27,10 +28,10 @@ def claims_outcome(batch: ScoredClaims) -> None:
     challenger = [m for m, v in zip(batch.models, batch.variants, strict=True) if v == "challenger"]
     if challenger:  # split mode: which version answered which share
         outcome["challenger"] = {"version": challenger[0].version, "count": len(challenger)}
-    note(ref.name, ref.version, outcome)
+    return ref.name, ref.version, outcome
 
 
-def contact_outcome(batch: ContactBatch) -> None:
+def contact_outcome(batch: ContactBatch) -> Outcome:
     complaint = next(m for m in batch.results[0].models if m.task == "complaint")
     outcome: dict[str, Any] = {
         "count": batch.count,
@@ -40,10 +41,10 @@ def contact_outcome(batch: ContactBatch) -> None:
     }
     if batch.count == 1:
         outcome["complaint_probability"] = round(batch.results[0].complaint.probability, 6)
-    note(complaint.name, complaint.version, outcome)
+    return complaint.name, complaint.version, outcome
 
 
-def kb_outcome(out: KBSearchOut) -> None:
+def kb_outcome(out: KBSearchOut) -> Outcome:
     top = out.answers[0] if out.answers else None
     outcome = {
         "query_id": out.query_id,
@@ -51,7 +52,7 @@ def kb_outcome(out: KBSearchOut) -> None:
         "top_score": round(top.score, 6) if top else None,
         "bands": {"no_confident_answer" if out.no_confident_answer else "answered": 1},
     }
-    note(out.model.name, out.model.version, outcome)
+    return out.model.name, out.model.version, outcome
 
 
 class PredictionRecorder:

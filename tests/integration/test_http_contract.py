@@ -96,7 +96,7 @@ def test_every_response_carries_the_callers_request_id_or_a_new_one(server, trai
     assert trail.verify() == []
 
 
-def test_openapi_declares_the_key_schemes_and_the_error_answers(server):
+def test_openapi_declares_the_key_schemes_the_error_answers_and_the_batch_limits(server, trained):
     spec = server.get("/docs.json").json()
     schemes = spec["components"]["securitySchemes"]
     assert schemes["bearer"] == {**schemes["bearer"], "type": "http", "scheme": "bearer"}
@@ -110,3 +110,14 @@ def test_openapi_declares_the_key_schemes_and_the_error_answers(server):
                 content = op["responses"][status]["content"]
                 assert content == {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     assert "health" not in str(spec["paths"].get("/healthz", {}).get("get", {}).get("security", ""))
+    settings = load_settings(trained.settings_path).serving
+    body = spec["paths"]["/v1/contact/analyze_batch"]["post"]["requestBody"]
+    assert (
+        body["content"]["application/json"]["schema"]["properties"]["messages"]["maxItems"]
+        == settings.max_batch_texts
+    )
+    body = spec["paths"]["/v1/claims/score_batch"]["post"]["requestBody"]
+    assert (
+        body["content"]["application/json"]["schema"]["properties"]["claims"]["maxItems"]
+        == settings.max_batch_claims
+    )

@@ -238,7 +238,7 @@ def test_the_endpoint_input_takes_the_fast_way_and_falls_back_to_pydantic(spec):
 
     from serving.domain.batch_input import claims_batch_input
 
-    spec_input = claims_batch_input(claim_model(spec), BatchDecoder(spec))
+    spec_input = claims_batch_input(claim_model(spec), BatchDecoder(spec), 10_000)
     claims = generated_claims(spec, 3, seed=21)
     strict = body(claims, explain="none")
     lax = body([{**claims[0], "Age": float(claims[0]["Age"])}, *claims[1:]], explain="none")

@@ -55,3 +55,12 @@ def test_retired_switches_are_ignored_with_a_warning_and_typos_still_refused(cap
     )
     with pytest.raises(pydantic.ValidationError, match="freez_heap"):
         ServingSettings.model_validate({"freez_heap": True})
+
+
+def test_model_families_come_from_the_settings_file_claims_first():
+    from features.settings import load_settings
+
+    settings = load_settings()
+    assert settings.families() == ["fraud", "complaint", "complaint_topic", "intent", "kb"]
+    assert settings.families("text") == ["complaint", "complaint_topic", "intent"]
+    assert settings.families("kb") == ["kb"]

@@ -64,3 +64,13 @@ def test_entity_only_pass_finds_the_same_entities_as_the_whole_pipeline():
         assert alone == full, text
     people = [e.text for e in person_entities(messages[0], nlp).ents if e.label_ == "PERSON"]
     assert people == ["John Smith"]
+
+
+def test_the_schema_pattern_for_text_matches_what_strip_leaves():
+    """The OpenAPI pattern of `text`/`query` says what the endpoints check with `strip()`."""
+    import re
+
+    from features.text import NOT_ONLY_SPACE
+
+    rx = re.compile(NOT_ONLY_SPACE)
+    assert [c for c in range(0x110000) if (rx.search(chr(c)) is None) != chr(c).isspace()] == []
