@@ -53,11 +53,6 @@ def note(model: str, version: str, outcome: dict[str, Any]) -> None:
         call.update(model=model, model_version=str(version), outcome=outcome)
 
 
-def current_caller() -> Caller | None:
-    call = _CALL.get()
-    return call.get("caller") if call else None
-
-
 def allowed(role: str, path: str) -> bool:
     if role == "admin":
         return True

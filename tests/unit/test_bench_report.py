@@ -1,4 +1,5 @@
-"""`make bench ARGS=--only=FAMILY`: the bars a partial run reports, and the families it accepts."""
+"""`make bench` (`--only FAMILY` too): the bars a run reports, the families it accepts, and the
+README results table it generates."""
 
 from __future__ import annotations
 
@@ -91,3 +92,26 @@ def test_the_batch_share_is_the_median_of_the_paired_rounds_ratios():
     assert entry["in_process_raw_predict_rows_per_s_best"] == 100_000
     assert entry["endpoint_explain_none_claims_per_s"] == 40_000  # median 0.25 s
     assert entry["endpoint_explain_flagged_claims_per_s"] == 10_000
+
+
+def test_the_readme_results_table_has_a_row_per_measured_figure_with_its_bar(tmp_path):
+    from benchmarks.report import RESULTS_END, RESULTS_START, _replace_block, results_table
+
+    report = {
+        "git_commit": "0123456789abcdef",
+        "started": "2026-12-06T05:00:00+0000",
+        "machine": {"cpus": 2},
+        "quality": {"fraud": {"roc_auc": 0.8644, "pr_auc": 0.2972}},
+        "serving": {**_fraud_serving(), "kb_search": {"search": [_point(1, 60.0)]}},
+    }
+    report["bars"] = check_bars(report)
+    table = results_table(report)
+    assert "| fraud | test ROC-AUC (vehicle claims, stratified 80/20) | | 0.8644 | |" in table
+    assert "| fraud | one claim, p99 ms at c=8 | ≤ 10.0 | 30.0 | no |" in table
+    assert "| knowledge base | one query, p95 ms at c=1 | ≤ 50.0 | 60.0 | no |" in table
+    assert "complaint" not in table  # not measured in this run: no row
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{RESULTS_START}\nold\n{RESULTS_END}\nafter\n")
+    _replace_block(readme, RESULTS_START, RESULTS_END, table)
+    text = readme.read_text()
+    assert "old" not in text and "0123456" in text and text.endswith("after\n")
