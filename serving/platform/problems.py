@@ -130,7 +130,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 class Answer:
     """The ASGI `send` of one request, wrapped: every response gets `X-Request-ID`, every error
     answer becomes problem details, and the OpenAPI document gets its additions
-    (serving/platform/openapi.py). Bodies are held only for those answers, never for a 2xx."""
+    (serving/platform/openapi.py). Bodies are held only for those two; every other answer streams
+    through as it is sent."""
 
     def __init__(self, send, path: str, request_id: str):
         self.send, self.path, self.request_id = send, path, request_id

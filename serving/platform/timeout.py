@@ -21,7 +21,7 @@ from typing import Any
 
 from bentoml._internal.server.http import traffic
 
-from serving.platform.problems import PROBLEM_JSON, REQUEST_ID_SCOPE_KEY, problem
+from serving.platform.problems import REQUEST_ID_SCOPE_KEY, Answer
 
 logger = logging.getLogger(__name__)
 
@@ -57,15 +57,8 @@ async def _timed_out(scope: dict, send: Any, timeout: float) -> None:
     """The 504 as problem details with the request's id. This middleware sits outside the
     gateway, which left the id it gave the request in the scope."""
     rid = scope.get(REQUEST_ID_SCOPE_KEY) or uuid.uuid4().hex
-    detail = f"no answer within {timeout:g} s: retry, or send a smaller batch"
-    body = problem(504, detail, instance=scope.get("path", ""), request_id=rid)
-    headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
-        (b"content-length", str(len(body)).encode()),
-        (b"x-request-id", rid.encode()),
-    ]
-    await send({"type": "http.response.start", "status": 504, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    answer = Answer(send, scope.get("path", ""), rid)
+    await answer.refuse(504, f"no answer within {timeout:g} s: retry, or send a smaller batch")
 
 
 def install_lean_timeout() -> None:
