@@ -66,16 +66,31 @@ def keys_list() -> None:
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Walk the hash chain; exit 1 and name the records when one was edited, deleted or reordered."""
-    from features.ops.audit import AuditLog
+    from features.ops.audit import open_audit
 
     settings = load_cli_settings()
-    log = AuditLog(settings.audit_url)
+    log = open_audit(settings)
     problems = log.verify()
     for p in problems:
         console.print(f"[red]{p}[/]")
     if problems:
         raise typer.Exit(1)
     console.print(f"[green]audit trail intact[/]: {log.count()} records")
+
+
+@audit_app.command("adopt")
+def audit_adopt() -> None:
+    """Once, after upgrading: anchor a trail written before its chain was keyed. Its records so
+    far are trusted as they stand; every later one is checked by its keyed hash."""
+    from features.ops.audit import open_audit
+
+    log = open_audit(load_cli_settings())
+    try:
+        seq = log.adopt()
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    console.print(f"anchored: records 1..{seq} adopted; run `ccrisk audit verify` any time")
 
 
 def parse_window(text: str) -> float:

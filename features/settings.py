@@ -132,6 +132,26 @@ class SecuritySettings(BaseModel):
     audit_url: str | None = Field(
         None, description="SQLAlchemy URL of the audit trail (default: sqlite:///<state_dir>/audit.sqlite)"
     )
+    audit_key_file: str | None = Field(
+        None,
+        description="the audit chain's HMAC key, outside the audit store (default: <state_dir>/audit.key; "
+        "CCRISK_AUDIT_KEY overrides it)",
+    )
+    audit_anchor_file: str | None = Field(
+        None,
+        description="signed checkpoints of the chain head, outside the audit store "
+        "(default: <state_dir>/audit.anchor.jsonl; put it where the store's administrators cannot write)",
+    )
+    anonymous_per_minute: int = Field(
+        60,
+        ge=1,
+        description="calls without a valid key per client address and minute before 429 (per worker)",
+    )
+    refusal_summary_s: float = Field(
+        60.0,
+        gt=0,
+        description="refused anonymous calls from one address are audited as one record per interval",
+    )
 
 
 class MonitoringSettings(BaseModel):
@@ -189,6 +209,16 @@ class Settings(BaseModel):
     @property
     def audit_url(self) -> str:
         return self.security.audit_url or f"sqlite:///{self.state_path / 'audit.sqlite'}"
+
+    @property
+    def audit_key_path(self) -> Path:
+        kf = self.security.audit_key_file
+        return _resolve(self.root, Path(kf)) if kf else self.state_path / "audit.key"
+
+    @property
+    def audit_anchor_path(self) -> Path:
+        af = self.security.audit_anchor_file
+        return _resolve(self.root, Path(af)) if af else self.state_path / "audit.anchor.jsonl"
 
     @property
     def predictions_path(self) -> Path:

@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 from scipy import stats
 
 from ccrisk.ops.monitor import ALERT_BANDS, wilson
-from features.ops.audit import AuditEntry, AuditLog
+from features.ops.audit import AuditEntry, open_audit
 from features.registry import Baseline, alias_version, decide
 from features.settings import Settings
 
@@ -123,7 +123,7 @@ def _user() -> str:
 
 def _audit(settings: Settings, action: str, move: AliasMove) -> None:
     outcome = {"from_version": move.from_version, "to_version": move.to_version, "reason": move.reason}
-    AuditLog(settings.audit_url).append(
+    open_audit(settings).append(
         AuditEntry(_user(), "cli", action, 0, "", 0.0, move.model, move.to_version, outcome)
     )
     logger.info("%s %s: v%s -> v%s (%s)", action, move.model, move.from_version, move.to_version, move.reason)

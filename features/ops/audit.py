@@ -1,8 +1,10 @@
-"""Hash-chained audit trail of every scoring, search, analyze and feedback call.
+"""Hash-chained audit trail of every call to the service and every production change.
 
-Each record carries the hash of the one before it, so `verify()` finds an edited, deleted,
-inserted or reordered record and names it. A single head row (last sequence number and hash)
-catches records cut off the end. Default store: SQLite in WAL mode with `synchronous=FULL`
+Each record carries the keyed hash (HMAC) of the one before it, so `verify()` finds an edited,
+deleted, inserted or reordered record and names it, and nobody without the key can re-hash an
+edit. A head row (last sequence number and hash) and signed checkpoints in an anchor file outside
+the store (features/ops/seal.py) catch records cut off the end and an emptied trail.
+Default store: SQLite in WAL mode with `synchronous=FULL`
 (a record is on disk before the response leaves); any SQLAlchemy URL (e.g.
 `postgresql+psycopg://…`) switches the backend. Appends from several worker processes are
 serialised by the database: `BEGIN IMMEDIATE` on SQLite, a table lock on other backends.
@@ -25,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from features.ops.seal import Seal, load_key
 from features.ops.writelock import WriteLock, no_lock
 
 logger = logging.getLogger(__name__)
@@ -96,13 +99,14 @@ def request_sha256(body: bytes) -> tuple[str, str]:
     """(SHA-256, kind): of the canonical JSON (sorted keys, no spaces) for bodies up to
     CANONICAL_MAX_BYTES that parse ("canonical"), else of the bytes as received ("raw")."""
     if len(body) <= CANONICAL_MAX_BYTES:
-        with contextlib.suppress(ValueError, UnicodeDecodeError):
+        # RecursionError: a body nested thousands deep (it is still recorded, by its bytes)
+        with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
             canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
             return hashlib.sha256(canonical).hexdigest(), "canonical"
     return hashlib.sha256(body).hexdigest(), "raw"
 
 
-def _chained(entries: list[AuditEntry], seq: int, prev: str) -> list[dict[str, Any]]:
+def _chained(entries: list[AuditEntry], seq: int, prev: str, seal: Seal) -> list[dict[str, Any]]:
     """The entries as stored rows, numbered from `seq` + 1 and hash-chained from `prev`."""
     rows = []
     for entry in entries:
@@ -114,18 +118,22 @@ def _chained(entries: list[AuditEntry], seq: int, prev: str) -> list[dict[str, A
             "latency_ms": round(entry.latency_ms, 3),
             "outcome": json.dumps(entry.outcome, sort_keys=True, separators=(",", ":")),
         }
-        row["prev_hash"], row["hash"] = prev, record_hash(prev, row)
+        row["prev_hash"], row["hash"] = prev, seal.record_hash(prev, payload(row))
         prev = row["hash"]
         rows.append(row)
     return rows
 
 
-def record_hash(prev_hash: str, row: dict[str, Any]) -> str:
-    """The record's chained hash. The request id is hashed when the record has one: records
+def payload(row: dict[str, Any]) -> str:
+    """The hashed fields of a record. The request id is hashed when the record has one: records
     written before it existed keep the hashes they were written with."""
     keys = (*HASHED, "request_id") if row.get("request_id") else HASHED
-    payload = json.dumps({k: row[k] for k in keys}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256((prev_hash + "\n" + payload).encode()).hexdigest()
+    return json.dumps({k: row[k] for k in keys}, sort_keys=True, separators=(",", ":"))
+
+
+def unkeyed_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    """The hash of records written before the chain was keyed (trusted up to `ccrisk audit adopt`)."""
+    return hashlib.sha256((prev_hash + "\n" + payload(row)).encode()).hexdigest()
 
 
 def _sqlite_pragmas(engine: sa.Engine) -> None:
@@ -151,9 +159,15 @@ def _add_request_id(engine: sa.Engine) -> None:
             )
 
 
+def open_audit(settings: Any) -> AuditLog:
+    """The trail of `settings` with its key and anchor (mlflow.yaml `security`)."""
+    return AuditLog(settings.audit_url, Seal(load_key(settings.audit_key_path), settings.audit_anchor_path))
+
+
 class AuditLog:
-    def __init__(self, url: str):
+    def __init__(self, url: str, seal: Seal | None = None):
         self.url = url
+        self.seal = seal or Seal.ephemeral()
         self.engine = sa.create_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._writer = no_lock
@@ -171,6 +185,8 @@ class AuditLog:
         with self._writer():
             _meta.create_all(self.engine)
             _add_request_id(self.engine)
+            if not self.seal.has_anchor() and self.count() == 0:
+                self.seal.checkpoint(0, GENESIS)  # a new trail: the anchor starts with it
 
     def append(self, entry: AuditEntry) -> int:
         """Commit one record (chained to the last); returns its sequence number."""
@@ -187,12 +203,13 @@ class AuditLog:
             if not self.is_sqlite:
                 conn.exec_driver_sql("LOCK TABLE audit_head IN EXCLUSIVE MODE")
             last = conn.execute(_READ_HEAD).first()
-            rows = _chained(entries, *((last.seq, last.hash) if last else (0, GENESIS)))
+            rows = _chained(entries, *((last.seq, last.hash) if last else (0, GENESIS)), self.seal)
             conn.execute(_INSERT_RECORD, rows)
             if last:
                 conn.execute(_MOVE_HEAD, {"seq": rows[-1]["seq"], "hash": rows[-1]["hash"]})
             else:
                 conn.execute(_START_HEAD, {"id": 1, "seq": rows[-1]["seq"], "hash": rows[-1]["hash"]})
+            self.seal.checkpoint(rows[-1]["seq"], rows[-1]["hash"])  # under the lock: in order
         return [r["seq"] for r in rows]
 
     def _append_sqlite(self, entries: list[AuditEntry]) -> list[int]:
@@ -203,13 +220,14 @@ class AuditLog:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 last = conn.execute(_SQL_READ_HEAD).fetchone()
-                rows = _chained(entries, *(last or (0, GENESIS)))
+                rows = _chained(entries, *(last or (0, GENESIS)), self.seal)
                 conn.executemany(_SQL_INSERT, [tuple(r[c] for c in _COLUMNS) for r in rows])
                 conn.execute(_SQL_MOVE_HEAD if last else _SQL_START_HEAD, (rows[-1]["seq"], rows[-1]["hash"]))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            self.seal.checkpoint(rows[-1]["seq"], rows[-1]["hash"])
         return [r["seq"] for r in rows]
 
     def _sqlite_connection(self) -> sqlite3.Connection:
@@ -228,28 +246,28 @@ class AuditLog:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
-    def verify(self) -> list[str]:
-        """Problems found, each naming the record; an empty list means the chain is intact."""
-        problems: list[str] = []
-        prev_hash, prev_seq = GENESIS, 0
-        for row in self.rows():
-            seq = row["seq"]
-            if seq != prev_seq + 1:
-                problems.append(
-                    f"records {prev_seq + 1}..{seq - 1} are missing (deleted) before record {seq}"
-                )
-            elif row["prev_hash"] != prev_hash:
-                problems.append(f"record {seq}: does not follow record {prev_seq} (reordered or replaced)")
-            if record_hash(row["prev_hash"], row) != row["hash"]:
-                problems.append(f"record {seq}: its content was edited after it was written")
-            prev_hash, prev_seq = row["hash"], seq
+    def head(self) -> tuple[int, str] | None:
         with self.engine.connect() as conn:
             last = conn.execute(sa.select(head.c.seq, head.c.hash)).first()
-        if last and last.seq > prev_seq:
-            problems.append(f"records {prev_seq + 1}..{last.seq} are missing (deleted from the end)")
-        elif last and last.hash != prev_hash:
-            problems.append(f"record {prev_seq}: does not match the chain head (edited and re-hashed)")
-        return problems
+        return (last.seq, last.hash) if last else None
+
+    def verify(self) -> list[str]:
+        """Problems found, each naming the record; an empty list means the chain is intact."""
+        from features.ops.audit_verify import verify
+
+        return verify(self)
+
+    def adopt(self) -> int:
+        """Anchor a trail written before the chain was keyed: its records up to now are trusted
+        as they stand (checked by their unkeyed hashes), every later one by its keyed hash.
+        Once only; returns the last sequence number adopted."""
+        points, _ = self.seal.read()
+        if points:
+            raise ValueError(f"{self.seal.anchor} already holds checkpoints: this trail is anchored")
+        last = self.head()
+        seq, top = last if last else (0, GENESIS)
+        self.seal.checkpoint(seq, top, adopted=True)
+        return seq
 
     def count(self) -> int:
         with self.engine.connect() as conn:

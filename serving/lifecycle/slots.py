@@ -3,7 +3,9 @@
 Each worker polls the aliases every `serving.alias_poll_s` (and on POST /v1/admin/reload_models).
 A new version is loaded and checked completely before it replaces the old one in a single
 assignment, so a request sees either the old model or the new one, never a half-loaded one; a
-version that fails to load is logged and the old one keeps serving.
+version that fails to load is logged and the old one keeps serving. A required slot (a
+champion) never drops its model: a registry that cannot be read, a removed alias or a failed
+load leaves the last good version serving, with the problem reported (serving/lifecycle/health.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 
 from features.registry import alias_version
 from features.settings import Settings
+from serving.lifecycle import health
 from serving.lifecycle.loader import LoadedModel, load_alias
 from serving.platform.runtime import release_free_heap, settle_heap
 
@@ -28,13 +31,23 @@ class ModelSlot:
         alias: str,
         required: bool = True,
         check: Callable[[LoadedModel], None] | None = None,
+        on_change: Callable[[str, str, str | None, str | None], None] | None = None,
     ):
         self.settings, self.family, self.alias, self.check = settings, family, alias, check
         self.name = settings.model(family).registered_name
+        self.required = required
         self.current: LoadedModel | None = None
+        self.problem: str | None = None  # why what is served differs from the registry, if it does
+        self.on_change = on_change
         self._lock = threading.Lock()  # one refresh at a time; readers never wait
         if required or alias_version(self.name, alias) is not None:
             self.current = self._load()
+        health.register(self)
+
+    @property
+    def version(self) -> str | None:
+        current = self.current
+        return current.version if current else None
 
     def _load(self) -> LoadedModel:
         loaded = load_alias(self.settings, self.family, self.alias)
@@ -45,27 +58,54 @@ class ModelSlot:
     def refresh(self) -> bool:
         """Follow the alias; True when the served version changed."""
         with self._lock:
-            mv = alias_version(self.name, self.alias)
+            held = self.version
+            try:
+                mv = alias_version(self.name, self.alias)
+            except Exception as exc:  # a locked store, an unreachable server: keep serving
+                self._report(f"registry unreadable ({type(exc).__name__}: {exc}); serving v{held}")
+                return False
             version = str(mv.version) if mv is not None else None
-            held = self.current.version if self.current else None
             if version == held:
+                self._report(None)
+                return False
+            if version is None and self.required:
+                self._report(
+                    f"@{self.alias} was removed from the registry; still serving v{held}: set it again"
+                )
                 return False
             if version is None:  # a challenger alias removed: stop using it
-                self.current = None
-                logger.info("%s@%s removed; v%s unloaded", self.name, self.alias, held)
-                self._settle()
+                self._swap(None, held)
                 return True
             try:
                 new = self._load()
-            except Exception:
+            except Exception as exc:
                 logger.exception(
                     "%s@%s -> v%s failed to load; still serving v%s", self.name, self.alias, version, held
                 )
+                self._report(f"v{version} failed to load ({exc}); still serving v{held}")
                 return False
-            self.current = new
-            logger.info("%s@%s: v%s -> v%s", self.name, self.alias, held, new.version)
-            self._settle()
+            self._swap(new, held)
             return True
+
+    def _swap(self, new: LoadedModel | None, held: str | None) -> None:
+        self.current = new
+        logger.info("%s@%s: v%s -> v%s", self.name, self.alias, held, self.version)
+        self._report(None)
+        if self.on_change is not None:
+            try:
+                self.on_change(self.name, self.alias, held, self.version)
+            except Exception:
+                logger.exception("recording the move of %s@%s failed", self.name, self.alias)
+        self._settle()
+
+    def _report(self, problem: str | None) -> None:
+        if problem != self.problem:
+            if problem:
+                logger.warning("%s@%s degraded: %s", self.name, self.alias, problem)
+            else:
+                logger.info("%s@%s matches the registry again", self.name, self.alias)
+            self.problem = problem
+            health.publish(self)
 
     def _settle(self) -> None:
         settle_heap(refreeze=True)  # the new model frozen, the old one's cycles freed
@@ -83,7 +123,7 @@ class AliasPoller:
     def refresh_all(self) -> dict[str, str | None]:
         for slot in self.slots:
             slot.refresh()
-        return {f"{s.name}@{s.alias}": s.current.version if s.current else None for s in self.slots}
+        return {f"{s.name}@{s.alias}": s.version for s in self.slots}
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):

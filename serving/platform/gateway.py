@@ -1,8 +1,11 @@
 """ASGI middleware in front of the service. Every response gets an `X-Request-ID` and every
 error answer is RFC 9457 problem details (serving/platform/problems.py). Every `/v1/*` call
 goes through API key -> role check -> rate limit -> body-size cap -> the endpoint ->
-hash-chained audit record (committed before the response leaves). Health, readiness, metrics
-and the API docs stay open.
+hash-chained audit record (committed before the response leaves). Every call gets exactly one
+record: refusals, unparseable bodies, internal errors (an audited 500 at once) and timeouts
+(the 504) included; refused anonymous calls are capped per address and summarised
+(serving/platform/limits.py). Health, readiness, metrics and the API docs stay open; `/readyz`
+reports the models' state (serving/lifecycle/health.py).
 
 Endpoints add the model and an outcome summary to the audit record with `note()`; it reaches
 them through a context variable that BentoML copies into the worker thread running the endpoint.
@@ -11,20 +14,22 @@ them through a context variable that BentoML copies into the worker thread runni
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
 import re
-import threading
 import time
 import uuid
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
-from features.ops.audit import AuditEntry, AuditLog, AuditWriter, request_sha256
+from features.ops.audit import AuditEntry, AuditWriter, open_audit, request_sha256
 from features.ops.keys import Caller, KeyRing
 from features.settings import Settings
+from serving.lifecycle import health
 from serving.platform.balance import worker_load
+from serving.platform.limits import RateLimiter, RefusalTracker
 from serving.platform.problems import REQUEST_ID_SCOPE_KEY, Answer
 
 logger = logging.getLogger(__name__)
@@ -57,32 +62,6 @@ def allowed(role: str, path: str) -> bool:
     if role == "admin":
         return True
     return any(path.startswith(prefix) and role in roles for prefix, roles in ACCESS)
-
-
-class RateLimiter:
-    """Token bucket per caller: `per_minute` sustained, `burst` at once (per worker process)."""
-
-    def __init__(self, per_minute: int, burst: int):
-        self.rate, self.burst = per_minute / 60.0, float(burst)
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, name: str, per_minute: int | None = None) -> float:
-        """0 when the request may go ahead, else the seconds until it may. A key with its own
-        `per_minute` gets that rate and a burst of the larger of the default burst and a tenth
-        of its rate, capped at its rate."""
-        rate, burst = self.rate, self.burst
-        if per_minute:
-            rate, burst = per_minute / 60.0, min(float(per_minute), max(self.burst, per_minute / 10))
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(name, (burst, now))
-            tokens = min(burst, tokens + (now - last) * rate)
-            if tokens >= 1:
-                self._buckets[name] = (tokens - 1, now)
-                return 0.0
-            self._buckets[name] = (tokens, now)
-            return (1 - tokens) / rate
 
 
 def _api_key(headers: dict[bytes, bytes]) -> str | None:
@@ -136,9 +115,10 @@ class Gateway:
         self.max_body = sec.max_body_bytes
         try:
             self.keys = KeyRing(settings.keys_path) if sec.auth else None
-            self.audit = AuditWriter(AuditLog(settings.audit_url))
+            self.audit = AuditWriter(open_audit(settings))
         except Exception:
             exit_worker("cannot open the API keys or the audit trail")
+        self.refusals = RefusalTracker(sec.anonymous_per_minute, sec.refusal_summary_s, self._summarise)
         self.load = worker_load(settings.state_path / "run", settings.serving.workers)
 
     async def __call__(self, scope, receive, send) -> None:
@@ -147,25 +127,56 @@ class Gateway:
         headers = dict(scope["headers"])
         answer = Answer(send, scope["path"], request_id(headers))
         scope[REQUEST_ID_SCOPE_KEY] = answer.request_id
+        if scope["path"] == "/readyz" and (ready := health.readiness()) is not None:
+            status, body = ready
+            detail = "a required model is not loaded: see models" if status >= 400 else ""
+            return await answer.json(status, {**body, "detail": detail} if detail else body)
+        if not scope["path"].startswith("/v1/"):
+            return await self.app(scope, receive, answer)
+        call: dict[str, Any] = {"caller": Caller("anonymous", "none"), "start": time.perf_counter()}
         try:
-            if not scope["path"].startswith("/v1/"):
-                return await self.app(scope, receive, answer)
             if self.load is None:  # one worker, or outside a BentoML worker (serving/platform/balance.py)
-                return await self._call(scope, receive, answer, headers)
+                return await self._call(scope, receive, answer, headers, call)
             self.load.enter()
             try:
-                await self._call(scope, receive, answer, headers)
+                await self._call(scope, receive, answer, headers, call)
             finally:
                 self.load.leave()
+        except asyncio.CancelledError:  # the request timeout (outside this middleware) answers 504
+            if not call.get("recorded"):
+                self._submit(self._entry(call, scope["path"], answer, b""), 504, call)
+            raise
         except Exception:
             if answer.started:
                 raise
             logger.exception("internal error answering %s (request %s)", scope["path"], answer.request_id)
+            if not call.get("recorded"):
+                with contextlib.suppress(Exception):  # already logged: the 500 goes out regardless
+                    await self._record(self._entry(call, scope["path"], answer, b""), 500, call)
             await answer.refuse(500, f"internal error: quote request id {answer.request_id} to the operator")
 
-    async def _call(self, scope, receive, answer: Answer, headers: dict[bytes, bytes]) -> None:
-        start, path = time.perf_counter(), scope["path"]
+    def _entry(self, call: dict, path: str, answer: Answer, body: bytes) -> AuditEntry:
+        digest, kind = request_sha256(body)
+        caller = call["caller"]
+        return AuditEntry(caller.name, caller.role, path, 0, digest, 0.0, request_hash_kind=kind,
+                          request_id=answer.request_id)  # fmt: skip
+
+    def _summarise(self, network: str, refused: int, rate_limited: int, interval_s: float) -> None:
+        """One audit record for the refused anonymous calls from one network in an interval."""
+        outcome = {
+            "network": network,
+            "refused": refused,
+            "rate_limited": rate_limited,
+            "interval_s": interval_s,
+        }
+        entry = AuditEntry("anonymous", "none", "(refused anonymous calls)", 401, "", 0.0, outcome=outcome,
+                           request_hash_kind="none")  # fmt: skip
+        self.audit.submit(entry)
+
+    async def _call(self, scope, receive, answer: Answer, headers: dict[bytes, bytes], call: dict) -> None:
+        path = scope["path"]
         caller, denial = self._authorise(headers, path)
+        call["caller"] = caller
         media = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
         if denial is None and scope["method"] == "POST" and media not in (b"application/json", b""):
             denial = (415, "Content-Type: send application/json", [])
@@ -180,26 +191,27 @@ class Gateway:
                 body = await _read_body(receive, self.max_body)
             except BodyTooLarge:
                 denial = (413, f"request body over {self.max_body} bytes: split the batch", [])
-        call: dict[str, Any] = {"caller": caller}
-        digest, kind = request_sha256(body)
-        entry = AuditEntry(
-            caller.name,
-            caller.role,
-            path,
-            0,
-            digest,
-            0.0,
-            request_hash_kind=kind,
-            request_id=answer.request_id,
-        )
+        entry = self._entry(call, path, answer, body)
         if denial is not None:
             status, message, extra = denial
+            own_record = True
+            if status == 401:
+                own_record, wait = self.refusals.see((scope.get("client") or ("unknown",))[0])
+                if wait:
+                    status, message = (
+                        429,
+                        "too many calls without a valid API key from this address: retry later",
+                    )
+                    extra = [(b"retry-after", str(math.ceil(wait)).encode())]
             try:
-                await self._record(entry, status, start, call)
+                if own_record:
+                    await self._record(entry, status, call)
+                else:
+                    call["recorded"] = True  # counted in the address's summary record
             except Exception:
                 logger.exception("audit append failed for a refused call to %s", path)
             return await answer.refuse(status, message, extra)
-        await self._forward(scope, receive, answer, body, entry, start, call)
+        await self._forward(scope, receive, answer, body, entry, call)
 
     def _authorise(self, headers, path: str) -> tuple[Caller, tuple | None]:
         anonymous = Caller("anonymous", "none")
@@ -224,9 +236,7 @@ class Gateway:
             )
         return caller, None
 
-    async def _forward(
-        self, scope, receive, answer: Answer, body: bytes, entry: AuditEntry, start, call
-    ) -> None:
+    async def _forward(self, scope, receive, answer: Answer, body: bytes, entry: AuditEntry, call) -> None:
         replayed = False
 
         async def replay():
@@ -242,7 +252,7 @@ class Gateway:
             nonlocal failed
             if message["type"] == "http.response.start":
                 try:
-                    await self._record(entry, message["status"], start, call)
+                    await self._record(entry, message["status"], call)
                 except Exception:  # no audit record, no answer: the caller must not act on it
                     logger.exception("audit append failed for %s", entry.endpoint)
                     failed = True
@@ -259,13 +269,18 @@ class Gateway:
         finally:
             _CALL.reset(token)
 
-    async def _record(self, entry: AuditEntry, status: int, start: float, call: dict) -> None:
+    def _submit(self, entry: AuditEntry, status: int, call: dict):
+        """Hand the record to the writer (once per call); the future resolves once it is committed."""
+        call["recorded"] = True
         entry.status = status
         entry.model = call.get("model", "")
         entry.model_version = call.get("model_version", "")
         entry.outcome = call.get("outcome", {}) if status < 400 else {}
-        entry.latency_ms = (time.perf_counter() - start) * 1000
-        await asyncio.wrap_future(self.audit.submit(entry))  # committed, in a group
+        entry.latency_ms = (time.perf_counter() - call["start"]) * 1000
+        return self.audit.submit(entry)
+
+    async def _record(self, entry: AuditEntry, status: int, call: dict) -> None:
+        await asyncio.wrap_future(self._submit(entry, status, call))  # committed, in a group
         if status < 400:
             count_bands(entry.endpoint, entry.model, entry.model_version, entry.outcome)
 

@@ -176,6 +176,20 @@ class Answer:
     def rewrite(self, status: int, media: str, body: bytes) -> bytes:
         return normalise(status, media, body, instance=self.path, request_id=self.request_id)
 
+    async def json(self, status: int, payload: dict[str, Any]) -> None:
+        """Answer with a JSON document now; an error status sends it as problem details with
+        the document's fields added (e.g. `/readyz`'s per-model state)."""
+        if status >= 400:
+            base = json.loads(
+                problem(status, payload.get("detail", ""), instance=self.path, request_id=self.request_id)
+            )
+            body, media = json.dumps({**payload, **base}).encode(), PROBLEM_JSON
+        else:
+            body, media = json.dumps(payload).encode(), "application/json"
+        base_headers = [(b"content-type", media.encode()), (b"content-length", str(len(body)).encode())]
+        await self({"type": "http.response.start", "status": status, "headers": base_headers})
+        await self({"type": "http.response.body", "body": body})
+
     async def refuse(self, status: int, detail: str, headers=()) -> None:
         """Answer with a problem now (the gateway's own refusals and internal errors)."""
         body = problem(status, detail, instance=self.path, request_id=self.request_id)

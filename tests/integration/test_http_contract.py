@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from features.ops.audit import AuditLog
+from features.ops.audit import open_audit
 from features.settings import load_settings
 
 PROBLEM = "application/problem+json"
@@ -89,7 +89,7 @@ def test_every_response_carries_the_callers_request_id_or_a_new_one(server, trai
     assert bad.headers["x-request-id"] != 'no spaces or quotes" allowed'
     r = server.post("/v1/kb/search", json={"query": "windscreen"}, headers={"X-Request-ID": "kb-search-77"})
     assert r.status_code == 200 and r.headers["x-request-id"] == "kb-search-77"
-    trail = AuditLog(load_settings(trained.settings_path).audit_url)
+    trail = open_audit(load_settings(trained.settings_path))
     assert [row["endpoint"] for row in trail.rows() if row["request_id"] == "kb-search-77"] == [
         "/v1/kb/search"
     ]

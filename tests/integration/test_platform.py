@@ -12,7 +12,7 @@ import httpx
 import polars as pl
 import psutil
 
-from features.ops.audit import AuditLog
+from features.ops.audit import open_audit
 from features.ops.keys import create_key, revoke_key
 from features.settings import load_settings
 from tests.conftest import SAMPLE_CLAIMS
@@ -102,7 +102,7 @@ def test_every_call_is_in_an_intact_audit_chain_without_raw_pii(server, api_keys
     agent = client(server, api_keys["agent_assist"])
     assert agent.post("/v1/contact/analyze", json={"text": PII_TEXT}).status_code == 200
     settings = settings_of(trained)
-    log = AuditLog(settings.audit_url)
+    log = open_audit(settings)
     assert log.verify() == []
     rows = log.rows()
     last = next(r for r in reversed(rows) if r["endpoint"] == "/v1/contact/analyze")

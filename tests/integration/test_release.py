@@ -14,7 +14,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from features.ops.audit import AuditLog
+from features.ops.audit import open_audit
 from features.settings import load_settings
 from tests.conftest import FAST_TRAINING, SAMPLE_CLAIMS, write_settings
 from tests.integration.conftest import start_server, stop
@@ -129,5 +129,5 @@ def test_split_is_sticky_and_promote_rollback_reach_the_running_server(
         print(f"alias change served after {took:.1f}s (promote), {took_back:.1f}s (rollback); poll 1s")
     finally:
         stop(proc)
-    actions = [r["endpoint"] for r in AuditLog(load_settings(folder / "mlflow.yaml").audit_url).rows()]
+    actions = [r["endpoint"] for r in open_audit(load_settings(folder / "mlflow.yaml")).rows()]
     assert "cli:promote" in actions and "cli:rollback" in actions

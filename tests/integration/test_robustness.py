@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from features.ops.audit import AuditLog
+from features.ops.audit import open_audit
 from features.ops.outcomes import ClaimFeedbackStore
 from features.settings import load_settings
 from tests.integration.conftest import start_server, stop
@@ -107,4 +107,4 @@ def test_kill_9_during_feedback_writes_loses_no_acknowledged_record(trained, api
     lost = [c for c in acked if c not in stored]
     print(f"kill -9: {len(acked)} acknowledged, {len(lost)} lost")
     assert len(acked) >= 150 and lost == []
-    assert AuditLog(settings.audit_url).verify() == []
+    assert open_audit(settings).verify() == []

@@ -8,15 +8,16 @@ from concurrent.futures import Future, wait
 
 import pytest
 
-from features.ops.audit import AuditEntry, AuditLog, AuditWriter
+from features.ops.audit import AuditEntry, AuditLog, AuditWriter, open_audit
+from features.ops.seal import Seal
 
 
 def _entry(i: int) -> AuditEntry:
     return AuditEntry("c", "admin", "/v1/claims/score", 200, f"{i:064d}", 1.0, "m", "1", {"i": i})
 
 
-def _log(tmp_path) -> AuditLog:
-    return AuditLog(f"sqlite:///{tmp_path / 'audit.sqlite'}")
+def _log(tmp_path, seal: Seal | None = None) -> AuditLog:
+    return AuditLog(f"sqlite:///{tmp_path / 'audit.sqlite'}", seal)
 
 
 def test_append_many_chains_a_group_in_order_after_earlier_records(tmp_path):
@@ -35,8 +36,9 @@ def test_the_sqlite_file_path_stores_what_the_sqlalchemy_path_stores(tmp_path):
     """A SQLite file is appended to through sqlite3 directly; an in-memory one through
     SQLAlchemy's engine. Same entries, same rows and hashes, and the chain of one continues
     with the other on the same file."""
-    fast = _log(tmp_path)
-    slow = AuditLog("sqlite://")  # in memory: the SQLAlchemy statements
+    seal = Seal(b"k" * 32, None)
+    fast = _log(tmp_path, seal)
+    slow = AuditLog("sqlite://", seal)  # in memory: the SQLAlchemy statements
     assert fast._file and slow._file is None
     entries = [_entry(i) for i in range(6)]
     fast.append_many(entries[:1]), fast.append_many(entries[1:4]), fast.append(entries[4])
@@ -138,7 +140,7 @@ def test_the_gateway_answers_only_after_the_record_is_committed_and_503_when_it_
     settings.state_path.mkdir(parents=True, exist_ok=True)  # the service's start-up makes it
     gw = Gateway(app=None, settings=settings)
     assert _call(gw) == (200, b"{}")
-    rows = AuditLog(settings.audit_url).rows()
+    rows = open_audit(settings).rows()
     assert [(r["endpoint"], r["status"]) for r in rows] == [("/v1/claims/score", 200)]
     gw.audit.log = _BrokenLog()
     status, body = _call(gw)

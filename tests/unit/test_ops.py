@@ -15,7 +15,9 @@ from ccrisk.ops.monitor import hit_rates, psi, wilson
 from features.ops.audit import CANONICAL_MAX_BYTES, AuditEntry, AuditLog, request_sha256
 from features.ops.keys import KeyRing, create_key, hash_key, list_keys, revoke_key
 from features.ops.outcomes import BackgroundWriter, ClaimFeedbackStore, PredictionLog
-from serving.platform.gateway import RateLimiter, allowed
+from features.ops.seal import Seal, load_key
+from serving.platform.gateway import allowed
+from serving.platform.limits import RateLimiter
 
 
 def test_keys_are_stored_as_hashes_and_revocation_is_seen_without_restart(tmp_path):
@@ -188,8 +190,12 @@ def test_psi_is_small_for_the_same_distribution_and_large_for_a_shift():
     assert psi(ref, rng.normal(1, 1, 5000)) > 0.25
 
 
-def _append_many(url: str, n: int) -> None:
-    log = AuditLog(url)
+def _sealed(folder) -> Seal:
+    return Seal(load_key(folder / "audit.key"), folder / "audit.anchor.jsonl")
+
+
+def _append_many(url: str, n: int, folder) -> None:
+    log = AuditLog(url, _sealed(folder))
     for i in range(n):
         log.append(AuditEntry("proc", "admin", "/v1/x", 200, "0" * 64, 1.0, outcome={"i": i}))
 
@@ -199,16 +205,16 @@ def test_audit_appends_from_several_processes_and_threads_keep_one_chain(tmp_pat
     import threading
 
     url = f"sqlite:///{tmp_path / 'audit.sqlite'}"
-    AuditLog(url)
+    AuditLog(url, _sealed(tmp_path))
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_append_many, args=(url, 40)) for _ in range(2)]
-    threads = [threading.Thread(target=_append_many, args=(url, 40)) for _ in range(3)]
+    procs = [ctx.Process(target=_append_many, args=(url, 40, tmp_path)) for _ in range(2)]
+    threads = [threading.Thread(target=_append_many, args=(url, 40, tmp_path)) for _ in range(3)]
     for worker in (*procs, *threads):
         worker.start()
     for worker in (*procs, *threads):
         worker.join(timeout=120)
     assert [p.exitcode for p in procs] == [0, 0]
-    log = AuditLog(url)
+    log = AuditLog(url, _sealed(tmp_path))
     assert log.count() == 200 and log.verify() == []
     assert (tmp_path / "audit.sqlite.lock").exists()  # writers queued on the file lock
 
