@@ -49,8 +49,8 @@ def readiness() -> tuple[int, dict[str, Any]] | None:
     }
     missing = [s for s in _SLOTS if s.required and s.version is None]
     degraded = [s for s in _SLOTS if s.problem]
-    status = "unavailable" if missing else "degraded" if degraded else "ready"
-    return (503 if missing else 200), {"status": status, "models": models}
+    state = "unavailable" if missing else "degraded" if degraded else "ready"
+    return (503 if missing else 200), {"state": state, "models": models}
 
 
 def publish(slot: Slot) -> None:

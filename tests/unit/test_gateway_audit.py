@@ -147,6 +147,6 @@ def test_readyz_reports_the_models_and_is_503_while_a_required_one_is_missing(tm
         assert status == 200 and json.loads(body)["models"]["ccrisk-kb@champion"]["version"] == "3"
         slot.version = None
         status, body = _drive(gw, path="/readyz")
-        assert status == 503 and json.loads(body)["status"] == "unavailable"
+        assert status == 503 and json.loads(body)["state"] == "unavailable"
     finally:
         health.forget_all()

@@ -45,7 +45,7 @@ def _scores(slot: ModelSlot) -> list[float]:
 
 def test_a_temporarily_unavailable_registry_keeps_the_champion(store, monkeypatch):
     slot = ModelSlot(store, "fraud", "champion")
-    assert health.readiness() == (200, {"status": "ready", "models": {
+    assert health.readiness() == (200, {"state": "ready", "models": {
         "ccrisk-fraud@champion": {"version": "1", "required": True, "problem": None}}})  # fmt: skip
 
     class Unavailable:
@@ -56,11 +56,11 @@ def test_a_temporarily_unavailable_registry_keeps_the_champion(store, monkeypatc
     monkeypatch.setattr(registry, "MlflowClient", Unavailable)
     assert slot.refresh() is False and _scores(slot) == [0.5, 0.5]
     status, body = health.readiness()
-    assert status == 200 and body["status"] == "degraded"
+    assert status == 200 and body["state"] == "degraded"
     assert "registry unreadable" in body["models"]["ccrisk-fraud@champion"]["problem"]
     monkeypatch.setattr(registry, "MlflowClient", real)
     slot.refresh()
-    assert health.readiness()[1]["status"] == "ready"
+    assert health.readiness()[1]["state"] == "ready"
 
 
 def test_a_locked_registry_database_held_past_the_poll_interval_keeps_the_champion(store, tmp_path):
@@ -103,7 +103,7 @@ def test_a_removed_champion_alias_keeps_serving_but_a_challenger_is_let_go(store
     client.delete_registered_model_alias("ccrisk-fraud", "challenger")
     assert champion.refresh() is False and champion.version == "1" and "was removed" in champion.problem
     assert challenger.refresh() is True and challenger.version is None and challenger.problem is None
-    assert health.readiness()[1]["status"] == "degraded"
+    assert health.readiness()[1]["state"] == "degraded"
 
 
 def test_readiness_is_503_while_a_required_model_is_missing():
@@ -113,6 +113,6 @@ def test_readiness_is_503_while_a_required_model_is_missing():
     health.forget_all()
     health.register(Missing())
     try:
-        assert health.readiness()[0] == 503 and health.readiness()[1]["status"] == "unavailable"
+        assert health.readiness()[0] == 503 and health.readiness()[1]["state"] == "unavailable"
     finally:
         health.forget_all()
