@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from benchmarks import kb, release, text
+from benchmarks import kb, pii, release, text
 
 ROOT = Path(__file__).resolve().parents[1]
 BARS = {
@@ -17,12 +17,14 @@ BARS = {
     "rss_mb_all_models": 1536,
     "message_p95_ms_at_c1": 30.0,
     "kb_query_p95_ms_at_c1": 50.0,
+    "pii_mask_ms_20k_chars": pii.MS_BAR,
 }
 LOWER_IS_BETTER = {
     "single_claim_p99_ms_at_c8",
     "rss_mb_all_models",
     "message_p95_ms_at_c1",
     "kb_query_p95_ms_at_c1",
+    "pii_mask_ms_20k_chars",
 }
 SINGLE_SERVERS = ("ccrisk", "mlflow", "floor")  # floor: absent from runs before 2026-11-23 11:50
 
@@ -46,6 +48,8 @@ def check_bars(report: dict) -> dict:
         measured["message_p95_ms_at_c1"] = _p95_at_c1(serving["text_single"]["neutral"])
     if "kb_search" in serving:
         measured["kb_query_p95_ms_at_c1"] = _p95_at_c1(serving["kb_search"]["search"])
+    if "pii" in report["quality"]:
+        measured["pii_mask_ms_20k_chars"] = report["quality"]["pii"]["mask_ms_20k_chars"]
     bars = {
         k: {"bar": BARS[k], "measured": v, "met": v <= BARS[k] if k in LOWER_IS_BETTER else v >= BARS[k]}
         for k, v in measured.items()
@@ -53,6 +57,7 @@ def check_bars(report: dict) -> dict:
     quality = {
         **text.quality_bars(report["quality"].get("text", {})),
         **kb.quality_bars(report["quality"].get("kb", {})),
+        **pii.quality_bars(report["quality"].get("pii", {})),
     }
     for k, (bar, value) in quality.items():
         bars[k] = {"bar": bar, "measured": value, "met": value >= bar}
@@ -227,6 +232,9 @@ RESULT_ROWS = (
     ("knowledge base", "StackFAQ, nDCG@10", "kb_stackfaq_ndcg_at_10"),
     ("knowledge base", "one query, p95 ms at c=1", "kb_query_p95_ms_at_c1"),
     ("service", "RSS MB, every real model served, 2 workers", "rss_mb_all_models"),
+    ("PII masking", "lowest recall of a type (labelled sentences)", "pii_min_recall_per_type"),
+    ("PII masking", "precision (labelled sentences)", "pii_precision"),
+    ("PII masking", "ms to mask a 20,000-character message", "pii_mask_ms_20k_chars"),
 )
 
 

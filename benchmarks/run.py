@@ -16,7 +16,7 @@ import mlflow
 import yaml
 from rich.console import Console
 
-from benchmarks import fraud, kb, release, text
+from benchmarks import fraud, kb, pii, release, text
 from benchmarks.report import check_bars, summary_table, update_docs
 from features.ops.keys import create_key
 from features.settings import load_settings, prepare_environment
@@ -98,6 +98,7 @@ def run_bench(quick: bool, console: Console, only: Sequence[str] = FAMILIES) -> 
         prepare_environment(settings)
         env = dict(os.environ)
         report["quality"], data = _train(settings, only, quick, console)
+        report["quality"]["pii"] = pii.measure()
         serving = report["serving"] = {}
         workers = settings.serving.workers
         if "text" in only:

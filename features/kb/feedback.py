@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 from features.ops.writelock import WriteLock
-from features.text import mask_pii
+from features.pii import mask_pii
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kb_search (

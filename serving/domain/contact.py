@@ -26,8 +26,8 @@ from features.contact.api import (
 )
 from features.contact.classifier import TextClassifier
 from features.contact.phrases import key_phrases, load_nlp
+from features.pii import mask_pii
 from features.settings import Settings
-from features.text import mask_pii
 from serving.domain.errors import TooManyTexts
 from serving.lifecycle.loader import ChampionUnavailable, LoadedModel
 from serving.lifecycle.slots import ModelSlot

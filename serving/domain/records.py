@@ -12,8 +12,8 @@ from features.claims.batch import ClaimBatch
 from features.contact.api import ContactBatch, ContactMessage
 from features.kb.api import KBSearchOut
 from features.ops.blocks import Block
+from features.pii import mask_pii
 from features.settings import Settings
-from features.text import mask_pii
 from serving.domain.scored import ScoredClaims
 
 BLOCK_MIN = 64  # claims in one batch from which its predictions are logged as one block
@@ -86,7 +86,7 @@ class PredictionRecorder:
 
     def masked(self, messages: list[ContactMessage]) -> list[str]:
         """The messages' texts with personal data masked, for `contact` (the service calls this
-        while the embedding runs, so the spaCy pass overlaps it instead of following it)."""
+        while the embedding runs on its helper thread)."""
         return _masked_texts([m.text for m in messages]) if self.enabled else []
 
     def contact(
@@ -143,13 +143,10 @@ def _row(ts, ref, variant: str, label: str, score: float, inputs: dict, entity_i
 
 
 def _masked_texts(texts: list[str]) -> list[str]:
-    from features.contact.phrases import parsing  # the pipeline is loaded once per worker, at start-up
-
     masked: dict[str, str] = {}  # a repeated text is masked once
     for text in texts:
         if text not in masked:
-            with parsing() as nlp:  # one text a block: other threads' key phrases wait for one parse only
-                masked[text] = mask_pii(text, nlp)
+            masked[text] = mask_pii(text)
     return [masked[t] for t in texts]
 
 

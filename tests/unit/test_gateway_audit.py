@@ -125,7 +125,8 @@ def test_refused_anonymous_calls_are_capped_per_address_and_summarised(tmp_path)
 
 
 @pytest.mark.parametrize(
-    ("address", "net"), [("203.0.113.7", "203.0.113.0/24"), ("2001:db8::1", "2001:db8::/48"), ("x", "unknown")]
+    ("address", "net"),
+    [("203.0.113.7", "203.0.113.0/24"), ("2001:db8::1", "2001:db8::/48"), ("x", "unknown")],
 )
 def test_addresses_are_reduced_to_their_network(address, net):
     assert network(address) == net

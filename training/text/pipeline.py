@@ -22,9 +22,9 @@ from rich.progress import Progress
 from features.contact.classifier import TEXT_COLUMN, TextClassifier
 from features.contact.tuned import ARTIFACT as TUNED_ARTIFACT
 from features.contact.tuned import blend
+from features.pii import mask_pii
 from features.registry import NO_CHAMPION, Baseline, GateDecision, alias_version, decide
 from features.settings import ModelSettings, Settings
-from features.text import mask_pii
 from training.registry import apply_decision, ensure_experiment, log_and_register
 from training.text import evaluate, fit, tuned
 from training.text.config import TextTrainConfig
