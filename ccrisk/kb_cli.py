@@ -113,7 +113,11 @@ def kb_upsert(
     set_: Overrides = None,
 ) -> None:
     """Add or replace articles in the champion KB; unchanged articles are not re-embedded."""
-    _update(lambda current: _merge(current, path), queries, set_)
+    from features.kb.articles import load_articles
+
+    with user_errors():
+        ids = sorted(a.id for a in load_articles(path))
+    _update(lambda current: _merge(current, path), queries, set_, "cli:kb_upsert", {"article_ids": ids})
 
 
 @kb_app.command("delete")
@@ -122,7 +126,8 @@ def kb_delete(
     queries: Annotated[Optional[Path], typer.Option(help="CSV query,article_id (default: config)")] = None,
     set_: Overrides = None,
 ) -> None:
-    """Remove articles from the champion KB (a new model version)."""
+    """Remove articles from the champion KB: a new version, made champion at once (a takedown is
+    never held back by the quality gate)."""
 
     def drop(current):
         missing = set(article_id) - {a.id for a in current}
@@ -130,7 +135,8 @@ def kb_delete(
             raise ValueError(f"article id(s) {sorted(missing)} are not in the knowledge base")
         return [a for a in current if a.id not in set(article_id)]
 
-    _update(drop, queries, set_)
+    why = f"article(s) {', '.join(sorted(set(article_id)))} removed"
+    _update(drop, queries, set_, "cli:kb_delete", {"article_ids": sorted(set(article_id))}, takedown=why)
 
 
 def _merge(current, path: Path):
@@ -141,12 +147,17 @@ def _merge(current, path: Path):
     return kept + list(new.values())
 
 
-def _update(change, queries: Path | None, set_) -> None:
+def _update(
+    change, queries: Path | None, set_, action: str, outcome: dict, takedown: str | None = None
+) -> None:
+    from ccrisk.ops.release import audit_change
     from training.kb.runs import update_champion
 
     settings = load_cli_settings()
     with user_errors():
-        result = update_champion(change, settings, queries, list(set_ or []))
+        result = update_champion(change, settings, queries, list(set_ or []), takedown=takedown)
+    outcome = {**outcome, "alias": result.decision.alias, "reason": result.decision.reason}
+    audit_change(settings, action, settings.model("kb").registered_name, str(result.version), outcome)
     console.print(
         f"{result.embedded} text(s) embedded anew (chunks, titles); kb_version {result.model.version}"
     )

@@ -3,7 +3,9 @@ at, and the promotion gate's decision (the gates themselves live in `mlflow.yaml
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
@@ -28,6 +30,22 @@ def alias_version(name: str, alias: str) -> ModelVersion | None:
         if exc.error_code == _NO_MODEL or (exc.error_code == _BAD_VALUE and "not found" in exc.message):
             return None
         raise
+
+
+ARTIFACT_HASH_TAG = "artifact_sha256"
+
+
+def artifact_sha256(folder: str | Path) -> str:
+    """SHA-256 over a model's files (relative paths and contents, in path order): logged as the
+    version's `artifact_sha256` tag at registration, checked by the service before it loads."""
+    root, digest = Path(folder), hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        with path.open("rb") as f:
+            for block in iter(lambda f=f: f.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,9 @@ class ServingSettings(BaseModel):
     rules_file: str | None = None
     max_batch_claims: int = Field(10000, gt=0)
     max_batch_texts: int = Field(256, gt=0, description="messages per /v1/contact/analyze_batch call")
+    max_batch_chars: int = Field(
+        200_000, gt=0, description="characters per /v1/contact/analyze_batch call (its cost grows with them)"
+    )
     torch_threads: int = Field(
         1,
         ge=0,

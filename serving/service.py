@@ -63,8 +63,10 @@ class CCRisk:
         from serving.domain.contact import ContactService
         from serving.domain.fraud import FraudService
         from serving.domain.kb import KBService
+        from serving.lifecycle import health
         from serving.lifecycle.slots import AliasPoller
 
+        health.on_move(records.alias_mover(_SETTINGS))
         self.recorder = records.PredictionRecorder(_SETTINGS)
         self.fraud = FraudService(_SETTINGS, _SPEC, on_shadow=self.recorder.claims)
         self.contact = ContactService(_SETTINGS)

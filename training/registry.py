@@ -9,7 +9,7 @@ import logging
 import mlflow
 from mlflow import MlflowClient
 
-from features.registry import GateDecision, alias_version
+from features.registry import ARTIFACT_HASH_TAG, GateDecision, alias_version, artifact_sha256
 from features.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,10 @@ def log_and_register(
         registered_model_name=name,
         pip_requirements=requirements,
     )
-    return str(info.registered_model_version)
+    version = str(info.registered_model_version)
+    digest = artifact_sha256(mlflow.artifacts.download_artifacts(info.model_uri))
+    MlflowClient().set_model_version_tag(name, version, ARTIFACT_HASH_TAG, digest)  # checked at load
+    return version
 
 
 def _user() -> str:

@@ -123,7 +123,11 @@ def _user() -> str:
 
 def _audit(settings: Settings, action: str, move: AliasMove) -> None:
     outcome = {"from_version": move.from_version, "to_version": move.to_version, "reason": move.reason}
-    open_audit(settings).append(
-        AuditEntry(_user(), "cli", action, 0, "", 0.0, move.model, move.to_version, outcome)
-    )
+    entry = AuditEntry(_user(), "cli", action, 0, "", 0.0, move.model, move.to_version, outcome)
+    open_audit(settings).note_alias(entry, settings.aliases.champion, move.to_version)
     logger.info("%s %s: v%s -> v%s (%s)", action, move.model, move.from_version, move.to_version, move.reason)
+
+
+def audit_change(settings: Settings, action: str, model: str, version: str, outcome: dict) -> None:
+    """An audit record for a production change made from the CLI (e.g. `kb upsert`, `kb delete`)."""
+    open_audit(settings).append(AuditEntry(_user(), "cli", action, 0, "", 0.0, model, version, outcome))

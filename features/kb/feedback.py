@@ -14,6 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
+from features.ops.files import touch_private
 from features.ops.writelock import WriteLock
 from features.pii import mask_pii
 
@@ -41,6 +42,7 @@ class FeedbackStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        touch_private(self.path)
         self._writer = WriteLock(self.path)
         with self._writer.hold(), self._conn() as conn:
             conn.executescript(SCHEMA)

@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from features.ops.files import touch_private
 from features.ops.seal import Seal, load_key
 from features.ops.writelock import WriteLock, no_lock
 
@@ -59,6 +60,13 @@ head = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+alias_state = sa.Table(  # the version each alias was last recorded at: one record per move
+    "audit_alias_state",
+    _meta,
+    sa.Column("model", sa.String(128), primary_key=True),
+    sa.Column("alias", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(32), nullable=False),
 )
 # Statements built once: values go in as parameters, so SQLAlchemy reuses the compiled SQL
 # (building `.values(**row)` per call cost ~1 ms of CPU per audited request).
@@ -177,6 +185,7 @@ class AuditLog:
             _sqlite_pragmas(self.engine)
             database = self.engine.url.database
             if database and database != ":memory:":
+                touch_private(database)
                 self._writer = WriteLock(database).hold
                 self._file = database
         # Every worker opens the trail as it starts. On a new SQLite file, two switching it to WAL
@@ -245,6 +254,23 @@ class AuditLog:
             query = query.where(records.c.ts >= since)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+    def note_alias(self, entry: AuditEntry, alias: str, version: str | None) -> bool:
+        """Record a move of `entry.model`@`alias` to `version` once, however many processes see
+        it (the CLI that made it, every worker's poller): False when it was already recorded."""
+        key = (alias_state.c.model == entry.model) & (alias_state.c.alias == alias)
+        with self._writer(), self.engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite
+            row = conn.execute(sa.select(alias_state.c.version).where(key)).first()
+            if row is not None and row.version == (version or ""):
+                return False
+            if row is None:
+                conn.execute(
+                    alias_state.insert().values(model=entry.model, alias=alias, version=version or "")
+                )
+            else:
+                conn.execute(alias_state.update().where(key).values(version=version or ""))
+        self.append(entry)
+        return True
 
     def head(self) -> tuple[int, str] | None:
         with self.engine.connect() as conn:

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from features.ops.files import write_private
+
 logger = logging.getLogger(__name__)
 
 KEYS_ENV = "CCRISK_API_KEYS"
@@ -128,8 +130,4 @@ def list_keys(path: Path) -> list[dict]:
 
 
 def _write_file(path: Path, entries: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"keys": entries}, indent=1))
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)  # atomic: a server never reads a half-written file
+    write_private(path, json.dumps({"keys": entries}, indent=1))

@@ -26,6 +26,7 @@ import pydantic_core
 
 from features.ops import blocks as block_codec
 from features.ops.blocks import Block
+from features.ops.files import touch_private
 from features.ops.writelock import WriteLock
 
 logger = logging.getLogger(__name__)
@@ -58,8 +59,7 @@ INSERT_BLOCK = "INSERT INTO prediction_block (ts, model, row_count, data) VALUES
 
 
 def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(touch_private(path), timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     return conn

@@ -64,6 +64,7 @@ class ContactService:
             for task in settings.families("text")
         }
         self.max_batch = settings.serving.max_batch_texts
+        self.max_chars = settings.serving.max_batch_chars
         self._embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
         load_nlp()
         self.analyze([ContactMessage(text="Warm-up: my card has not arrived, this is unacceptable")], "all")
@@ -120,6 +121,12 @@ class ContactService:
                 f"messages: {len(messages)} in one batch; the maximum is {self.max_batch}, split the batch"
             )
         texts = [m.text for m in messages]
+        total = sum(map(len, texts))
+        if total > self.max_chars:
+            raise TooManyTexts(
+                f"messages: {total} characters in one batch; the maximum is {self.max_chars} "
+                "(serving.max_batch_chars), split the batch"
+            )
         for i, t in enumerate(texts):
             if not t.strip():
                 where = "text" if single else f"messages[{i}].text"

@@ -55,6 +55,23 @@ def kb_outcome(out: KBSearchOut) -> Outcome:
     return out.model.name, out.model.version, outcome
 
 
+def alias_mover(settings: Settings):
+    """Audits an alias move a worker's poller followed; the first process to see it records it
+    (features/ops/audit.py `note_alias`), with the caller unknown unless the CLI recorded it."""
+    from features.ops.audit import AuditEntry, open_audit
+
+    log = open_audit(settings)
+
+    def record(model: str, alias: str, old: str | None, new: str | None) -> None:
+        outcome = {"alias": alias, "from_version": old, "to_version": new, "noticed_by": "alias poller"}
+        entry = AuditEntry(
+            "unknown (registry)", "none", "registry:alias_moved", 0, "", 0.0, model, new or "", outcome
+        )
+        log.note_alias(entry, alias, new)
+
+    return record
+
+
 class PredictionRecorder:
     """Per worker: queues prediction rows. Text is PII-masked on the request thread (`masked`,
     alongside the embedding), or on the writer thread for any row not marked masked."""

@@ -10,6 +10,7 @@ status "degraded" and the problem per model, and 503 only while a required model
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,21 @@ class Slot(Protocol):
 
 _SLOTS: list[Slot] = []
 _GAUGE: Any = None
+_ON_MOVE: list[Callable[[str, str, str | None, str | None], None]] = []
+
+
+def on_move(record: Callable[[str, str, str | None, str | None], None]) -> None:
+    """`record(model, alias, old_version, new_version)` runs whenever a slot follows its alias to
+    another version (the service audits it: a direct set in the registry is recorded too)."""
+    _ON_MOVE.append(record)
+
+
+def moved(name: str, alias: str, old: str | None, new: str | None) -> None:
+    for record in _ON_MOVE:
+        try:
+            record(name, alias, old, new)
+        except Exception:
+            logger.exception("recording the move of %s@%s to v%s failed", name, alias, new)
 
 
 def register(slot: Slot) -> None:
@@ -35,8 +51,9 @@ def register(slot: Slot) -> None:
 
 
 def forget_all() -> None:
-    """Tests only: start from no slots."""
+    """Tests only: start from no slots and no move recorders."""
     _SLOTS.clear()
+    _ON_MOVE.clear()
 
 
 def readiness() -> tuple[int, dict[str, Any]] | None:

@@ -9,7 +9,7 @@ from typing import Any
 import mlflow
 
 from features.claims.spec import ClaimSpec
-from features.registry import alias_version
+from features.registry import ARTIFACT_HASH_TAG, alias_version, artifact_sha256
 from features.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -56,8 +56,11 @@ def load_alias(settings: Settings, family: str, alias: str) -> LoadedModel:
     if mv is None:
         raise _missing(family, name, alias, settings, "does not exist")
     try:
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}")
-        inner = pyfunc.unwrap_python_model()
+        local = mlflow.artifacts.download_artifacts(f"models:/{name}/{mv.version}")
+        check_artifacts(name, str(mv.version), local, (mv.tags or {}).get(ARTIFACT_HASH_TAG), alias)
+        inner = mlflow.pyfunc.load_model(local).unwrap_python_model()
+    except ChampionUnavailable:
+        raise
     except Exception as exc:  # corrupted or unreadable artifact: refuse to start
         raise ChampionUnavailable(
             f"{name} version {mv.version} (@{alias}) could not be loaded: {exc}. "
@@ -65,6 +68,22 @@ def load_alias(settings: Settings, family: str, alias: str) -> LoadedModel:
         ) from exc
     logger.info("loaded %s v%s (run %s)", name, mv.version, mv.run_id)
     return LoadedModel(name, str(mv.version), mv.run_id, inner)
+
+
+def check_artifacts(name: str, version: str, local: str, expected: str | None, alias: str) -> None:
+    """The files about to be loaded are those registered: their SHA-256 matches the tag logged
+    at registration. A version registered before the tag existed is loaded with a warning."""
+    if not expected:
+        logger.warning("%s v%s has no %s tag (registered before it existed): not checked", name, version,
+                       ARTIFACT_HASH_TAG)  # fmt: skip
+        return
+    actual = artifact_sha256(local)
+    if actual != expected:
+        raise ChampionUnavailable(
+            f"{name} version {version}: its files' SHA-256 {actual[:16]}... differs from the "
+            f"{expected[:16]}... logged at registration, so they were changed afterwards; refusing to "
+            f"load it. Re-train, or move @{alias} to a good version."
+        )
 
 
 def check_spec(loaded: LoadedModel, api_spec: ClaimSpec) -> None:

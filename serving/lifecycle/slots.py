@@ -31,14 +31,12 @@ class ModelSlot:
         alias: str,
         required: bool = True,
         check: Callable[[LoadedModel], None] | None = None,
-        on_change: Callable[[str, str, str | None, str | None], None] | None = None,
     ):
         self.settings, self.family, self.alias, self.check = settings, family, alias, check
         self.name = settings.model(family).registered_name
         self.required = required
         self.current: LoadedModel | None = None
         self.problem: str | None = None  # why what is served differs from the registry, if it does
-        self.on_change = on_change
         self._lock = threading.Lock()  # one refresh at a time; readers never wait
         if required or alias_version(self.name, alias) is not None:
             self.current = self._load()
@@ -91,11 +89,7 @@ class ModelSlot:
         self.current = new
         logger.info("%s@%s: v%s -> v%s", self.name, self.alias, held, self.version)
         self._report(None)
-        if self.on_change is not None:
-            try:
-                self.on_change(self.name, self.alias, held, self.version)
-            except Exception:
-                logger.exception("recording the move of %s@%s failed", self.name, self.alias)
+        health.moved(self.name, self.alias, held, self.version)
         self._settle()
 
     def _report(self, problem: str | None) -> None:

@@ -123,6 +123,15 @@ def test_kb_train_update_and_evaluate_through_the_cli(tmp_path, trained):
     assert "2 text(s) embedded anew" in done.stdout
     done = _ccrisk(["kb", "delete", "ev-charger", "nope"], env)
     assert done.returncode == 2 and "['nope'] are not in the knowledge base" in done.stdout
+    done = _ccrisk(["kb", "delete", "ev-charger"], env, timeout=300)  # a takedown: never gated
+    assert done.returncode == 0 and "@champion" in done.stdout and "takedown" in done.stdout, done.stdout
+    from features.ops.audit import open_audit
+    from features.settings import load_settings
+
+    trail = open_audit(load_settings(Path(env["CCRISK_SETTINGS"]))).rows()
+    changes = [(r["endpoint"], r["outcome"]) for r in trail if r["endpoint"].startswith("cli:kb_")]
+    assert [e for e, _ in changes] == ["cli:kb_upsert", "cli:kb_delete"]
+    assert all('"article_ids":["ev-charger"]' in o for _, o in changes)
     done = _ccrisk(
         ["evaluate", "kb", "--kb", str(SAMPLE_KB), "--queries", str(SAMPLE_KB_QUERIES)], env, timeout=300
     )

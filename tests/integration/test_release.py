@@ -127,7 +127,16 @@ def test_split_is_sticky_and_promote_rollback_reach_the_running_server(
         )
         took_back = _version_now(c, claims[0], champion)
         print(f"alias change served after {took:.1f}s (promote), {took_back:.1f}s (rollback); poll 1s")
+        client = MlflowClient(load_settings(folder / "mlflow.yaml").resolved_tracking_uri())
+        client.set_registered_model_alias("ccrisk-fraud", "champion", challenger)  # behind ccrisk's back
+        _version_now(c, claims[0], challenger)
+        time.sleep(2)  # both workers' pollers have seen it
     finally:
         stop(proc)
-    actions = [r["endpoint"] for r in open_audit(load_settings(folder / "mlflow.yaml")).rows()]
+    rows = open_audit(load_settings(folder / "mlflow.yaml")).rows()
+    actions = [r["endpoint"] for r in rows]
     assert "cli:promote" in actions and "cli:rollback" in actions
+    moves = [
+        r for r in rows if r["endpoint"] == "registry:alias_moved" and '"alias":"champion"' in r["outcome"]
+    ]
+    assert len(moves) == 1 and moves[0]["model_version"] == challenger  # the direct set, recorded once

@@ -121,8 +121,10 @@ def train_kb(
     settings: Settings,
     previous: KBRetriever | None = None,
     source: str = "",
+    takedown: str | None = None,
 ) -> KBResult:
-    """Fit, log, register and gate a KB model; `previous` lends the vectors of unchanged chunks."""
+    """Fit, log, register and gate a KB model; `previous` lends the vectors of unchanged chunks.
+    A `takedown` (articles removed) goes to champion without the gate (training/kb/runs.py)."""
     model_cfg = settings.model(FAMILY)
     mlflow.set_experiment(experiment_id=ensure_experiment(model_cfg.experiment, settings))
     with mlflow.start_run(run_name="kb") as run, warnings.catch_warnings():
@@ -133,7 +135,10 @@ def train_kb(
         log_run(cfg, result, source)
         version = log_model(model, model_cfg.registered_name, bundle_encoder(model, cfg))
         gate = model_cfg.gate
-        if result.metrics:
+        if takedown:
+            value = result.metrics.get("hybrid", {}).get(gate.metric, float("nan"))
+            decision = GateDecision("champion", f"takedown, not gated: {takedown}", value, None)
+        elif result.metrics:
             baseline = champion_baseline(model_cfg.registered_name, settings, result.test, gate.metric)
             decision = decide(gate, result.metrics["hybrid"][gate.metric], baseline)
         else:

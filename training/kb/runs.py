@@ -66,8 +66,11 @@ def update_champion(
     settings: Settings,
     queries: Path | None,
     overrides: list[str],
+    takedown: str | None = None,
 ) -> pipeline.KBResult:
-    """Apply `change` to the champion's articles and train a new version from the result."""
+    """Apply `change` to the champion's articles and train a new version from the result. A
+    `takedown` (why articles were removed) makes the new version champion whatever the gate says:
+    a removal must take effect, never wait as @challenger while the article is still served."""
     name = settings.model(pipeline.FAMILY).registered_name
     alias = settings.aliases.champion
     if alias_version(name, alias) is None:
@@ -82,7 +85,9 @@ def update_champion(
     q_path = queries or (Path(cfg.queries) if cfg.queries else None)
     pairs = load_queries(q_path, articles, strict=False) if q_path and q_path.is_file() else []
     source = current.metadata.get("source", "") + " (updated)"
-    return pipeline.train_kb(articles, pairs, cfg, settings, previous=current, source=source)
+    return pipeline.train_kb(
+        articles, pairs, cfg, settings, previous=current, source=source, takedown=takedown
+    )
 
 
 def answer_pairs(articles: list[Article], queries: Queries, cfg: KBTrainConfig) -> list[tuple[str, str]]:
