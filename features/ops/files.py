@@ -8,10 +8,15 @@ from pathlib import Path
 
 
 def touch_private(path: str | Path) -> Path:
-    """Create `path` empty with mode 0600 unless it exists (an existing file keeps its mode)."""
+    """Create `path` empty with mode 0600 unless it exists (an existing file keeps its mode).
+
+    An existing file is never opened: closing any descriptor of a SQLite database drops the
+    process's locks on it (POSIX), and another thread may be writing to it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
     return path
 
 

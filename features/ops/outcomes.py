@@ -59,6 +59,7 @@ INSERT_BLOCK = "INSERT INTO prediction_block (ts, model, row_count, data) VALUES
 
 
 def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(touch_private(path), timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")

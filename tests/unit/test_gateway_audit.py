@@ -92,15 +92,15 @@ def test_a_broken_key_store_is_answered_500_and_audited(tmp_path):
     assert [r["status"] for r in _rows(gw, 1)] == [500]
 
 
-def test_a_timeout_is_answered_504_and_the_504_is_audited(tmp_path):
+def test_a_timeout_is_answered_504_and_the_504_is_audited(tmp_path, monkeypatch):
     from bentoml._internal.server.http.traffic import TimeoutMiddleware
 
-    from serving.platform.timeout import install_lean_timeout
+    from serving.platform.timeout import lean_call
 
     async def slow(scope, receive, send):
         await asyncio.sleep(5)
 
-    install_lean_timeout()
+    monkeypatch.setattr(TimeoutMiddleware, "__call__", lean_call)  # as every worker installs it
     gw = _gateway(tmp_path)
     gw.app = slow
     status, body = _drive(TimeoutMiddleware(gw, timeout=0.2))

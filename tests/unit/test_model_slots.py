@@ -30,6 +30,7 @@ class Tiny(mlflow.pyfunc.PythonModel):
 def store(tmp_path):
     settings = load_settings(write_settings(tmp_path))
     mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_experiment("slots")
     with mlflow.start_run():
         mlflow.pyfunc.log_model(name="model", python_model=Tiny(), registered_model_name="ccrisk-fraud")
     mlflow.MlflowClient().set_registered_model_alias("ccrisk-fraud", "champion", "1")
