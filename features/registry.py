@@ -33,13 +33,19 @@ def alias_version(name: str, alias: str) -> ModelVersion | None:
 
 
 ARTIFACT_HASH_TAG = "artifact_sha256"
+_WRITTEN_ON_DOWNLOAD = {"registered_model_meta"}  # MLflow adds it when a models:/NAME/VERSION is fetched
 
 
 def artifact_sha256(folder: str | Path) -> str:
     """SHA-256 over a model's files (relative paths and contents, in path order): logged as the
     version's `artifact_sha256` tag at registration, checked by the service before it loads."""
     root, digest = Path(folder), hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    files = (
+        p
+        for p in root.rglob("*")
+        if p.is_file() and p.relative_to(root).as_posix() not in _WRITTEN_ON_DOWNLOAD
+    )
+    for path in sorted(files):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         with path.open("rb") as f:
             for block in iter(lambda f=f: f.read(1 << 20), b""):

@@ -3,6 +3,7 @@ only (0600); SQLite gives a database's -wal and -shm files the database file's m
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -13,10 +14,8 @@ def touch_private(path: str | Path) -> Path:
     An existing file is never opened: closing any descriptor of a SQLite database drops the
     process's locks on it (POSIX), and another thread may be writing to it."""
     path = Path(path)
-    try:
+    with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass
     return path
 
 

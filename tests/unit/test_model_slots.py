@@ -30,7 +30,7 @@ class Tiny(mlflow.pyfunc.PythonModel):
 def store(tmp_path):
     settings = load_settings(write_settings(tmp_path))
     mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_experiment("slots")
+    mlflow.set_experiment(experiment_id=mlflow.create_experiment("slots", str(tmp_path / "artifacts")))
     with mlflow.start_run():
         mlflow.pyfunc.log_model(name="model", python_model=Tiny(), registered_model_name="ccrisk-fraud")
     mlflow.MlflowClient().set_registered_model_alias("ccrisk-fraud", "champion", "1")
@@ -117,3 +117,25 @@ def test_readiness_is_503_while_a_required_model_is_missing():
         assert health.readiness()[0] == 503 and health.readiness()[1]["state"] == "unavailable"
     finally:
         health.forget_all()
+
+
+def test_model_files_changed_after_registration_are_refused(tmp_path):
+    from serving.lifecycle.loader import ChampionUnavailable, load_alias
+    from training.registry import log_and_register
+
+    settings = load_settings(write_settings(tmp_path))
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_experiment(experiment_id=mlflow.create_experiment("integrity", str(tmp_path / "artifacts")))
+    try:
+        with mlflow.start_run():
+            version = log_and_register(Tiny(), None, None, "ccrisk-fraud", [])
+        client = mlflow.MlflowClient()
+        client.set_registered_model_alias("ccrisk-fraud", "champion", version)
+        assert load_alias(settings, "fraud", "champion").version == version  # the hash holds
+        pickled = sorted((tmp_path / "artifacts").rglob("python_model.pkl"))
+        assert len(pickled) == 1
+        pickled[0].write_bytes(b"swapped after registration")
+        with pytest.raises(ChampionUnavailable, match=r"differs from the .* logged at registration"):
+            load_alias(settings, "fraud", "champion")
+    finally:
+        mlflow.set_tracking_uri(None)
