@@ -201,13 +201,15 @@ class Settings(BaseModel):
 
     @property
     def feedback_path(self) -> Path:
-        db = self.serving.feedback_db
-        return _resolve(self.root, Path(db)) if db else self.state_path / "feedback.sqlite"
+        return self._state_file(self.serving.feedback_db, "feedback.sqlite")
+
+    def _state_file(self, given: str | None, default: str) -> Path:
+        """A file named in the settings (relative to the settings file), else one in state_dir."""
+        return _resolve(self.root, Path(given)) if given else self.state_path / default
 
     @property
     def keys_path(self) -> Path:
-        kf = self.security.keys_file
-        return _resolve(self.root, Path(kf)) if kf else self.state_path / "api_keys.json"
+        return self._state_file(self.security.keys_file, "api_keys.json")
 
     @property
     def audit_url(self) -> str:
@@ -215,13 +217,11 @@ class Settings(BaseModel):
 
     @property
     def audit_key_path(self) -> Path:
-        kf = self.security.audit_key_file
-        return _resolve(self.root, Path(kf)) if kf else self.state_path / "audit.key"
+        return self._state_file(self.security.audit_key_file, "audit.key")
 
     @property
     def audit_anchor_path(self) -> Path:
-        af = self.security.audit_anchor_file
-        return _resolve(self.root, Path(af)) if af else self.state_path / "audit.anchor.jsonl"
+        return self._state_file(self.security.audit_anchor_file, "audit.anchor.jsonl")
 
     @property
     def predictions_path(self) -> Path:

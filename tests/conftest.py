@@ -50,13 +50,14 @@ def sample_frame() -> pl.DataFrame:
     return pl.read_csv(SAMPLE_CLAIMS)
 
 
-def write_settings(folder: Path, **serving) -> Path:
+def write_settings(folder: Path, security: dict | None = None, **serving) -> Path:
     """A copy of mlflow.yaml whose state and sqlite store live in `folder`."""
     data = yaml.safe_load((ROOT / "mlflow.yaml").read_text())
     data["state_dir"] = str(folder / "state")
     data["tracking_uri"] = f"sqlite:///{folder}/mlflow.db"
     data["artifact_location"] = str(folder / "artifacts")
     data["serving"].update(serving)
+    data.setdefault("security", {}).update(security or {})
     path = folder / "mlflow.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -83,7 +84,9 @@ class TrainedStore:
 
 
 MAX_BATCH = 80  # above serving.domain.records.BLOCK_MIN: a full batch is logged as one block
-MAX_TEXTS = 8
+MAX_TEXTS = 10  # with 20,000 characters each: the default serving.max_batch_chars
+# The fuzzer sends many calls with bad credentials from one address: more than a caller would.
+FUZZ_SECURITY = {"anonymous_per_minute": 100_000}
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +108,7 @@ def trained(tmp_path_factory) -> TrainedStore:
     rules = folder / "rules.yaml"
     shutil.copy(default_rules_path("vehicle_claims"), rules)
     settings_path = write_settings(
-        folder, rules_file=str(rules), max_batch_claims=MAX_BATCH, max_batch_texts=MAX_TEXTS
+        folder, FUZZ_SECURITY, rules_file=str(rules), max_batch_claims=MAX_BATCH, max_batch_texts=MAX_TEXTS
     )
     store = TrainedStore(folder, settings_path, rules, None)
     os.environ.update(

@@ -80,9 +80,9 @@ def check_artifacts(name: str, version: str, local: str, expected: str | None, a
     actual = artifact_sha256(local)
     if actual != expected:
         raise ChampionUnavailable(
-            f"{name} version {version}: its files' SHA-256 {actual[:16]}... differs from the "
-            f"{expected[:16]}... logged at registration, so they were changed afterwards; refusing to "
-            f"load it. Re-train, or move @{alias} to a good version."
+            f"{name} version {version} (@{alias}) could not be loaded: its files' SHA-256 "
+            f"{actual[:16]}... differs from the {expected[:16]}... logged at registration, so they "
+            f"were changed afterwards. Re-train, or move @{alias} to a good version."
         )
 
 

@@ -127,14 +127,17 @@ class Gateway:
         headers = dict(scope["headers"])
         answer = Answer(send, scope["path"], request_id(headers))
         scope[REQUEST_ID_SCOPE_KEY] = answer.request_id
-        if scope["path"] == "/readyz" and (ready := health.readiness()) is not None:
+        readyz = scope["path"] == "/readyz" and scope["method"] in ("GET", "HEAD")
+        if readyz and (ready := health.readiness()) is not None:
             status, body = ready
             detail = "a required model is not loaded: see models" if status >= 400 else ""
             return await answer.json(status, {**body, "detail": detail} if detail else body)
-        if not scope["path"].startswith("/v1/"):
-            return await self.app(scope, receive, answer)
         call: dict[str, Any] = {"caller": Caller("anonymous", "none"), "start": time.perf_counter()}
+        if not scope["path"].startswith("/v1/"):
+            call["recorded"] = True  # open routes are not audited
         try:
+            if not scope["path"].startswith("/v1/"):
+                return await self.app(scope, receive, answer)
             if self.load is None:  # one worker, or outside a BentoML worker (serving/platform/balance.py)
                 return await self._call(scope, receive, answer, headers, call)
             self.load.enter()

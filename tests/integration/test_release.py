@@ -127,7 +127,7 @@ def test_split_is_sticky_and_promote_rollback_reach_the_running_server(
         )
         took_back = _version_now(c, claims[0], champion)
         print(f"alias change served after {took:.1f}s (promote), {took_back:.1f}s (rollback); poll 1s")
-        client = MlflowClient(load_settings(folder / "mlflow.yaml").resolved_tracking_uri())
+        client = MlflowClient(env["MLFLOW_TRACKING_URI"])
         client.set_registered_model_alias("ccrisk-fraud", "champion", challenger)  # behind ccrisk's back
         _version_now(c, claims[0], challenger)
         time.sleep(2)  # both workers' pollers have seen it

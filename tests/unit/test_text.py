@@ -54,3 +54,19 @@ def test_the_schema_pattern_for_text_matches_what_strip_leaves():
 
     rx = re.compile(NOT_ONLY_SPACE)
     assert [c for c in range(0x110000) if (rx.search(chr(c)) is None) != chr(c).isspace()] == []
+
+
+def test_a_contact_batch_over_the_character_cap_is_refused_naming_the_limit():
+    from features.contact.api import ContactMessage
+    from serving.domain.contact import ContactService
+    from serving.domain.errors import TooManyTexts
+
+    class Limits:
+        max_batch, max_chars = 256, 200_000
+
+    messages = [ContactMessage(text="my claim is late " * 1176) for _ in range(11)]  # 11 x 19,992
+    with pytest.raises(
+        TooManyTexts, match=r"219912 characters .* the maximum is 200000 \(serving.max_batch_chars\)"
+    ):
+        ContactService._checked_texts(Limits(), messages, False)
+    assert len(ContactService._checked_texts(Limits(), messages[:10], False)) == 10
