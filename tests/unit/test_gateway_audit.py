@@ -34,7 +34,7 @@ async def _echo(scope, receive, send):
     await send({"type": "http.response.body", "body": b"{}"})
 
 
-def _drive(app, body: bytes = b"{}", headers=(), client=("127.0.0.1", 5000), path="/v1/claims/score"):
+def _drive(app, body=b"{}", headers=(), client=("127.0.0.1", 5000), path="/v1/claims/score", method="POST"):
     sent: list[dict] = []
     messages = iter([{"type": "http.request", "body": body, "more_body": False}])
 
@@ -44,7 +44,7 @@ def _drive(app, body: bytes = b"{}", headers=(), client=("127.0.0.1", 5000), pat
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "path": path, "method": "POST", "client": client,
+    scope = {"type": "http", "path": path, "method": method, "client": client,
              "headers": [(b"content-type", b"application/json"), *headers]}  # fmt: skip
     asyncio.run(app(scope, receive, send))
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
@@ -144,10 +144,10 @@ def test_readyz_reports_the_models_and_is_503_while_a_required_one_is_missing(tm
     health.forget_all()
     health.register(slot)
     try:
-        status, body = _drive(gw, path="/readyz")
+        status, body = _drive(gw, path="/readyz", method="GET")
         assert status == 200 and json.loads(body)["models"]["ccrisk-kb@champion"]["version"] == "3"
         slot.version = None
-        status, body = _drive(gw, path="/readyz")
+        status, body = _drive(gw, path="/readyz", method="GET")
         assert status == 503 and json.loads(body)["state"] == "unavailable"
     finally:
         health.forget_all()
