@@ -57,6 +57,38 @@ def test_fuzzing_every_endpoint_passes_every_schemathesis_check(server, api_keys
     assert len(posted) >= 8 and all(sum(per_op[op].values()) >= 5 for op in posted), per_op
 
 
+def test_hostile_calls_to_every_endpoint_are_refused_and_audited_once(server, trained, api_keys):
+    """What the schema cannot describe, sent to every POST endpoint: a body nested 20,000 deep,
+    no key, a wrong key. Each is a 4xx problem at once; each keyed call has exactly one audit
+    record (refused anonymous calls are summarised: tests/unit/test_gateway_audit.py).
+    Oversized batches and bad credentials are also in the schemathesis run above (negative
+    data against maxItems, and its authentication checks)."""
+    paths = [
+        p
+        for p, ops in server.get("/docs.json").json()["paths"].items()
+        if p.startswith("/v1/") and "post" in ops
+    ]
+    deep = b"[" * 20000 + b"]" * 20000
+    sent = []
+    for i, path in enumerate(paths):
+        rid = f"hostile-{i}"
+        start = time.perf_counter()
+        r = server.post(path, content=deep, headers={"X-Request-ID": rid, "Content-Type": "application/json"})
+        assert 400 <= r.status_code < 500 and r.headers["content-type"] == "application/problem+json", (
+            path,
+            r.text,
+        )
+        assert time.perf_counter() - start < 10, path
+        sent.append(rid)
+        for auth in ({"Authorization": ""}, {"Authorization": "Bearer not-a-key"}):
+            r = httpx.post(f"{server.base_url}{path}", json={}, headers=auth, timeout=10)
+            assert r.status_code in (401, 429) and r.json()["status"] == r.status_code, (path, r.text)
+    trail = open_audit(load_settings(trained.settings_path)).rows()
+    ids = Counter(row["request_id"] for row in trail if row["request_id"] in sent)
+    assert ids == dict.fromkeys(sent, 1)
+    assert all(row["request_hash_kind"] == "raw" for row in trail if row["request_id"] in sent)
+
+
 def _burst(base: str, key: str, acked: list[str], stop_at: float, worker: int) -> None:
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10) as c:
         i = 0
