@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CCRISK := $(VENV)/bin/ccrisk
 STAMP := $(VENV)/.installed
+AXE := tests/ui/node_modules/axe-core/axe.min.js
+CHROMIUM := /usr/bin/chromium
 PORT ?= 3000
 MLFLOW_PORT ?= 5000
 export HF_HUB_OFFLINE=1
@@ -13,9 +15,9 @@ export BENTOML_DO_NOT_TRACK=true
 export DO_NOT_TRACK=true
 export BENTOML_HOME=$(CURDIR)/.ccrisk/bentoml
 
-.PHONY: install run serve train-sample test test-all lint format bench bench-quick mlflow-ui clean
+.PHONY: install run serve train-sample test test-all test-ui lint format bench bench-quick mlflow-ui clean
 
-install: $(STAMP)
+install: $(STAMP) $(AXE) $(CHROMIUM)
 
 # torch goes in first (the CPU wheel), then everything else under the lock file.
 $(STAMP): pyproject.toml constraints.txt
@@ -24,6 +26,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
 	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
+
+# The browser tier (tests/ui) and `make bench` drive Debian's Chromium with Playwright, and inject
+# axe-core from npm (pinned in tests/ui/package-lock.json).
+$(AXE): tests/ui/package.json tests/ui/package-lock.json
+	npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error
+	touch $(AXE)
+
+$(CHROMIUM):
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+	  || { echo "install Debian's chromium package (as root: apt-get install chromium)"; exit 1; }
 
 # Trains on data_samples/ when the registry has no champion, prints a fresh admin key named
 # "demo" (the README's curl examples read it from $$CCRISK_KEY), then serves on 127.0.0.1:$(PORT).
@@ -45,6 +57,10 @@ test: install
 
 test-all: install
 	$(PY) -m pytest -q
+
+# The screens in a real browser alone (they also run in `make test`).
+test-ui: install
+	$(PY) -m pytest -m ui -q
 
 lint: install
 	$(VENV)/bin/ruff check .

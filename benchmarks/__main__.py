@@ -17,7 +17,7 @@ def bench(
     only: Annotated[
         Optional[list[str]],
         typer.Option(
-            help="measure only this family (fraud, text or kb; repeat for more): the others get"
+            help="measure only this family (fraud, text, kb or screens; repeat for more): the others get"
             " sample models, the JSON is bench-FAMILY.json and the generated docs are left as they are"
         ),
     ] = None,

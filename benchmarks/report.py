@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from benchmarks import kb, pii, release, text
+from benchmarks import kb, pii, release, screens, text
 
 ROOT = Path(__file__).resolve().parents[1]
 BARS = {
@@ -18,6 +18,7 @@ BARS = {
     "message_p95_ms_at_c1": 30.0,
     "kb_query_p95_ms_at_c1": 50.0,
     "pii_mask_ms_20k_chars": pii.MS_BAR,
+    "agent_screen_p95_ms": screens.AGENT_MS_BAR,
 }
 LOWER_IS_BETTER = {
     "single_claim_p99_ms_at_c8",
@@ -25,6 +26,7 @@ LOWER_IS_BETTER = {
     "message_p95_ms_at_c1",
     "kb_query_p95_ms_at_c1",
     "pii_mask_ms_20k_chars",
+    "agent_screen_p95_ms",
 }
 SINGLE_SERVERS = ("ccrisk", "mlflow", "floor")  # floor: absent from runs before 2026-11-23 11:50
 
@@ -48,6 +50,8 @@ def check_bars(report: dict) -> dict:
         measured["message_p95_ms_at_c1"] = _p95_at_c1(serving["text_single"]["neutral"])
     if "kb_search" in serving:
         measured["kb_query_p95_ms_at_c1"] = _p95_at_c1(serving["kb_search"]["search"])
+    if "screens" in serving:
+        measured["agent_screen_p95_ms"] = serving["screens"]["agent_enter_to_panels"]["p95_ms"]
     if "pii" in report["quality"]:
         measured["pii_mask_ms_20k_chars"] = report["quality"]["pii"]["mask_ms_20k_chars"]
     bars = {
@@ -104,6 +108,7 @@ def markdown(report: dict) -> str:
     lines = [PERF_START, "", *_header_lines(report)]
     lines += text.markdown_lines(report)
     lines += kb.markdown_lines(report)
+    lines += screens.markdown_lines(report)
     lines += _single_claim_lines(report["serving"]["fraud_single"])
     lines += _batch_lines(report["serving"]["fraud_batch"])
     lines += release.markdown_lines(report)
@@ -231,6 +236,7 @@ RESULT_ROWS = (
     ("knowledge base", "BankFAQs, nDCG@10", "kb_bankfaqs_ndcg_at_10"),
     ("knowledge base", "StackFAQ, nDCG@10", "kb_stackfaq_ndcg_at_10"),
     ("knowledge base", "one query, p95 ms at c=1", "kb_query_p95_ms_at_c1"),
+    ("screens", "/agent in a browser: Enter to every panel filled, p95 ms", "agent_screen_p95_ms"),
     ("service", "RSS MB, every real model served, 2 workers", "rss_mb_all_models"),
     ("PII masking", "lowest recall of a type (labelled sentences)", "pii_min_recall_per_type"),
     ("PII masking", "precision (labelled sentences)", "pii_precision"),

@@ -16,7 +16,7 @@ import mlflow
 import yaml
 from rich.console import Console
 
-from benchmarks import fraud, kb, pii, release, text
+from benchmarks import fraud, kb, pii, release, screens, text
 from benchmarks.report import check_bars, summary_table, update_docs
 from features.ops.keys import create_key
 from features.settings import load_settings, prepare_environment
@@ -24,7 +24,7 @@ from features.settings import load_settings, prepare_environment
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PACKAGES = ("lightgbm", "mlflow", "bentoml", "polars", "scikit-learn", "numpy", "torch", "pydantic")
-FAMILIES = ("fraud", "text", "kb")  # what `make bench ARGS=--only=FAMILY` can select
+FAMILIES = ("fraud", "text", "kb", "screens")  # what `make bench ARGS=--only=FAMILY` can select
 
 
 def machine() -> dict:
@@ -108,6 +108,8 @@ def run_bench(quick: bool, console: Console, only: Sequence[str] = FAMILIES) -> 
             serving["kb_search"] = kb.latency(env, folder, levels, seconds, workers)
         if "fraud" in only:
             serving.update(_fraud_serving(env, folder, settings, data, levels, seconds, quick, console))
+        if "screens" in only:  # last: it points this process at a store of its own
+            serving["screens"] = _screens(quick, console)
     report["bars"] = check_bars(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = "bench" + "".join(f"-{f}" for f in partial) + ("-quick" if quick else "")
@@ -176,3 +178,19 @@ def _champion_challenger(env: dict, folder: Path, settings, data: Path, seconds:
         env, folder, settings, claims[: 1000 if quick else None], workers
     )
     return out
+
+
+def _screens(quick: bool, console: Console) -> dict:
+    """The screens in a browser, on the sample models, in a store of their own."""
+    console.log("screens: /agent Enter to every panel, /claims upload to table (sample models, Chromium)")
+    with tempfile.TemporaryDirectory(prefix="ccrisk-bench-screens-") as tmp:
+        folder = Path(tmp)
+        _isolated_store(folder)
+        settings = load_settings(folder / "mlflow.yaml")
+        prepare_environment(settings)
+        fraud.train_sample(settings)
+        text.train_samples(settings)
+        kb.train_sample(settings)
+        messages, uploads = (20, 2) if quick else (100, 5)
+        workers = settings.serving.workers
+        return screens.measure(dict(os.environ), folder, workers, messages, uploads, screenshots=not quick)

@@ -108,14 +108,11 @@ def report_hit_rate(
 ) -> None:
     """Alert hit rate per band and model version: confirmed fraud ÷ alerted claims (95 % Wilson
     interval), plus the rate among reviewed claims."""
-    from ccrisk.ops.monitor import hit_rates
-    from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
+    from features.ops.hitrate import hit_rate_table
 
     settings = load_cli_settings()
     with user_errors():
-        since = time.time() - parse_window(window) if window else None
-        preds = PredictionLog(settings.predictions_path).frame(model, since, with_inputs=False)
-        table = hit_rates(preds, ClaimFeedbackStore(settings.feedback_path).latest())
+        table = hit_rate_table(settings, model, parse_window(window) if window else None)
     if table.empty:
         console.print(f"no served predictions of {model} in {settings.predictions_path}")
         raise typer.Exit(1)

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import bentoml
 from bentoml.exceptions import BentoMLException, InvalidArgument, NotFound
-from pydantic import Field
+from pydantic import Field, ValidationError
 from starlette.responses import Response
 
 from features.claims.api import BatchScore, ClaimFeedbackOut, ClaimScore, Explain, Outcome, claim_model
 from features.claims.batch import ClaimBatch
+from features.claims.csv_rows import CsvError, CsvTooLong, claim_rows
 from features.claims.spec import load_spec
 from features.claims.wire import BatchDecoder
 from features.contact.api import Channel, ContactAnalysis, ContactBatch, ContactMessage, KeyPhraseMode, Text
@@ -31,6 +32,8 @@ from serving.domain.errors import TooManyClaims, TooManyTexts, UnknownQueryId
 from serving.platform.admin import monitoring_app
 from serving.platform.gateway import Gateway, note
 from serving.platform.runtime import prepare_worker, service_options, settle_heap
+from serving.ui.api import ui_api_app
+from serving.ui.pages import Screens
 
 if TYPE_CHECKING:
     from serving.domain.scored import ScoredClaims
@@ -41,7 +44,17 @@ _SETTINGS = load_settings()
 prepare_environment(_SETTINGS)
 _SPEC = load_spec(_SETTINGS.serving.claim_spec)
 Claim = claim_model(_SPEC)
+ClaimsCsv = Annotated[
+    str,
+    Field(min_length=1, max_length=_SETTINGS.security.max_body_bytes, description="CSV text, header first"),
+]
 ClaimsBatchInput = claims_batch_input(Claim, BatchDecoder(_SPEC), _SETTINGS.serving.max_batch_claims)
+
+
+class Unprocessable(BentoMLException):
+    """422: a valid request whose content cannot be scored (a CSV's header, rows or cells)."""
+
+    error_code = HTTPStatus.UNPROCESSABLE_ENTITY
 
 
 class PayloadTooLarge(BentoMLException):
@@ -109,6 +122,28 @@ class CCRisk:
         (medium or high band) get them; send "explain": "all" to explain every claim."""
         # The BatchScore JSON, encoded from columns (serving/domain/scored.py): BentoML passes a
         # Response through, and building 10,000 response objects cost more than the model.
+        return Response(self._score(claims, explain).to_json(), media_type="application/json")
+
+    @bentoml.api(route="/v1/claims/score_csv")
+    def claims_score_csv(self, csv: ClaimsCsv, explain: Explain = "all") -> BatchScore:
+        """A claims CSV as exported from a claims system (the claims screen's upload), scored as
+        /v1/claims/score_batch would: one column per claim field, the spec's identifier column
+        as `claim_id`, its label column ignored. Every claim is explained unless told otherwise."""
+        try:
+            rows = claim_rows(csv, _SPEC, _SETTINGS.serving.max_batch_claims)
+        except CsvTooLong as exc:
+            raise PayloadTooLarge(str(exc)) from exc
+        except CsvError as exc:
+            raise Unprocessable(str(exc)) from exc
+        claims, problems = [], []
+        for number, row in enumerate(rows, start=1):
+            try:
+                claims.append(Claim.model_validate(row))
+            except ValidationError as exc:
+                problems += [f"row {number} {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            raise Unprocessable(f"{len(problems)} invalid cell(s): " + "; ".join(problems[:3]) + more)
         return Response(self._score(claims, explain).to_json(), media_type="application/json")
 
     @bentoml.api(route="/v1/contact/analyze")
@@ -186,15 +221,20 @@ class CCRisk:
     def _analyze(
         self, messages: list[ContactMessage], key_phrases: str, single: bool = False
     ) -> ContactBatch:
-        masked: list[str] = []
+        masked: list[str] = []  # shown to the agent and logged: masked while the embedding runs
         try:
             out = self.contact.analyze(
-                messages, key_phrases, single, alongside=lambda: masked.extend(self.recorder.masked(messages))
+                messages,
+                key_phrases,
+                single,
+                alongside=lambda: masked.extend(records.masked_texts([m.text for m in messages])),
             )
         except TooManyTexts as exc:
             raise PayloadTooLarge(str(exc)) from exc
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from exc
+        for result, text in zip(out.results, masked, strict=True):
+            result.masked_text = text
         note(*records.contact_outcome(out))
         self.recorder.contact(messages, out, masked)
         return out
@@ -213,4 +253,6 @@ class CCRisk:
 
 
 CCRisk.add_asgi_middleware(Gateway, settings=_SETTINGS)
+CCRisk.add_asgi_middleware(Screens)
 CCRisk.mount_asgi_app(monitoring_app(_SETTINGS), path="/v1/admin")
+CCRisk.mount_asgi_app(ui_api_app(_SETTINGS), path="/v1/ui")

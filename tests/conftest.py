@@ -11,6 +11,10 @@ import polars as pl
 import pytest
 import yaml
 
+# The served-process fixtures (`api_keys`, `server`) and the failed run's server-log summary, shared
+# by the integration and UI tiers: one server for both in one run.
+from tests.servers import api_keys, pytest_terminal_summary, server  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CLAIMS = ROOT / "data_samples" / "claims_sample.csv"
 SHARED = ROOT.parent / "shared" / "datasets"

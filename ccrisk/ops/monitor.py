@@ -1,6 +1,5 @@
-"""Served traffic against what the model was trained on, and against what investigators found.
+"""Served traffic against what the model was trained on (hit rates: features/ops/hitrate.py).
 
-- `hit_rates`: alert hit rate per model version and band (confirmed fraud ÷ alerted claims).
 - `drift_report`: served claim fields vs the champion's training reference, per feature with
   scipy's two-sample tests (Kolmogorov-Smirnov for numbers, chi-square for categories) and PSI;
   PSI of the served scores vs the reference scores. HTML + JSON, and the latest summary that
@@ -27,46 +26,7 @@ from features.settings import Settings
 
 logger = logging.getLogger(__name__)
 REFERENCE_ARTIFACT = "drift_reference/reference.parquet"
-ALERT_BANDS = ("medium", "high")
 P_VALUE = 0.01  # feature drift when a two-sample test rejects "same distribution" at this level
-
-
-def wilson(k: int, n: int) -> tuple[float, float]:
-    if n == 0:
-        return (float("nan"), float("nan"))
-    ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
-    return (float(ci.low), float(ci.high))
-
-
-def hit_rates(preds: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
-    """One row per (model version, band): scored claims, reviewed, confirmed, hit rate + 95 % CI."""
-    if preds.empty:
-        return pd.DataFrame()
-    latest = preds.dropna(subset=["entity_id"]).drop_duplicates("entity_id", keep="last")
-    joined = latest.merge(
-        feedback[["claim_id", "outcome"]], how="left", left_on="entity_id", right_on="claim_id"
-    )
-    rows = []
-    for (version, band), g in joined.groupby(["model_version", "band"], sort=True):
-        confirmed = int((g["outcome"] == "confirmed_fraud").sum())
-        legit = int((g["outcome"] == "legitimate").sum())
-        lo, hi = wilson(confirmed, len(g))
-        rows.append(
-            {
-                "model_version": version,
-                "band": band,
-                "alert": band in ALERT_BANDS,
-                "scored": len(g),
-                "reviewed": int(g["outcome"].notna().sum()),
-                "confirmed": confirmed,
-                "legitimate": legit,
-                "hit_rate": confirmed / len(g),
-                "ci_low": lo,
-                "ci_high": hi,
-                "hit_rate_reviewed": confirmed / (confirmed + legit) if confirmed + legit else float("nan"),
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:

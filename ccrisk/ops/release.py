@@ -17,8 +17,8 @@ import pandas as pd
 from mlflow import MlflowClient
 from scipy import stats
 
-from ccrisk.ops.monitor import ALERT_BANDS, wilson
 from features.ops.audit import AuditEntry, open_audit
+from features.ops.hitrate import ALERT_BANDS, wilson
 from features.registry import Baseline, alias_version, decide
 from features.settings import Settings
 

@@ -73,6 +73,9 @@ class ContactAnalysis(BaseModel):
     topic: TopicOut
     intent: IntentOut
     truncated: bool = Field(description="the text was longer than the models read; its end was ignored")
+    masked_text: str | None = Field(
+        None, description="the message with personal data replaced by its type ([PERSON], [PHONE], ...)"
+    )
     models: list[TextModelRef]
 
 

@@ -101,15 +101,10 @@ class PredictionRecorder:
         ]  # fmt: skip
         self.writer.submit(rows)
 
-    def masked(self, messages: list[ContactMessage]) -> list[str]:
-        """The messages' texts with personal data masked, for `contact` (the service calls this
-        while the embedding runs on its helper thread)."""
-        return _masked_texts([m.text for m in messages]) if self.enabled else []
-
     def contact(
         self, messages: list[ContactMessage], batch: ContactBatch, masked: list[str] | None = None
     ) -> None:
-        """Log each message once per text model; `masked` (from `masked`) saves the writer thread
+        """Log each message once per text model; `masked` (from `masked_texts`) saves the writer thread
         masking the texts itself."""
         if not self.enabled:
             return
@@ -159,7 +154,8 @@ def _row(ts, ref, variant: str, label: str, score: float, inputs: dict, entity_i
     }
 
 
-def _masked_texts(texts: list[str]) -> list[str]:
+def masked_texts(texts: list[str]) -> list[str]:
+    """The texts with personal data masked (the service masks them while the embedding runs)."""
     masked: dict[str, str] = {}  # a repeated text is masked once
     for text in texts:
         if text not in masked:
@@ -172,7 +168,7 @@ def _mask_texts(rows: list[dict]) -> list[dict]:
     (rows whose text is already masked only lose their `pii_masked` mark)."""
     raw = [r for r in rows if isinstance(r["inputs"], dict) and "text" in r["inputs"]]
     todo = [r for r in raw if not r["inputs"].get("pii_masked")]
-    for row, text in zip(todo, _masked_texts([r["inputs"]["text"] for r in todo]), strict=True):
+    for row, text in zip(todo, masked_texts([r["inputs"]["text"] for r in todo]), strict=True):
         row["inputs"] = {**row["inputs"], "text": text}
     for row in raw:
         row["inputs"] = {k: v for k, v in row["inputs"].items() if k != "pii_masked"}

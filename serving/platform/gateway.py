@@ -40,6 +40,11 @@ ACCESS: tuple[tuple[str, frozenset[str]], ...] = (
     ("/v1/contact/", frozenset({"agent_assist"})),
     ("/v1/kb/", frozenset({"agent_assist"})),
     ("/v1/admin/monitoring", frozenset({"data_scientist"})),
+    ("/v1/ui/session", frozenset({"claims_system", "agent_assist", "data_scientist"})),
+    ("/v1/ui/hit_rate", frozenset({"claims_system", "data_scientist"})),
+)
+CALLER_SCOPE_KEY = (
+    "ccrisk.caller"  # the authorised caller, for routes that answer about it (serving/ui/api.py)
 )
 _CALL: ContextVar[dict[str, Any] | None] = ContextVar("ccrisk_call", default=None)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -267,6 +272,7 @@ class Gateway:
                 await answer(message)
 
         token = _CALL.set(call)
+        scope[CALLER_SCOPE_KEY] = call["caller"]
         try:
             await self.app(scope, replay, send_audited)
         finally:

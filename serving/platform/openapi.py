@@ -30,6 +30,10 @@ ERRORS = {
     503: "a model is loading, or the audit trail is unavailable",
     504: "no answer within the request timeout",
 }
+# Errors only some endpoints answer, besides ERRORS.
+PATH_ERRORS = {
+    "/v1/claims/score_csv": {422: "the CSV cannot be read as claims of the spec: `detail` names the cell"},
+}
 REQUEST_ID = {
     "description": "the caller's X-Request-ID, or one the service made; kept in the audit record",
     "schema": {"type": "string"},
@@ -47,7 +51,7 @@ def augment(spec: dict[str, Any]) -> dict[str, Any]:
             continue
         for operation in operations.values():
             if isinstance(operation, dict) and "responses" in operation:
-                _secure(operation)
+                _secure(operation, {**ERRORS, **PATH_ERRORS.get(path, {})})
                 _faithful_bodies(operation, schemas)
     return spec
 
@@ -72,7 +76,7 @@ def _faithful_bodies(operation: dict[str, Any], schemas: dict[str, Any]) -> None
         ok["schema"] = {"$ref": f"#/components/schemas/{title}"}
 
 
-def _secure(operation: dict[str, Any]) -> None:
+def _secure(operation: dict[str, Any], errors: dict[int, str]) -> None:
     operation["security"] = [{name: []} for name in SCHEMES]
     responses = operation["responses"]
     for status in [s for s in responses if str(s)[0] in "45"]:  # BentoML's own error entries
@@ -80,7 +84,7 @@ def _secure(operation: dict[str, Any]) -> None:
     for response in responses.values():
         response.setdefault("headers", {})["X-Request-ID"] = REQUEST_ID
     ref = {"$ref": "#/components/schemas/Problem"}
-    for status, description in ERRORS.items():
+    for status, description in sorted(errors.items()):
         headers: dict[str, Any] = {"X-Request-ID": REQUEST_ID}
         if status == 429:
             headers["Retry-After"] = {"description": "seconds to wait", "schema": {"type": "string"}}

@@ -153,3 +153,43 @@ def test_editing_the_rules_file_changes_hits_without_retraining(server, trained)
     finally:
         trained.rules_path.write_text(original)
         os.utime(trained.rules_path, (time.time() + 10, time.time() + 10))
+
+
+def _csv(n: int, start: int = 0) -> str:
+    lines = SAMPLE_CLAIMS.read_text().splitlines()
+    return "\n".join([lines[0], *lines[1 + start : 1 + start + n]]) + "\n"
+
+
+def test_a_claims_csv_scores_as_the_batch_endpoint_does(server):
+    """The screens' upload: the spec's identifier column is the claim id, the label is ignored, and
+    every claim scores exactly as the same claim sent to /v1/claims/score_batch."""
+    r = server.post("/v1/claims/score_csv", json={"csv": _csv(30, start=200)})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    claims = [{**c, "claim_id": c["claim_id"].removeprefix("C-")} for c in _claims(30, start=200)]
+    assert [x["claim_id"] for x in results] == [c["claim_id"] for c in claims]
+    batch = server.post("/v1/claims/score_batch", json={"claims": claims, "explain": "all"}).json()["results"]
+    assert [x["fraud_probability"] for x in results] == [x["fraud_probability"] for x in batch]
+    assert [x["reasons"] for x in results] == [x["reasons"] for x in batch]
+
+
+@pytest.mark.parametrize(
+    ("csv", "status", "words"),
+    [
+        ("PolicyNumber,Colour\n1,red\n", 422, "unknown column(s) ['Colour']"),
+        ("Age\n", 422, "a header but no claims"),
+        ("PolicyNumber,Age\n1,40,extra\n", 422, "data row 1 has 3 cells"),
+        (None, 422, "row 2 Age"),
+        ("Age\n" + "40\n" * (MAX_BATCH + 1), 413, f"over {MAX_BATCH} claims"),
+    ],
+)
+def test_a_bad_claims_csv_is_refused_naming_the_fix(server, csv, status, words):
+    if csv is None:  # a full CSV whose second claim has an age that is not a number
+        lines = _csv(3).splitlines()
+        header = lines[0].split(",")
+        cells = lines[2].split(",")
+        cells[header.index("Age")] = "forty"
+        csv = "\n".join([lines[0], lines[1], ",".join(cells), lines[3]])
+    r = server.post("/v1/claims/score_csv", json={"csv": csv})
+    assert r.status_code == status, r.text
+    assert words in r.json()["detail"]

@@ -91,3 +91,10 @@ def test_the_largest_batch_finishes_inside_the_request_timeout(server):
     r = server.post("/v1/contact/analyze_batch", json={"messages": batch, "key_phrases": "all"}, timeout=70)
     assert r.status_code == 200, r.text[:300]
     assert r.json()["count"] == MAX_TEXTS
+
+
+def test_the_answer_carries_the_message_with_personal_data_masked(server):
+    text = "I'm Jane Morgan, ring me on 07700 900123: my card still hasn't arrived, this is unacceptable"
+    body = server.post("/v1/contact/analyze", json={"text": text, "key_phrases": "all"}).json()
+    assert "07700 900123" not in body["masked_text"] and "Jane Morgan" not in body["masked_text"]
+    assert "[PHONE]" in body["masked_text"] and "my card still hasn't arrived" in body["masked_text"]

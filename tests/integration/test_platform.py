@@ -13,6 +13,7 @@ import polars as pl
 import psutil
 
 from features.ops.audit import open_audit
+from features.ops.hitrate import hit_rate_table
 from features.ops.keys import create_key, revoke_key
 from features.settings import load_settings
 from tests.conftest import SAMPLE_CLAIMS
@@ -140,6 +141,11 @@ def test_claims_feedback_hit_rate_and_drift(server, api_keys, trained, spec):
         "/v1/claims/feedback", json={"claim_id": "x", "outcome": "maybe", "investigator": "i"}
     )
     assert bad.status_code == 400 and "outcome" in bad.text
+    panel = claims_system.get("/v1/ui/hit_rate", params={"days": 30}).json()["rows"]
+    table = hit_rate_table(settings_of(trained), "ccrisk-fraud", 30 * 86400.0)
+    assert {(r["model_version"], r["band"], r["scored"], r["confirmed"]) for r in panel} == {
+        (str(r.model_version), r.band, r.scored, r.confirmed) for r in table.itertuples()
+    }  # the claims screen's panel is `ccrisk report hit-rate`'s table
     report = cli(trained, "report", "hit-rate")
     assert report.returncode == 0, report.stdout + report.stderr
     assert "hit" in report.stdout and any(b in report.stdout for b in ("high", "medium", "low"))
@@ -261,3 +267,20 @@ def test_workers_run_uvicorn_on_uvloop_and_httptools(server):
     workers = psutil.Process(server.server_pid).children(recursive=True)
     for lib in ("uvloop", "httptools"):
         assert workers and all(any(f"/{lib}/" in m.path for m in w.memory_maps()) for w in workers), lib
+
+
+def test_screen_routes_say_who_signed_in_and_keep_to_roles(server, api_keys):
+    screens = {
+        role: client(server, api_keys[role]).get("/v1/ui/session").json()["screens"]
+        for role in ("agent_assist", "claims_system", "data_scientist", "admin")
+    }
+    assert screens == {
+        "agent_assist": ["agent"],
+        "claims_system": ["claims"],
+        "data_scientist": [],
+        "admin": ["agent", "claims"],
+    }
+    assert client(server).get("/v1/ui/session").status_code == 401
+    assert client(server, api_keys["agent_assist"]).get("/v1/ui/hit_rate").status_code == 403
+    bad = client(server, api_keys["claims_system"]).get("/v1/ui/hit_rate", params={"days": "week"})
+    assert bad.status_code == 400 and "days" in bad.json()["detail"]

@@ -17,8 +17,8 @@ from mlflow import MlflowClient
 from features.ops.audit import open_audit
 from features.settings import load_settings
 from tests.conftest import FAST_TRAINING, SAMPLE_CLAIMS, write_settings
-from tests.integration.conftest import start_server, stop
 from tests.integration.test_platform import sample_claims
+from tests.servers import start_server, stop
 
 
 def _settings_file(folder, **traffic):

@@ -20,7 +20,7 @@ import psutil
 from features.ops.audit import open_audit
 from features.ops.outcomes import ClaimFeedbackStore
 from features.settings import load_settings
-from tests.integration.conftest import start_server, stop
+from tests.servers import start_server, stop
 
 FUZZ_EXAMPLES = 15
 

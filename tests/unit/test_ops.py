@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ccrisk.ops.monitor import hit_rates, psi, wilson
+from ccrisk.ops.monitor import psi
 from features.ops.audit import CANONICAL_MAX_BYTES, AuditEntry, AuditLog, request_sha256
+from features.ops.hitrate import hit_rates, wilson
 from features.ops.keys import KeyRing, create_key, hash_key, list_keys, revoke_key
 from features.ops.outcomes import BackgroundWriter, ClaimFeedbackStore, PredictionLog
 from features.ops.seal import Seal, load_key
@@ -255,7 +256,7 @@ def test_write_lock_excludes_another_process_until_released(tmp_path):
 def test_prediction_log_stores_only_masked_text_whether_masked_before_or_on_the_writer(tmp_path):
     from features.contact.api import ContactAnalysis, ContactBatch, ContactMessage
     from features.settings import load_settings
-    from serving.domain.records import PredictionRecorder
+    from serving.domain.records import PredictionRecorder, masked_texts
     from tests.conftest import write_settings
 
     settings = load_settings(write_settings(tmp_path))
@@ -268,7 +269,7 @@ def test_prediction_log_stores_only_masked_text_whether_masked_before_or_on_the_
         "models": [{"task": "complaint", "name": "ccrisk-complaint", "version": "1", "run_id": "r"}],
     })  # fmt: skip
     batch = ContactBatch(count=1, results=[analysis])
-    recorder.contact(messages, batch, recorder.masked(messages))  # masked alongside the embedding
+    recorder.contact(messages, batch, masked_texts([m.text for m in messages]))
     recorder.contact(messages, batch)  # masked on the writer thread
     recorder.writer.flush()
     logged = [json.loads(i) for i in recorder.writer.log.frame("ccrisk-complaint")["inputs"]]

@@ -1,6 +1,6 @@
 """The helper that shows CI the servers' errors when an integration test fails."""
 
-from tests.integration.conftest import server_log_errors
+from tests.servers import server_log_errors
 
 LOG = """[11/23/26 15:11:35] INFO     loaded ccrisk-fraud v1 (run
                              a0da9f09)

@@ -1,4 +1,5 @@
-"""Start the real `bentoml serve` (through `ccrisk serve`) on a free loopback port."""
+"""The real `bentoml serve` (through `ccrisk serve`) on a free loopback port, for the integration and
+UI tiers: helpers, and the session fixtures that tests/conftest.py registers."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 
 STARTUP_TIMEOUT_S = 180
 _SERVER_LOGS: list[Path] = []  # every server log of this run, shown in part when a test failed
-_CLIENT_ERRORS = re.compile(r"ValidationError|InvalidArgument|NotFound|PayloadTooLarge")
+_CLIENT_ERRORS = re.compile(r"ValidationError|InvalidArgument|NotFound|PayloadTooLarge|Unprocessable")
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT|\[\d\d/)")  # a new log record (BentoML's or Rich's)
 
 

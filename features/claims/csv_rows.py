@@ -1,0 +1,70 @@
+"""A claims CSV (as a person exports it from a claims system) -> claim dicts for the claim model.
+
+Cells are text; each column is typed by the claim spec: integers and numbers parsed, category
+levels matched as text and returned as the spec writes them, empty cells missing. The spec's
+identifier column becomes `claim_id`; its target column (the label) is dropped. What cannot be
+typed is left as text, so the claim model's validation names the row, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from features.claims.spec import ClaimSpec, ColumnSpec
+
+
+class CsvError(ValueError):
+    """The CSV as a whole cannot be read (no header, unknown columns, ragged rows)."""
+
+
+class CsvTooLong(CsvError):
+    """More claims than one call may score."""
+
+
+def _typed(cell: str, column: ColumnSpec) -> Any:
+    cell = cell.strip()
+    if cell == "":
+        return None
+    if column.is_categorical:
+        strings = column.level_strings() + column.missing_strings()
+        levels = [*column.levels, *column.missing_codes]
+        return levels[strings.index(cell)] if cell in strings else cell
+    try:
+        number = float(cell)
+    except ValueError:
+        return cell
+    if column.type == "integer":
+        return int(number) if number.is_integer() else cell
+    return number
+
+
+def claim_rows(text: str, spec: ClaimSpec, max_rows: int) -> list[dict[str, Any]]:
+    """The CSV's data rows as claim dicts; raises CsvError naming the fix."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip() for h in next(reader, [])]
+    if not any(header):
+        raise CsvError("csv: no header row; the first line must name the columns")
+    known = {*spec.columns, spec.identifier, spec.target} - {None}
+    unknown = [h for h in header if h not in known]
+    if unknown:
+        raise CsvError(f"csv: unknown column(s) {unknown[:5]}: use the columns of claim spec {spec.name!r}")
+    rows: list[dict[str, Any]] = []
+    for number, cells in enumerate(reader, start=1):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            raise CsvError(f"csv: data row {number} has {len(cells)} cells, the header {len(header)}")
+        if len(rows) == max_rows:
+            raise CsvTooLong(f"csv: over {max_rows} claims (serving.max_batch_claims): split the file")
+        claim: dict[str, Any] = {}
+        for name, cell in zip(header, cells, strict=True):
+            if name == spec.identifier:
+                claim["claim_id"] = cell.strip() or None
+            elif name != spec.target:
+                claim[name] = _typed(cell, spec.columns[name])
+        rows.append(claim)
+    if not rows:
+        raise CsvError("csv: a header but no claims; add one row per claim")
+    return rows

@@ -1,0 +1,79 @@
+"""Alert hit rates: what investigators found per model version and risk band.
+
+One computation behind `ccrisk report hit-rate`, champion/challenger comparisons and the claims
+screen's panel (`GET /v1/ui/hit_rate`): served predictions (the prediction log, latest score per
+claim) joined with investigators' latest outcome per claim.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import pandas as pd
+from scipy import stats
+
+from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
+from features.settings import Settings
+
+ALERT_BANDS = ("medium", "high")
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """95 % Wilson interval of k successes in n; NaN when n is 0."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return (float(ci.low), float(ci.high))
+
+
+def hit_rates(preds: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model version, band): scored claims, reviewed, confirmed, hit rate + 95 % CI."""
+    if preds.empty:
+        return pd.DataFrame()
+    latest = preds.dropna(subset=["entity_id"]).drop_duplicates("entity_id", keep="last")
+    joined = latest.merge(
+        feedback[["claim_id", "outcome"]], how="left", left_on="entity_id", right_on="claim_id"
+    )
+    rows = []
+    for (version, band), g in joined.groupby(["model_version", "band"], sort=True):
+        confirmed = int((g["outcome"] == "confirmed_fraud").sum())
+        legit = int((g["outcome"] == "legitimate").sum())
+        lo, hi = wilson(confirmed, len(g))
+        rows.append(
+            {
+                "model_version": version,
+                "band": band,
+                "alert": band in ALERT_BANDS,
+                "scored": len(g),
+                "reviewed": int(g["outcome"].notna().sum()),
+                "confirmed": confirmed,
+                "legitimate": legit,
+                "hit_rate": confirmed / len(g),
+                "ci_low": lo,
+                "ci_high": hi,
+                "hit_rate_reviewed": confirmed / (confirmed + legit) if confirmed + legit else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def hit_rate_table(settings: Settings, model: str, window_s: float | None = None) -> pd.DataFrame:
+    """`hit_rates` over the store's prediction log and feedback (predictions from the last `window_s`)."""
+    since = time.time() - window_s if window_s else None
+    preds = PredictionLog(settings.predictions_path).frame(model, since, with_inputs=False)
+    return hit_rates(preds, ClaimFeedbackStore(settings.feedback_path).latest())
+
+
+def hit_rate_json(table: pd.DataFrame) -> dict[str, Any]:
+    """The table as JSON-safe rows (NaN -> null), with each band's share of the version's claims."""
+    rows = []
+    for row in table.to_dict("records") if not table.empty else []:
+        total = int(table.loc[table["model_version"] == row["model_version"], "scored"].sum())
+        clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+        clean.update(
+            model_version=str(row["model_version"]), share=row["scored"] / total, alert=bool(row["alert"])
+        )
+        rows.append({k: (v.item() if hasattr(v, "item") else v) for k, v in clean.items()})
+    return {"rows": rows}

@@ -1,0 +1,54 @@
+"""GET routes the screens need besides the model endpoints, mounted under /v1/ui (so the gateway
+authorises, rate-limits and audits them like every /v1 call):
+
+- `/v1/ui/session`: who the key belongs to and which screens its role may open (sign-in check);
+- `/v1/ui/hit_rate`: the claims screen's panel, from the same data as `ccrisk report hit-rate`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from features.settings import Settings
+from serving.platform.gateway import CALLER_SCOPE_KEY, allowed
+
+logger = logging.getLogger(__name__)
+
+# The endpoints each screen calls: a role may open a screen when the gateway lets it call them all.
+SCREENS: dict[str, tuple[str, ...]] = {
+    "agent": ("/v1/contact/analyze", "/v1/kb/search", "/v1/kb/feedback"),
+    "claims": ("/v1/claims/score_csv", "/v1/claims/feedback", "/v1/ui/hit_rate"),
+}
+MAX_DAYS = 3650
+
+
+def screens_for(role: str) -> list[str]:
+    return [name for name, paths in SCREENS.items() if all(allowed(role, p) for p in paths)]
+
+
+def ui_api_app(settings: Settings) -> Starlette:
+    fraud_model = settings.model("fraud").registered_name
+
+    async def session(request: Request) -> JSONResponse:
+        caller = request.scope.get(CALLER_SCOPE_KEY)
+        if caller is None:  # only reachable with auth off: the gateway then calls everyone "local" admin
+            return JSONResponse({"name": "local", "role": "admin", "screens": list(SCREENS)})
+        return JSONResponse({"name": caller.name, "role": caller.role, "screens": screens_for(caller.role)})
+
+    async def hit_rate(request: Request) -> JSONResponse:
+        days = request.query_params.get("days", "30")
+        if not days.isdigit() or not 1 <= int(days) <= MAX_DAYS:
+            detail = f"days: send a whole number of days from 1 to {MAX_DAYS}, e.g. ?days=30"
+            return JSONResponse({"detail": detail}, status_code=400)
+        from features.ops.hitrate import hit_rate_json, hit_rate_table
+
+        table = await asyncio.to_thread(hit_rate_table, settings, fraud_model, int(days) * 86400.0)
+        return JSONResponse({"model": fraud_model, "days": int(days), **hit_rate_json(table)})
+
+    return Starlette(routes=[Route("/session", session), Route("/hit_rate", hit_rate)])

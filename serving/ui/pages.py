@@ -1,0 +1,75 @@
+"""ASGI middleware that serves the screens: `/agent`, `/claims` and their files under `/ui/`.
+
+Everything is in this package (no CDN, no build step). Pages carry a strict Content-Security-Policy
+(scripts and styles from this origin only, no inline code, no framing by other sites), so a
+message or article rendered on a screen cannot run as code. The pages hold no secrets: the
+signed-in person's API key lives in the tab's sessionStorage and is sent as a header by the
+page's own script (never a cookie, so no cross-site request can carry it; never in a URL).
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
+from starlette.staticfiles import StaticFiles
+
+logger = logging.getLogger(__name__)
+
+PAGES = {"/agent": "agent.html", "/claims": "claims.html"}
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
+)
+HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+}
+
+
+class Screens:
+    """Answers GET/HEAD for the pages and `/ui/*`; every other call goes on to the service."""
+
+    def __init__(self, app):
+        self.app = app
+        folder = resources.files("serving.ui") / "static"
+        self.folder = str(folder)
+        self.files = StaticFiles(directory=self.folder)
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            return await self.app(scope, receive, send)
+        if path in PAGES or path.rstrip("/") in PAGES:
+            return await self._page(PAGES[path.rstrip("/")], scope, receive, send)
+        if path.startswith("/ui/"):
+            child = {**scope, "path": path[len("/ui") :], "root_path": ""}
+            try:
+                return await self.files(child, receive, _with_headers(send, HEADERS))
+            except HTTPException as exc:  # StaticFiles' 404/405, raised for an exception handler
+                response = JSONResponse({"detail": f"{path}: {exc.detail}"}, status_code=exc.status_code)
+                return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+    async def _page(self, name: str, scope, receive, send) -> None:
+        body = (resources.files("serving.ui") / "static" / name).read_bytes()
+        headers = {**HEADERS, "cache-control": "no-store"}
+        response = Response(
+            body if scope["method"] == "GET" else b"", media_type="text/html", headers=headers
+        )
+        await response(scope, receive, send)
+
+
+def _with_headers(send, extra: dict[str, str]):
+    encoded = [(k.encode(), v.encode()) for k, v in extra.items()]
+
+    async def wrapped(message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), *encoded]}
+        await send(message)
+
+    return wrapped

@@ -1,0 +1,83 @@
+"""Sign-in, roles and errors on the screens; axe-core on every page."""
+
+from __future__ import annotations
+
+import pytest
+
+from features.ops.keys import create_key, revoke_key
+from features.settings import load_settings
+from tests.ui.conftest import PANEL, WIDE
+
+
+@pytest.mark.parametrize(("path", "role"), [("/agent", "claims_system"), ("/claims", "agent_assist")])
+def test_a_wrong_role_sees_the_403_page(screen, api_keys, path, role):
+    tab = screen()
+    tab.sign_in(path, api_keys[role])
+    page = tab.page
+    assert page.is_visible("#denied") and not page.is_visible("#app")
+    assert "403" in page.inner_text("#denied-title")
+    assert f"A {role} key may not use this screen" in page.inner_text("#denied-msg")
+    page.click("#denied-signout")
+    page.wait_for_selector("#signin:not([hidden])")
+
+
+def test_an_unknown_key_is_refused_at_sign_in(screen):
+    tab = screen()
+    tab.sign_in("/agent", "ccrisk_not-a-key")
+    assert tab.page.is_visible("#signin")
+    assert "Sign in again" in tab.page.inner_text("#signin-msg")
+
+
+def test_a_revoked_key_is_sent_back_to_sign_in(screen, trained):
+    keys = load_settings(trained.settings_path).keys_path
+    key = create_key(keys, "ui-revoked", "agent_assist", replace=True)
+    tab = screen()
+    tab.sign_in("/agent", key)
+    page = tab.page
+    assert page.is_visible("#app")
+    revoke_key(keys, "ui-revoked")
+    page.fill("#message", "Where is my card?")
+    page.press("#message", "Enter")
+    page.wait_for_selector("#signin:not([hidden])")
+    assert "not accepted" in page.inner_text("#signin-msg")
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_pages_are_served_with_a_strict_policy(server):
+    for path in ("/agent", "/claims"):
+        answer = server.get(path, headers={"Authorization": ""})
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+        policy = answer.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'self'" in policy
+        assert "unsafe-inline" not in policy
+    assert server.get("/ui/missing.js").status_code == 404
+
+
+def _violations(tab, label: str) -> list[str]:
+    return [f"{label}: {v}" for v in tab.axe()]
+
+
+def test_no_serious_accessibility_violations(screen, api_keys, claims_csv):
+    found: list[str] = []
+    for path, role in (("/agent", "agent_assist"), ("/claims", "claims_system")):
+        for viewport in (WIDE, PANEL):
+            tab = screen(viewport, bypass_csp=True)
+            tab.page.goto(path)
+            tab.page.wait_for_selector("#signin:not([hidden])")
+            found += _violations(tab, f"{path} sign-in {viewport['width']}")
+            tab.sign_in(path, api_keys[role])
+            if path == "/agent":
+                tab.page.fill("#message", "My claim was rejected and nobody explains why. Unacceptable!")
+                tab.page.press("#message", "Enter")
+                tab.page.wait_for_function("() => document.body.dataset.state === 'ready'")
+            else:
+                tab.page.set_input_files("#csv-file", str(claims_csv))
+                tab.page.click("#score-csv")
+                tab.page.wait_for_selector("#claims-table tbody tr")
+                tab.page.locator("#claims-table tbody tr").first.click()
+                tab.page.wait_for_selector("#hit-rate")
+            found += _violations(tab, f"{path} in use {viewport['width']}")
+    denied = screen(WIDE, bypass_csp=True)
+    denied.sign_in("/claims", api_keys["agent_assist"])
+    found += _violations(denied, "/claims 403")
+    assert not found, "\n".join(found)

@@ -1,0 +1,92 @@
+"""The agent-assist screen in a real browser: analyse, feedback stored, history, keyboard."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from features.settings import load_settings
+from tests.ui.conftest import PANEL, WIDE
+
+COMPLAINT = (
+    "This is John Smith, call me on 07700 900123. Third time I'm asking: my new card still hasn't "
+    "arrived and nobody calls back. This is unacceptable, I want to make a formal complaint!"
+)
+QUESTION = "How do I report a stolen car to make a claim?"
+
+
+def analyse(page, text: str) -> None:
+    done = page.evaluate("() => window.ccriskTimings.length")
+    page.fill("#message", text)
+    page.press("#message", "Enter")
+    page.wait_for_function("n => window.ccriskTimings.length > n", arg=done)
+
+
+def test_analyse_shows_masked_phrases_band_intent_and_answers(screen, api_keys):
+    tab = screen()
+    tab.sign_in("/agent", api_keys["agent_assist"])
+    page = tab.page
+    analyse(page, COMPLAINT)
+    masked = page.inner_text("#masked")
+    assert "07700 900123" not in masked and "[PHONE]" in masked, masked
+    assert page.locator("#masked mark").count() >= 1, "no key phrase highlighted in the message"
+    assert page.inner_text("#risk-band").split()[0].lower() in ("low", "medium", "high")
+    assert page.locator("#key-phrases li").count() >= 1
+    assert page.inner_text("#intent").startswith("Intent: ")
+    assert page.inner_text("#topic").startswith("Topic: ")
+    answers = page.locator("ol.answers li")
+    assert answers.count() >= 1 and answers.first.locator("h3").inner_text().strip()
+    # the key: in this tab's sessionStorage only, never in a URL, a cookie or localStorage
+    assert api_keys["agent_assist"] not in page.url
+    assert page.evaluate("localStorage.length") == 0 and page.evaluate("document.cookie") == ""
+    tab.shot("agent-1280")
+    page.set_viewport_size(PANEL)
+    tab.shot("agent-400")
+    page.set_viewport_size(WIDE)
+
+
+def test_feedback_is_stored_and_acknowledged(screen, api_keys, trained):
+    tab = screen()
+    tab.sign_in("/agent", api_keys["agent_assist"])
+    page = tab.page
+    analyse(page, QUESTION)
+    page.press("#message", "Escape")
+    page.keyboard.press("y")  # helpful, from the keyboard, on the first answer
+    page.wait_for_selector("#ack-0:has-text('Saved')")
+    first = int(page.inner_text("#ack-0").rsplit("#", 1)[1].rstrip(")"))
+    if page.locator("ol.answers li").count() > 1:
+        page.keyboard.press("j")
+        page.locator("#answer-1 button", has_text="Not helpful").click()
+        page.wait_for_selector("#ack-1:has-text('Saved: not helpful')")
+    path = load_settings(trained.settings_path).feedback_path
+    with sqlite3.connect(path) as conn:
+        row = conn.execute("SELECT verdict FROM kb_feedback WHERE id = ?", (first,)).fetchone()
+    assert row == ("helpful",)
+    page.locator("#answer-0 button", has_text="Copy").click()
+    page.wait_for_selector("#ack-0:has-text('Copied')")
+    title = page.locator("#answer-0 h3").inner_text().split(". ", 1)[1]
+    assert page.evaluate("navigator.clipboard.readText()").startswith(title)
+
+
+def test_history_reopens_an_earlier_message(screen, api_keys):
+    tab = screen()
+    tab.sign_in("/agent", api_keys["agent_assist"])
+    page = tab.page
+    analyse(page, COMPLAINT)
+    analyse(page, QUESTION)
+    assert "stolen car" in page.inner_text("#masked")
+    page.click("#history-1")
+    assert "[PHONE]" in page.inner_text("#masked")
+    stored = page.evaluate("Object.values(sessionStorage).join(' ')")
+    assert "07700 900123" not in stored, "raw personal data kept in the browser"
+    page.click("#signout")
+    page.wait_for_selector("#signin:not([hidden])")
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_a_message_handed_over_by_the_phone_system_is_analysed(screen, api_keys):
+    tab = screen()
+    tab.sign_in("/agent", api_keys["agent_assist"])
+    page = tab.page
+    page.evaluate("text => window.postMessage({type: 'ccrisk.message', text}, location.origin)", QUESTION)
+    page.wait_for_function("() => window.ccriskTimings.length === 1")
+    assert page.input_value("#message") == QUESTION
