@@ -48,6 +48,9 @@ ClaimsCsv = Annotated[
     str,
     Field(min_length=1, max_length=_SETTINGS.security.max_body_bytes, description="CSV text, header first"),
 ]
+FirstRow = Annotated[
+    int, Field(ge=1, description="the first data row's number in errors (a file sent in parts)")
+]
 ClaimsBatchInput = claims_batch_input(Claim, BatchDecoder(_SPEC), _SETTINGS.serving.max_batch_claims)
 
 
@@ -125,18 +128,20 @@ class CCRisk:
         return Response(self._score(claims, explain).to_json(), media_type="application/json")
 
     @bentoml.api(route="/v1/claims/score_csv")
-    def claims_score_csv(self, csv: ClaimsCsv, explain: Explain = "all") -> BatchScore:
+    def claims_score_csv(
+        self, csv: ClaimsCsv, explain: Explain = "all", first_row: FirstRow = 1
+    ) -> BatchScore:
         """A claims CSV as exported from a claims system (the claims screen's upload), scored as
         /v1/claims/score_batch would: one column per claim field, the spec's identifier column
         as `claim_id`, its label column ignored. Every claim is explained unless told otherwise."""
         try:
-            rows = claim_rows(csv, _SPEC, _SETTINGS.serving.max_batch_claims)
+            rows = claim_rows(csv, _SPEC, _SETTINGS.serving.max_batch_claims, first_row)
         except CsvTooLong as exc:
             raise PayloadTooLarge(str(exc)) from exc
         except CsvError as exc:
             raise Unprocessable(str(exc)) from exc
         claims, problems = [], []
-        for number, row in enumerate(rows, start=1):
+        for number, row in enumerate(rows, start=first_row):
             try:
                 claims.append(Claim.model_validate(row))
             except ValidationError as exc:

@@ -40,8 +40,9 @@ def _typed(cell: str, column: ColumnSpec) -> Any:
     return number
 
 
-def claim_rows(text: str, spec: ClaimSpec, max_rows: int) -> list[dict[str, Any]]:
-    """The CSV's data rows as claim dicts; raises CsvError naming the fix."""
+def claim_rows(text: str, spec: ClaimSpec, max_rows: int, first_row: int = 1) -> list[dict[str, Any]]:
+    """The CSV's data rows as claim dicts; raises CsvError naming the fix. Errors number the data
+    rows from `first_row` (a file sent in parts names rows as they are in the whole file)."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip() for h in next(reader, [])]
     if not any(header):
@@ -51,7 +52,7 @@ def claim_rows(text: str, spec: ClaimSpec, max_rows: int) -> list[dict[str, Any]
     if unknown:
         raise CsvError(f"csv: unknown column(s) {unknown[:5]}: use the columns of claim spec {spec.name!r}")
     rows: list[dict[str, Any]] = []
-    for number, cells in enumerate(reader, start=1):
+    for number, cells in enumerate(reader, start=first_row):
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):

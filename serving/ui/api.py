@@ -34,12 +34,14 @@ def screens_for(role: str) -> list[str]:
 
 def ui_api_app(settings: Settings) -> Starlette:
     fraud_model = settings.model("fraud").registered_name
+    limits = {"max_batch_claims": settings.serving.max_batch_claims}  # the claims screen sends files in parts
 
     async def session(request: Request) -> JSONResponse:
-        caller = request.scope.get(CALLER_SCOPE_KEY)
-        if caller is None:  # only reachable with auth off: the gateway then calls everyone "local" admin
-            return JSONResponse({"name": "local", "role": "admin", "screens": list(SCREENS)})
-        return JSONResponse({"name": caller.name, "role": caller.role, "screens": screens_for(caller.role)})
+        caller = request.scope.get(CALLER_SCOPE_KEY)  # set by the gateway (with auth off: "local" admin)
+        if caller is None:
+            return JSONResponse({"detail": "no authorised caller: the gateway must run in front"}, 401)
+        screens = screens_for(caller.role)
+        return JSONResponse({"name": caller.name, "role": caller.role, "screens": screens, "limits": limits})
 
     async def hit_rate(request: Request) -> JSONResponse:
         days = request.query_params.get("days", "30")

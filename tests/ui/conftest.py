@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MAX_BATCH, ROOT, SAMPLE_CLAIMS
+from tests.conftest import ROOT
 from tests.ui.browser import CHROMIUM, MISSING, launch
 
 AXE = ROOT / "tests" / "ui" / "node_modules" / "axe-core" / "axe.min.js"
@@ -32,15 +32,6 @@ def browser() -> Iterator:
         launched = launch(p)
         yield launched
         launched.close()
-
-
-@pytest.fixture(scope="session")
-def claims_csv(tmp_path_factory) -> Path:
-    """The sample claims CSV cut to the test server's serving.max_batch_claims rows."""
-    path = tmp_path_factory.mktemp("ui") / "claims.csv"
-    lines = SAMPLE_CLAIMS.read_text().splitlines()
-    path.write_text("\n".join(lines[: MAX_BATCH + 1]) + "\n")
-    return path
 
 
 class Screen:

@@ -6,6 +6,7 @@ import pytest
 
 from features.ops.keys import create_key, revoke_key
 from features.settings import load_settings
+from tests.conftest import SAMPLE_CLAIMS
 from tests.ui.conftest import PANEL, WIDE
 
 
@@ -53,11 +54,36 @@ def test_pages_are_served_with_a_strict_policy(server):
     assert server.get("/ui/missing.js").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("status", "headers", "words"),
+    [
+        (413, {}, "Too much at once. request body over 1 bytes: split the batch"),
+        (429, {"retry-after": "7"}, "Wait 7 seconds, then retry"),
+        (503, {}, "The models are loading"),
+        (500, {}, "Quote request id r-1 to your administrator"),
+    ],
+)
+def test_errors_are_said_in_words(screen, api_keys, status, headers, words):
+    """Answers the server rarely gives on demand, played by the browser in its place."""
+    tab = screen()
+    tab.sign_in("/agent", api_keys["agent_assist"])
+    problem = {"status": status, "detail": "request body over 1 bytes: split the batch", "request_id": "r-1"}
+    tab.page.route(
+        "**/v1/contact/analyze",
+        lambda route: route.fulfill(status=status, headers=headers, json=problem),
+    )
+    tab.page.fill("#message", "Where is my card?")
+    tab.page.press("#message", "Enter")
+    tab.page.wait_for_selector("#notice:not([hidden])")
+    assert words in tab.page.inner_text("#notice")
+    assert tab.page.is_visible("#app"), "only a 401 signs the person out"
+
+
 def _violations(tab, label: str) -> list[str]:
     return [f"{label}: {v}" for v in tab.axe()]
 
 
-def test_no_serious_accessibility_violations(screen, api_keys, claims_csv):
+def test_no_serious_accessibility_violations(screen, api_keys):
     found: list[str] = []
     for path, role in (("/agent", "agent_assist"), ("/claims", "claims_system")):
         for viewport in (WIDE, PANEL):
@@ -71,7 +97,7 @@ def test_no_serious_accessibility_violations(screen, api_keys, claims_csv):
                 tab.page.press("#message", "Enter")
                 tab.page.wait_for_function("() => document.body.dataset.state === 'ready'")
             else:
-                tab.page.set_input_files("#csv-file", str(claims_csv))
+                tab.page.set_input_files("#csv-file", str(SAMPLE_CLAIMS))
                 tab.page.click("#score-csv")
                 tab.page.wait_for_selector("#claims-table tbody tr")
                 tab.page.locator("#claims-table tbody tr").first.click()

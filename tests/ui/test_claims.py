@@ -7,20 +7,21 @@ import json
 from tests.conftest import MAX_BATCH, SAMPLE_CLAIMS
 from tests.ui.conftest import PANEL, WIDE
 
+ROWS = len(SAMPLE_CLAIMS.read_text().strip().splitlines()) - 1
 
-def upload(page, path) -> None:
+
+def upload(page, path=SAMPLE_CLAIMS, rows: int = ROWS) -> None:
+    """The file through the screen: over this server's serving.max_batch_claims, it goes in parts."""
     page.set_input_files("#csv-file", str(path))
     page.click("#score-csv")
-    page.wait_for_function(
-        "n => document.querySelectorAll('#claims-table tbody tr').length === n", arg=MAX_BATCH
-    )
+    page.wait_for_function("n => document.querySelectorAll('#claims-table tbody tr').length === n", arg=rows)
 
 
-def test_upload_sorts_claims_with_reasons(screen, api_keys, claims_csv):
+def test_upload_sorts_claims_with_reasons(screen, api_keys):
     tab = screen()
     tab.sign_in("/claims", api_keys["claims_system"])
     page = tab.page
-    upload(page, claims_csv)
+    upload(page)
     cells = page.eval_on_selector_all(
         "#claims-table tbody tr td:nth-child(3)", "tds => tds.map(td => parseFloat(td.textContent))"
     )
@@ -44,11 +45,11 @@ def panel_count(page, band: str, column: str) -> int:
     return int(page.inner_text(f"#hit-rate tr[data-band={band}] td.{column}"))
 
 
-def test_outcome_changes_the_hit_rate_panel(screen, api_keys, claims_csv):
+def test_outcome_changes_the_hit_rate_panel(screen, api_keys):
     tab = screen()
     tab.sign_in("/claims", api_keys["claims_system"])
     page = tab.page
-    upload(page, claims_csv)
+    upload(page)
     row = page.locator("#claims-table tbody tr").first
     band = row.locator("td:nth-child(4)").inner_text().strip().lower()
     row.click()
@@ -84,11 +85,17 @@ def test_one_pasted_claim_and_a_bad_one(screen, api_keys, spec):
     page.wait_for_selector("#notice:has-text('not valid JSON')")
 
 
-def test_a_file_over_the_batch_limit_says_what_to_do(screen, api_keys):
+def test_a_bad_cell_is_named_by_its_row_in_the_whole_file(screen, api_keys, tmp_path):
+    lines = SAMPLE_CLAIMS.read_text().splitlines()[: MAX_BATCH + 21]  # two parts on this server
+    header = lines[0].split(",")
+    cells = lines[MAX_BATCH + 10].split(",")  # data row MAX_BATCH + 10, in the second part
+    cells[header.index("Age")] = "forty"
+    lines[MAX_BATCH + 10] = ",".join(cells)
+    path = tmp_path / "claims.csv"
+    path.write_text("\n".join(lines) + "\n")
     tab = screen()
     tab.sign_in("/claims", api_keys["claims_system"])
-    page = tab.page
-    page.set_input_files("#csv-file", str(SAMPLE_CLAIMS))  # 1,500 claims; this server takes 80 a call
-    page.click("#score-csv")
-    page.wait_for_selector("#notice:has-text('Too much at once')")
-    assert f"over {MAX_BATCH} claims" in page.inner_text("#notice")
+    tab.page.set_input_files("#csv-file", str(path))
+    tab.page.click("#score-csv")
+    tab.page.wait_for_selector("#notice:has-text('Please fix the input')")
+    assert f"row {MAX_BATCH + 10} Age" in tab.page.inner_text("#notice")

@@ -53,3 +53,8 @@ def test_a_file_that_cannot_be_read_names_the_fix(spec, text, words):
 def test_more_claims_than_one_call_may_score(spec):
     with pytest.raises(CsvTooLong, match="over 2 claims"):
         claim_rows("Age\n1\n2\n3\n", spec, 2)
+
+
+def test_errors_number_rows_as_in_the_whole_file(spec):
+    with pytest.raises(CsvError, match="data row 82 has 1 cells"):
+        claim_rows("Age,Fault\n40,Policy Holder\n41\n", spec, 10, first_row=81)
