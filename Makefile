@@ -15,9 +15,13 @@ export BENTOML_DO_NOT_TRACK=true
 export DO_NOT_TRACK=true
 export BENTOML_HOME=$(CURDIR)/.ccrisk/bentoml
 
-.PHONY: install run serve train-sample test test-all test-ui lint format bench bench-quick mlflow-ui clean
+.PHONY: install browser run serve train-sample test test-all test-ui lint format bench bench-quick mlflow-ui clean
 
-install: $(STAMP) $(AXE) $(CHROMIUM)
+install: $(STAMP)
+
+# What the browser tier (tests/ui) and `make bench` need besides Python: Debian's Chromium, driven
+# by Playwright, and axe-core from npm (pinned in tests/ui/package-lock.json), injected by the tests.
+browser: $(AXE) $(CHROMIUM)
 
 # torch goes in first (the CPU wheel), then everything else under the lock file.
 $(STAMP): pyproject.toml constraints.txt
@@ -27,8 +31,6 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-# The browser tier (tests/ui) and `make bench` drive Debian's Chromium with Playwright, and inject
-# axe-core from npm (pinned in tests/ui/package-lock.json).
 $(AXE): tests/ui/package.json tests/ui/package-lock.json
 	npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error
 	touch $(AXE)
@@ -52,14 +54,14 @@ train-sample: install
 	for task in complaint complaint_topic intent; do $(CCRISK) train text --task $$task --sample || exit 1; done
 	$(CCRISK) train kb
 
-test: install
+test: install browser
 	$(PY) -m pytest -m "not slow" -q
 
-test-all: install
+test-all: install browser
 	$(PY) -m pytest -q
 
 # The screens in a real browser alone (they also run in `make test`).
-test-ui: install
+test-ui: install browser
 	$(PY) -m pytest -m ui -q
 
 lint: install
@@ -72,10 +74,10 @@ format: install
 
 # Benchmarks (not part of the installed package) write JSON under benchmarks/results/ and
 # regenerate docs/performance.md and the README's results table; ARGS="--only fraud" for one family.
-bench: install
+bench: install browser
 	$(PY) -m benchmarks $(ARGS)
 
-bench-quick: install
+bench-quick: install browser
 	$(PY) -m benchmarks --quick $(ARGS)
 
 # The MLflow UI on this project's own tracking store (a bare `mlflow ui` opens an empty one).

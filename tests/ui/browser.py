@@ -11,7 +11,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
     "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-MISSING = "Chromium is not installed: `make install` installs Debian's chromium package"
+MISSING = "Chromium is not installed: `make browser` installs Debian's chromium package"
 
 
 def launch(playwright):

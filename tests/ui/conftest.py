@@ -60,7 +60,7 @@ class Screen:
     def axe(self) -> list[dict]:
         """Critical and serious axe-core violations on the page as it is now."""
         if not AXE.exists():
-            pytest.fail(f"{AXE} is missing: `make install` runs npm ci --prefix tests/ui")
+            pytest.fail(f"{AXE} is missing: `make browser` runs npm ci --prefix tests/ui")
         self.page.add_script_tag(path=str(AXE))
         found = self.page.evaluate("async () => (await axe.run(document)).violations")
         return [
