@@ -1,4 +1,5 @@
-"""ASGI middleware that serves the screens: `/agent`, `/claims` and their files under `/ui/`.
+"""ASGI middleware that serves the screens: `/agent`, `/claims` (built from `templates/`) and their
+scripts and stylesheet under `/ui/` (`static/`).
 
 Everything is in this package (no CDN, no build step). Pages carry a strict Content-Security-Policy
 (scripts and styles from this origin only, no inline code, no framing by other sites), so a
@@ -10,7 +11,9 @@ page's own script (never a cookie, so no cross-site request can carry it; never 
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from importlib import resources
+from string import Template
 
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
@@ -18,7 +21,8 @@ from starlette.staticfiles import StaticFiles
 
 logger = logging.getLogger(__name__)
 
-PAGES = {"/agent": "agent.html", "/claims": "claims.html"}
+PAGES = {"/agent": "agent", "/claims": "claims"}  # path -> template (templates/NAME.html) and script
+TITLES = {"agent": "Agent assist", "claims": "Claims review"}
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
@@ -56,12 +60,22 @@ class Screens:
         return await self.app(scope, receive, send)
 
     async def _page(self, name: str, scope, receive, send) -> None:
-        body = (resources.files("serving.ui") / "static" / name).read_bytes()
+        body = page(name)
         headers = {**HEADERS, "cache-control": "no-store"}
         response = Response(
             body if scope["method"] == "GET" else b"", media_type="text/html", headers=headers
         )
         await response(scope, receive, send)
+
+
+@lru_cache(maxsize=len(TITLES))
+def page(name: str) -> bytes:
+    """A screen's HTML: the shared shell (header, sign-in, 403 panel) around its own part."""
+    folder = resources.files("serving.ui") / "templates"
+    current = {f"{n}_current": ' aria-current="page"' if n == name else "" for n in TITLES}
+    app = (folder / f"{name}.html").read_text()
+    shell = Template((folder / "shell.html").read_text())
+    return shell.substitute(title=TITLES[name], name=name, app=app, **current).encode()
 
 
 def _with_headers(send, extra: dict[str, str]):
