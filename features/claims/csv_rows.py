@@ -43,7 +43,13 @@ def _typed(cell: str, column: ColumnSpec) -> Any:
 def claim_rows(text: str, spec: ClaimSpec, max_rows: int, first_row: int = 1) -> list[dict[str, Any]]:
     """The CSV's data rows as claim dicts; raises CsvError naming the fix. Errors number the data
     rows from `first_row` (a file sent in parts names rows as they are in the whole file)."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        return _rows(csv.reader(io.StringIO(text.lstrip("\ufeff"))), spec, max_rows, first_row)
+    except csv.Error as exc:  # e.g. a line break inside an unquoted cell
+        raise CsvError(f"csv: not readable as CSV ({exc}); export the file again as CSV") from exc
+
+
+def _rows(reader, spec: ClaimSpec, max_rows: int, first_row: int) -> list[dict[str, Any]]:
     header = [h.strip() for h in next(reader, [])]
     if not any(header):
         raise CsvError("csv: no header row; the first line must name the columns")

@@ -22,7 +22,9 @@ def pytest_collection_modifyitems(items) -> None:
             item.add_marker(pytest.mark.ui)
 
 
-@pytest.fixture(scope="session")
+# Per module: Playwright's sync API runs an event loop on this thread while it is started, and
+# later tests that call asyncio.run() need none running.
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
     if not CHROMIUM.exists():
         pytest.fail(MISSING)

@@ -77,7 +77,9 @@ def test_history_reopens_an_earlier_message(screen, api_keys):
     page.click("#history-1")
     assert "[PHONE]" in page.inner_text("#masked")
     stored = page.evaluate("Object.values(sessionStorage).join(' ')")
-    assert "07700 900123" not in stored, "raw personal data kept in the browser"
+    for secret in ("07700 900123", "John Smith"):
+        assert secret not in stored, f"raw personal data kept in the browser: {secret}"
+        assert secret not in page.inner_text("#app")
     page.click("#signout")
     page.wait_for_selector("#signin:not([hidden])")
     assert page.evaluate("sessionStorage.length") == 0

@@ -43,6 +43,7 @@ def test_cells_that_cannot_be_typed_stay_text_for_validation_to_name(spec):
         ("Age,Colour\n1,red\n", "unknown column(s) ['Colour']"),
         ("Age\n\n", "a header but no claims"),
         ("Age,Fault\n1\n", "data row 1 has 1 cells, the header 2"),
+        ("Age\n4\r0\n", "not readable as CSV"),
     ],
 )
 def test_a_file_that_cannot_be_read_names_the_fix(spec, text, words):

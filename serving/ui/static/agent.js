@@ -103,6 +103,14 @@ async function copy(answer, ack) {
   }
 }
 
+// Key phrases as they occur in the masked message: one that held personal data was masked there,
+// so it is neither shown nor kept in the tab's history.
+function maskedPhrases(analysis) {
+  const text = (analysis.masked_text || "").toLowerCase();
+  const phrases = analysis.complaint.key_phrases.filter((k) => text.includes(k.text.toLowerCase()));
+  return { ...analysis, complaint: { ...analysis.complaint, key_phrases: phrases } };
+}
+
 function render(entry) {
   state.current = entry;
   state.selected = 0;
@@ -138,7 +146,7 @@ async function analyse() {
       api("POST", "/v1/contact/analyze", { text, key_phrases: "all" }),
       api("POST", "/v1/kb/search", { query: text.slice(0, MAX_QUERY_CHARS), top_k: TOP_K }),
     ]);
-    const entry = { at: Date.now(), analysis, search };
+    const entry = { at: Date.now(), analysis: maskedPhrases(analysis), search };
     render(entry);
     sessionStorage.setItem(HISTORY_KEY, JSON.stringify([entry, ...history()].slice(0, HISTORY_MAX)));
     renderHistory();
