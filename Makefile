@@ -40,10 +40,12 @@ $(CHROMIUM):
 	  || { echo "install Debian's chromium package (as root: apt-get install chromium)"; exit 1; }
 
 # Trains on data_samples/ when the registry has no champion, prints a fresh admin key named
-# "demo" (the README's curl examples read it from $$CCRISK_KEY), then serves on 127.0.0.1:$(PORT).
+# "demo" (it opens both screens; the README's curl examples read it from $$CCRISK_KEY), then serves
+# on 127.0.0.1:$(PORT).
 run: install
 	$(CCRISK) ensure-champion
 	$(CCRISK) keys create --role admin --name demo --replace
+	@echo "Screens: http://127.0.0.1:$(PORT)/agent and http://127.0.0.1:$(PORT)/claims (sign in with this key); API docs: http://127.0.0.1:$(PORT)/"
 	$(CCRISK) serve --port $(PORT)
 
 serve: install
