@@ -108,7 +108,6 @@ def markdown_lines(report: dict) -> list[str]:
     if not screens:
         return []
     lines = [
-        "",
         f"Screens in a real browser ({screens['browser']}, {screens['models']} models), each page timing "
         "itself with performance.now():",
         "",
@@ -121,4 +120,4 @@ def markdown_lines(report: dict) -> list[str]:
     ):
         f = screens[name]
         lines.append(f"| {label} | {f['runs']} | {f['p50_ms']} | {f['p95_ms']} | {f['max_ms']} |")
-    return lines
+    return [*lines, ""]
