@@ -8,13 +8,14 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 logger = logging.getLogger(__name__)
 SETTINGS_ENV = "CCRISK_SETTINGS"  # path to another mlflow.yaml
+ORIGIN = r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$"  # a web origin: scheme, host, optional port
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
@@ -114,6 +115,11 @@ class ServingSettings(BaseModel):
         False,
         description="BentoML's access log (a line per request on the server's output); the audit "
         "trail records every /v1 call (caller, endpoint, status, latency) either way",
+    )
+    ui_message_origins: list[Annotated[str, StringConstraints(pattern=ORIGIN)]] = Field(
+        default_factory=list,
+        description="origins (scheme://host[:port]) of phone systems that may frame /agent and hand "
+        "it a message with postMessage; the service's own origin always may",
     )
 
 

@@ -258,6 +258,6 @@ class CCRisk:
 
 
 CCRisk.add_asgi_middleware(Gateway, settings=_SETTINGS)
-CCRisk.add_asgi_middleware(Screens)
+CCRisk.add_asgi_middleware(Screens, settings=_SETTINGS)
 CCRisk.mount_asgi_app(monitoring_app(_SETTINGS), path="/v1/admin")
 CCRisk.mount_asgi_app(ui_api_app(_SETTINGS), path="/v1/ui")

@@ -88,6 +88,9 @@ class TrainedStore:
 
 
 MAX_BATCH = 80  # above serving.domain.records.BLOCK_MIN: a full batch is logged as one block
+# A phone system that may frame /agent and hand it a message (tests/ui: the browser serves its page).
+# On localhost, a secure context: Chromium lets such a page frame a loopback service once permitted.
+PHONE_ORIGIN = "http://localhost:7999"
 MAX_TEXTS = 10  # with 20,000 characters each: the default serving.max_batch_chars
 # The fuzzer sends many calls with bad credentials from one address: more than a caller would.
 FUZZ_SECURITY = {"anonymous_per_minute": 100_000}
@@ -112,7 +115,12 @@ def trained(tmp_path_factory) -> TrainedStore:
     rules = folder / "rules.yaml"
     shutil.copy(default_rules_path("vehicle_claims"), rules)
     settings_path = write_settings(
-        folder, FUZZ_SECURITY, rules_file=str(rules), max_batch_claims=MAX_BATCH, max_batch_texts=MAX_TEXTS
+        folder,
+        FUZZ_SECURITY,
+        rules_file=str(rules),
+        max_batch_claims=MAX_BATCH,
+        max_batch_texts=MAX_TEXTS,
+        ui_message_origins=[PHONE_ORIGIN],
     )
     store = TrainedStore(folder, settings_path, rules, None)
     os.environ.update(

@@ -1,7 +1,8 @@
 """GET routes the screens need besides the model endpoints, mounted under /v1/ui (so the gateway
 authorises, rate-limits and audits them like every /v1 call):
 
-- `/v1/ui/session`: who the key belongs to and which screens its role may open (sign-in check);
+- `/v1/ui/session`: who the key belongs to, which screens its role may open (sign-in check), and
+  what the screens need to know (the claims batch limit, the origins that may hand /agent a message);
 - `/v1/ui/hit_rate`: the claims screen's panel, from the same data as `ccrisk report hit-rate`.
 """
 
@@ -35,13 +36,15 @@ def screens_for(role: str) -> list[str]:
 def ui_api_app(settings: Settings) -> Starlette:
     fraud_model = settings.model("fraud").registered_name
     limits = {"max_batch_claims": settings.serving.max_batch_claims}  # the claims screen sends files in parts
+    origins = settings.serving.ui_message_origins  # /agent takes postMessage hand-overs from these too
 
     async def session(request: Request) -> JSONResponse:
         caller = request.scope.get(CALLER_SCOPE_KEY)  # set by the gateway (with auth off: "local" admin)
         if caller is None:
             return JSONResponse({"detail": "no authorised caller: the gateway must run in front"}, 401)
         screens = screens_for(caller.role)
-        return JSONResponse({"name": caller.name, "role": caller.role, "screens": screens, "limits": limits})
+        who = {"name": caller.name, "role": caller.role, "screens": screens}
+        return JSONResponse({**who, "limits": limits, "message_origins": origins})
 
     async def hit_rate(request: Request) -> JSONResponse:
         days = request.query_params.get("days", "30")

@@ -19,30 +19,34 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from features.settings import Settings
+
 logger = logging.getLogger(__name__)
 
 PAGES = {"/agent": "agent", "/claims": "claims"}  # path -> template (templates/NAME.html) and script
 TITLES = {"agent": "Agent assist", "claims": "Claims review"}
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
+    "form-action 'self'; frame-ancestors 'self'{framers}; base-uri 'none'"
 )
-HEADERS = {
-    "content-security-policy": CSP,
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "cross-origin-opener-policy": "same-origin",
-}
+
+
+def security_headers(framers: list[str]) -> dict[str, str]:
+    """The pages' headers; `framers`: other origins that may frame them (serving.ui_message_origins)."""
+    return {
+        "content-security-policy": CSP.format(framers="".join(f" {o}" for o in framers)),
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+    }
 
 
 class Screens:
     """Answers GET/HEAD for the pages and `/ui/*`; every other call goes on to the service."""
 
-    def __init__(self, app):
+    def __init__(self, app, settings: Settings):
         self.app = app
-        folder = resources.files("serving.ui") / "static"
-        self.folder = str(folder)
-        self.files = StaticFiles(directory=self.folder)
+        self.headers = security_headers(settings.serving.ui_message_origins)
+        self.files = StaticFiles(directory=str(resources.files("serving.ui") / "static"))
 
     async def __call__(self, scope, receive, send) -> None:
         path = scope.get("path", "")
@@ -53,7 +57,7 @@ class Screens:
         if path.startswith("/ui/"):
             child = {**scope, "path": path[len("/ui") :], "root_path": ""}
             try:
-                return await self.files(child, receive, _with_headers(send, HEADERS))
+                return await self.files(child, receive, _with_headers(send, self.headers))
             except HTTPException as exc:  # StaticFiles' 404/405, raised for an exception handler
                 response = JSONResponse({"detail": f"{path}: {exc.detail}"}, status_code=exc.status_code)
                 return await response(scope, receive, send)
@@ -61,7 +65,7 @@ class Screens:
 
     async def _page(self, name: str, scope, receive, send) -> None:
         body = page(name)
-        headers = {**HEADERS, "cache-control": "no-store"}
+        headers = {**self.headers, "cache-control": "no-store"}
         response = Response(
             body if scope["method"] == "GET" else b"", media_type="text/html", headers=headers
         )

@@ -42,7 +42,8 @@ class Screen:
     def __init__(self, browser, base_url: str, viewport: dict, bypass_csp: bool = False):
         # bypass_csp only where the test injects axe-core: the pages' policy refuses injected scripts
         self.context = browser.new_context(base_url=base_url, viewport=viewport, bypass_csp=bypass_csp)
-        self.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        # local-network-access: a phone system's site framing the screen on loopback (Chromium asks)
+        self.context.grant_permissions(["clipboard-read", "clipboard-write", "local-network-access"])
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))

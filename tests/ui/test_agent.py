@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from features.settings import load_settings
+from tests.conftest import PHONE_ORIGIN
 from tests.ui.conftest import PANEL, WIDE
 
 COMPLAINT = (
@@ -92,3 +93,53 @@ def test_a_message_handed_over_by_the_phone_system_is_analysed(screen, api_keys)
     page.evaluate("text => window.postMessage({type: 'ccrisk.message', text}, location.origin)", QUESTION)
     page.wait_for_function("() => window.ccriskTimings.length === 1")
     assert page.input_value("#message") == QUESTION
+
+
+def _serve(page, origin: str, html: str) -> None:
+    """A page at `origin` (another site) without a server: the browser is handed its HTML."""
+    page.route(f"{origin}/**", lambda route: route.fulfill(content_type="text/html", body=html))
+
+
+def test_a_phone_system_allowed_in_the_settings_frames_the_screen_and_hands_a_message_over(
+    screen, api_keys, server
+):
+    base = str(server.base_url).rstrip("/")
+    page = screen().page
+    _serve(
+        page, PHONE_ORIGIN, f'<iframe id="agent" title="agent" src="{base}/agent" width="400" height="700">'
+    )
+    page.goto(f"{PHONE_ORIGIN}/")
+    frame = page.frame_locator("#agent")
+    frame.locator("#key").fill(api_keys["agent_assist"])
+    frame.locator("#key").press("Enter")
+    frame.locator("#app:not([hidden])").wait_for()
+    page.evaluate(
+        "([text, to]) => document.getElementById('agent').contentWindow"
+        ".postMessage({type: 'ccrisk.message', text}, to)",
+        [QUESTION, base],
+    )
+    frame.locator("ol.answers li").first.wait_for()
+    assert frame.locator("#message").input_value() == QUESTION
+
+
+def test_a_message_from_any_other_site_is_ignored(screen, api_keys, server):
+    base = str(server.base_url).rstrip("/")
+    page = screen().page
+    _serve(page, "http://elsewhere.test", "<p>another site</p>")
+    page.goto("http://elsewhere.test/")
+    with page.expect_popup() as opened:
+        page.evaluate("url => { window.agent = window.open(url) }", f"{base}/agent")
+    agent = opened.value
+    agent.fill("#key", api_keys["agent_assist"])
+    agent.press("#key", "Enter")
+    agent.wait_for_selector("#app:not([hidden])")
+    page.evaluate(
+        "to => window.agent.postMessage({type: 'ccrisk.message', text: 'from elsewhere'}, to)", base
+    )
+    # then one from the screen's own origin, delivered after it: had the first been taken, two
+    # analyses would run, and the count would reach 2 once the network is quiet
+    agent.evaluate("() => window.postMessage({type: 'ccrisk.message', text: 'own origin'}, location.origin)")
+    agent.wait_for_function("() => window.ccriskTimings.length === 1")
+    agent.wait_for_load_state("networkidle")
+    assert agent.evaluate("() => window.ccriskTimings.length") == 1
+    assert agent.input_value("#message") == "own origin"

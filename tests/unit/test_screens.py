@@ -10,8 +10,12 @@ import pandas as pd
 import pytest
 
 from features.ops.hitrate import hit_rate_json
+from features.settings import load_settings
 from serving.ui.api import screens_for
 from serving.ui.pages import Screens
+
+SETTINGS = load_settings().model_copy(deep=True)
+SETTINGS.serving.ui_message_origins = ["https://phone.test:8443"]
 
 
 def call(path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes, list[str]]:
@@ -44,7 +48,7 @@ def call(path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes, li
         "query_string": b"",
         "root_path": "",
     }
-    asyncio.run(Screens(app)(scope, receive, send))
+    asyncio.run(Screens(app, SETTINGS)(scope, receive, send))
     start = sent[0]
     headers = {k.decode(): v.decode() for k, v in start.get("headers", [])}
     body = b"".join(m.get("body", b"") for m in sent[1:])
@@ -57,7 +61,8 @@ def test_pages_are_served_with_a_strict_policy(path):
     assert status == 200 and headers["content-type"].startswith("text/html") and not passed
     assert b'<script type="module" src="/ui/' in body and b"<script>" not in body  # no inline code
     policy = headers["content-security-policy"]
-    assert "script-src 'self'" in policy and "unsafe" not in policy and "frame-ancestors 'self'" in policy
+    assert "script-src 'self'" in policy and "unsafe" not in policy
+    assert "frame-ancestors 'self' https://phone.test:8443;" in policy, "only the phone system may frame it"
     assert headers["cache-control"] == "no-store" and headers["x-content-type-options"] == "nosniff"
 
 

@@ -1,12 +1,12 @@
 // Agent assist: one customer message -> complaint risk with its key phrases, topic, intent and
 // the best knowledge answers; the agent marks answers helpful or not.
-import { api, bandBadge, el, marked, notify, pct, start } from "/ui/common.js";
+import { api, bandBadge, el, marked, notify, pct, start, tabStore } from "/ui/common.js";
 
 const HISTORY_KEY = "ccrisk.agent.history"; // masked messages and their results only, this tab only
 const HISTORY_MAX = 10;
 const MAX_QUERY_CHARS = 2000;
 const TOP_K = 3;
-const state = { current: null, selected: 0 };
+const state = { current: null, selected: 0, origins: [] };
 window.ccriskTimings = []; // ms from Enter to every panel filled (make bench reads them)
 
 const $ = (id) => document.getElementById(id);
@@ -123,7 +123,7 @@ function render(entry) {
 }
 
 function history() {
-  try { return JSON.parse(sessionStorage.getItem(HISTORY_KEY) || "[]"); } catch { return []; }
+  try { return JSON.parse(tabStore.getItem(HISTORY_KEY) || "[]"); } catch { return []; }
 }
 
 function renderHistory() {
@@ -148,7 +148,7 @@ async function analyse() {
     ]);
     const entry = { at: Date.now(), analysis: maskedPhrases(analysis), search };
     render(entry);
-    sessionStorage.setItem(HISTORY_KEY, JSON.stringify([entry, ...history()].slice(0, HISTORY_MAX)));
+    tabStore.setItem(HISTORY_KEY, JSON.stringify([entry, ...history()].slice(0, HISTORY_MAX)));
     renderHistory();
     window.ccriskTimings.push(performance.now() - started);
     document.body.dataset.state = "ready";
@@ -187,7 +187,8 @@ function shortcut(event) {
   }
 }
 
-function ready() {
+function ready(session) {
+  state.origins = session.message_origins;
   renderHistory();
   if (state.wired) return; // signed in again in the same tab
   state.wired = true;
@@ -197,9 +198,11 @@ function ready() {
     if (event.key === "Escape") { $("message").blur(); select(state.selected); }
   });
   document.addEventListener("keydown", shortcut);
-  // A phone system on this origin can hand over a message: postMessage({type: "ccrisk.message", text}).
+  // A phone system can hand over a message: postMessage({type: "ccrisk.message", text}), from this
+  // origin or one in serving.ui_message_origins (which may also frame this page).
   window.addEventListener("message", (event) => {
-    if (event.origin !== location.origin || !event.data || event.data.type !== "ccrisk.message") return;
+    const trusted = event.origin === location.origin || state.origins.includes(event.origin);
+    if (!trusted || !event.data || event.data.type !== "ccrisk.message") return;
     $("message").value = String(event.data.text || "");
     analyse();
   });

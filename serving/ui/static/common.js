@@ -3,6 +3,22 @@
 // cookie (so no other site can make the browser send it), never in a URL or localStorage.
 const KEY = "ccrisk.key";
 
+// The tab's sessionStorage; in a page framed by another site (a phone system), where the browser
+// refuses it storage, this page's memory: forgotten when the page goes.
+export const tabStore = (() => {
+  try {
+    window.sessionStorage.getItem(KEY);
+    return window.sessionStorage;
+  } catch {
+    const memory = new Map();
+    return {
+      getItem: (k) => (memory.has(k) ? memory.get(k) : null),
+      setItem: (k, v) => memory.set(k, String(v)),
+      clear: () => memory.clear(),
+    };
+  }
+})();
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
@@ -59,7 +75,7 @@ export function explain(status, problem, retryAfter) {
 }
 
 export function storedKey() {
-  return sessionStorage.getItem(KEY);
+  return tabStore.getItem(KEY);
 }
 
 export async function api(method, path, body) {
@@ -97,7 +113,7 @@ function show(id) {
 let onReady = null;
 
 function signedOut(message) {
-  sessionStorage.clear(); // the key and anything the screens kept for this person
+  tabStore.clear(); // the key and anything the screens kept for this person
   document.getElementById("who").textContent = "";
   document.getElementById("signout").hidden = true;
   show("signin");
@@ -134,7 +150,7 @@ export function start(screen, ready) {
   document.getElementById("signin-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const input = document.getElementById("key");
-    sessionStorage.setItem(KEY, input.value.trim());
+    tabStore.setItem(KEY, input.value.trim());
     input.value = "";
     checkSession(screen);
   });
