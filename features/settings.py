@@ -1,4 +1,5 @@
-"""Platform settings from `mlflow.yaml`: tracking/registry URIs, model names, aliases, gates.
+"""Platform settings from `mlflow.yaml`: tracking/registry URIs, model names, aliases, gates;
+any of them overridden by an environment variable (`CCRISK_SERVING__WORKERS=4`).
 
 Shared by training and serving. Nothing is read at import time: call `load_settings()`.
 """
@@ -11,10 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
 SETTINGS_ENV = "CCRISK_SETTINGS"  # path to another mlflow.yaml
+ENV_PREFIX = "CCRISK_"  # CCRISK_SERVING__WORKERS=4 overrides serving.workers (Settings)
 ORIGIN = r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$"  # a web origin: scheme, host, optional port
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
@@ -173,8 +176,12 @@ class MonitoringSettings(BaseModel):
     reference_rows: int = Field(5000, gt=0, description="training rows kept as the drift reference")
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(BaseSettings):
+    """The settings file, with any setting overridden by an environment variable: CCRISK_ plus
+    its path joined by `__`, e.g. CCRISK_SERVING__WORKERS=4 or CCRISK_SECURITY__RATE_BURST=50
+    (lists and mappings as JSON), so a container needs no edited YAML."""
+
+    model_config = SettingsConfigDict(extra="forbid", env_prefix=ENV_PREFIX, env_nested_delimiter="__")
     root: Path = Field(Path("."), description="folder of the settings file; relative paths start here")
     state_dir: Path
     tracking_uri: str
@@ -184,6 +191,12 @@ class Settings(BaseModel):
     serving: ServingSettings = ServingSettings()
     security: SecuritySettings = SecuritySettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):  # fmt: skip
+        """The environment wins over the file (passed in as init values); no .env or secrets files."""
+        return env_settings, init_settings
 
     def families(self, kind: str | None = None) -> list[str]:
         """The model families of `mlflow.yaml` (the one list of them), optionally of one kind;
@@ -279,7 +292,21 @@ def find_settings_file(start: Path | None = None) -> Path:
 def load_settings(path: Path | None = None) -> Settings:
     path = Path(path) if path else find_settings_file()
     data = yaml.safe_load(path.read_text()) or {}
-    return Settings.model_validate({**data, "root": path.resolve().parent})
+    try:
+        return Settings(**{**data, "root": path.resolve().parent})
+    except ValidationError as exc:
+        raise ValueError(f"settings in {path} or the environment: {_named(exc)}") from exc
+
+
+def _named(exc: ValidationError) -> str:
+    """Each bad setting as its path, with the environment variable that set it when one did."""
+    parts = []
+    for error in exc.errors():
+        path = ".".join(str(p) for p in error["loc"])
+        var = ENV_PREFIX + "__".join(str(p) for p in error["loc"]).upper()
+        source = f" (from {var})" if var in os.environ else ""
+        parts.append(f"{path}{source}: {error['msg']}")
+    return "; ".join(parts)
 
 
 def prepare_environment(settings: Settings) -> None:

@@ -64,3 +64,26 @@ def test_model_families_come_from_the_settings_file_claims_first():
     assert settings.families() == ["fraud", "complaint", "complaint_topic", "intent", "kb"]
     assert settings.families("text") == ["complaint", "complaint_topic", "intent"]
     assert settings.families("kb") == ["kb"]
+
+
+def test_any_setting_can_come_from_the_environment(monkeypatch):
+    """CCRISK_ + the setting's path joined by __ wins over the file; the rest of the file stays."""
+    monkeypatch.setenv("CCRISK_SERVING__WORKERS", "4")
+    monkeypatch.setenv("CCRISK_SECURITY__RATE_BURST", "7")
+    monkeypatch.setenv("CCRISK_SERVING__UI_MESSAGE_ORIGINS", '["https://phone.example.com"]')
+    monkeypatch.setenv("CCRISK_MODELS__FRAUD__REGISTERED_NAME", "ccrisk-fraud-motor")
+    s = load_settings(Path(__file__).resolve().parents[2] / "mlflow.yaml")
+    assert (s.serving.workers, s.security.rate_burst) == (4, 7)
+    assert s.serving.ui_message_origins == ["https://phone.example.com"]
+    assert s.models["fraud"].registered_name == "ccrisk-fraud-motor"
+    assert s.serving.claim_spec == "vehicle_claims" and s.models["kb"].registered_name == "ccrisk-kb"
+
+
+def test_a_bad_value_from_the_environment_names_the_variable(monkeypatch):
+    import pytest
+
+    monkeypatch.setenv("CCRISK_SERVING__WORKERS", "zero")
+    with pytest.raises(
+        ValueError, match=r"serving\.workers \(from CCRISK_SERVING__WORKERS\): Input should be"
+    ):
+        load_settings(Path(__file__).resolve().parents[2] / "mlflow.yaml")
