@@ -108,11 +108,11 @@ def report_hit_rate(
 ) -> None:
     """Alert hit rate per band and model version: confirmed fraud ÷ alerted claims (95 % Wilson
     interval), plus the rate among reviewed claims."""
-    from features.ops.hitrate import hit_rate_table
+    from features.ops.hitrate import HitRates
 
     settings = load_cli_settings()
     with user_errors():
-        table = hit_rate_table(settings, model, parse_window(window) if window else None)
+        table = HitRates(settings).table(model, parse_window(window) if window else None)
     if table.empty:
         console.print(f"no served predictions of {model} in {settings.predictions_path}")
         raise typer.Exit(1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from typing import Any
 
 from features.claims.spec import ClaimSpec, ColumnSpec
@@ -23,20 +24,23 @@ class CsvTooLong(CsvError):
     """More claims than one call may score."""
 
 
-def _typed(cell: str, column: ColumnSpec) -> Any:
-    cell = cell.strip()
-    if cell == "":
-        return None
+def _parser(column: ColumnSpec) -> Callable[[str], Any]:
+    """Text -> the column's value: a category level as the spec writes it (the first of levels and
+    missing codes with that text), or a number; text that fits neither comes back as it is."""
     if column.is_categorical:
-        strings = column.level_strings() + column.missing_strings()
-        levels = [*column.levels, *column.missing_codes]
-        return levels[strings.index(cell)] if cell in strings else cell
-    try:
-        number = float(cell)
-    except ValueError:
-        return cell
-    if column.type == "integer":
-        return int(number) if number.is_integer() else cell
+        levels = {str(v): v for v in reversed([*column.levels, *column.missing_codes])}
+        return lambda cell: levels.get(cell, cell)
+    integer = column.type == "integer"
+
+    def number(cell: str) -> Any:
+        try:
+            value = float(cell)
+        except ValueError:
+            return cell
+        if integer:
+            return int(value) if value.is_integer() else cell
+        return value
+
     return number
 
 
@@ -57,6 +61,7 @@ def _rows(reader, spec: ClaimSpec, max_rows: int, first_row: int) -> list[dict[s
     unknown = [h for h in header if h not in known]
     if unknown:
         raise CsvError(f"csv: unknown column(s) {unknown[:5]}: use the columns of claim spec {spec.name!r}")
+    parsers = {name: _parser(spec.columns[name]) for name in header if name in spec.columns}
     rows: list[dict[str, Any]] = []
     for number, cells in enumerate(reader, start=first_row):
         if not any(c.strip() for c in cells):
@@ -70,7 +75,8 @@ def _rows(reader, spec: ClaimSpec, max_rows: int, first_row: int) -> list[dict[s
             if name == spec.identifier:
                 claim["claim_id"] = cell.strip() or None
             elif name != spec.target:
-                claim[name] = _typed(cell, spec.columns[name])
+                cell = cell.strip()
+                claim[name] = parsers[name](cell) if cell else None
         rows.append(claim)
     if not rows:
         raise CsvError("csv: a header but no claims; add one row per claim")

@@ -59,21 +59,30 @@ def hit_rates(preds: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def hit_rate_table(settings: Settings, model: str, window_s: float | None = None) -> pd.DataFrame:
-    """`hit_rates` over the store's prediction log and feedback (predictions from the last `window_s`)."""
-    since = time.time() - window_s if window_s else None
-    preds = PredictionLog(settings.predictions_path).frame(model, since, with_inputs=False)
-    return hit_rates(preds, ClaimFeedbackStore(settings.feedback_path).latest())
+class HitRates:
+    """`hit_rates` over a store's prediction log and claims feedback, opened once (a service worker
+    keeps one for its panel's calls; the CLI makes one per command)."""
+
+    def __init__(self, settings: Settings):
+        self.log = PredictionLog(settings.predictions_path)
+        self.feedback = ClaimFeedbackStore(settings.feedback_path)
+
+    def table(self, model: str, window_s: float | None = None) -> pd.DataFrame:
+        """Predictions of `model` from the last `window_s` (all without), with the latest outcomes."""
+        since = time.time() - window_s if window_s else None
+        return hit_rates(self.log.frame(model, since, with_inputs=False), self.feedback.latest())
 
 
 def hit_rate_json(table: pd.DataFrame) -> dict[str, Any]:
     """The table as JSON-safe rows (NaN -> null), with each band's share of the version's claims."""
+    if table.empty:
+        return {"rows": []}
+    table = table.assign(
+        model_version=table["model_version"].astype(str),
+        share=table["scored"] / table.groupby("model_version")["scored"].transform("sum"),
+    )
     rows = []
-    for row in table.to_dict("records") if not table.empty else []:
-        total = int(table.loc[table["model_version"] == row["model_version"], "scored"].sum())
+    for row in table.to_dict("records"):
         clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-        clean.update(
-            model_version=str(row["model_version"]), share=row["scored"] / total, alert=bool(row["alert"])
-        )
         rows.append({k: (v.item() if hasattr(v, "item") else v) for k, v in clean.items()})
     return {"rows": rows}

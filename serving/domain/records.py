@@ -73,8 +73,8 @@ def alias_mover(settings: Settings):
 
 
 class PredictionRecorder:
-    """Per worker: queues prediction rows. Text is PII-masked on the request thread (`masked`,
-    alongside the embedding), or on the writer thread for any row not marked masked."""
+    """Per worker: queues prediction rows. Text is PII-masked on the request thread
+    (`masked_texts`, alongside the embedding), or on the writer thread for any row not marked masked."""
 
     def __init__(self, settings: Settings):
         from features.ops.outcomes import BackgroundWriter, PredictionLog  # workers only (pandas)
@@ -104,8 +104,8 @@ class PredictionRecorder:
     def contact(
         self, messages: list[ContactMessage], batch: ContactBatch, masked: list[str] | None = None
     ) -> None:
-        """Log each message once per text model; `masked` (from `masked_texts`) saves the writer thread
-        masking the texts itself."""
+        """Log each message once per text model; `masked` (from `masked_texts`) saves the writer
+        thread masking the texts itself."""
         if not self.enabled:
             return
         now = time.time()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import lru_cache
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -38,6 +39,12 @@ def ui_api_app(settings: Settings) -> Starlette:
     limits = {"max_batch_claims": settings.serving.max_batch_claims}  # the claims screen sends files in parts
     origins = settings.serving.ui_message_origins  # /agent takes postMessage hand-overs from these too
 
+    @lru_cache(maxsize=1)
+    def stores():  # the worker's first panel call opens them; every later one reuses them
+        from features.ops.hitrate import HitRates
+
+        return HitRates(settings)
+
     async def session(request: Request) -> JSONResponse:
         caller = request.scope.get(CALLER_SCOPE_KEY)  # set by the gateway (with auth off: "local" admin)
         if caller is None:
@@ -51,9 +58,9 @@ def ui_api_app(settings: Settings) -> Starlette:
         if not days.isdigit() or not 1 <= int(days) <= MAX_DAYS:
             detail = f"days: send a whole number of days from 1 to {MAX_DAYS}, e.g. ?days=30"
             return JSONResponse({"detail": detail}, status_code=400)
-        from features.ops.hitrate import hit_rate_json, hit_rate_table
+        from features.ops.hitrate import hit_rate_json
 
-        table = await asyncio.to_thread(hit_rate_table, settings, fraud_model, int(days) * 86400.0)
+        table = await asyncio.to_thread(lambda: stores().table(fraud_model, int(days) * 86400.0))
         return JSONResponse({"model": fraud_model, "days": int(days), **hit_rate_json(table)})
 
     return Starlette(routes=[Route("/session", session), Route("/hit_rate", hit_rate)])

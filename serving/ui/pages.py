@@ -52,7 +52,7 @@ class Screens:
         path = scope.get("path", "")
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             return await self.app(scope, receive, send)
-        if path in PAGES or path.rstrip("/") in PAGES:
+        if path.rstrip("/") in PAGES:  # /agent and /agent/
             return await self._page(PAGES[path.rstrip("/")], scope, receive, send)
         if path.startswith("/ui/"):
             child = {**scope, "path": path[len("/ui") :], "root_path": ""}

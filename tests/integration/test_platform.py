@@ -13,7 +13,7 @@ import polars as pl
 import psutil
 
 from features.ops.audit import open_audit
-from features.ops.hitrate import hit_rate_table
+from features.ops.hitrate import HitRates
 from features.ops.keys import create_key, revoke_key
 from features.settings import load_settings
 from tests.conftest import SAMPLE_CLAIMS
@@ -142,7 +142,7 @@ def test_claims_feedback_hit_rate_and_drift(server, api_keys, trained, spec):
     )
     assert bad.status_code == 400 and "outcome" in bad.text
     panel = claims_system.get("/v1/ui/hit_rate", params={"days": 30}).json()["rows"]
-    table = hit_rate_table(settings_of(trained), "ccrisk-fraud", 30 * 86400.0)
+    table = HitRates(settings_of(trained)).table("ccrisk-fraud", 30 * 86400.0)
     assert {(r["model_version"], r["band"], r["scored"], r["confirmed"]) for r in panel} == {
         (str(r.model_version), r.band, r.scored, r.confirmed) for r in table.itertuples()
     }  # the claims screen's panel is `ccrisk report hit-rate`'s table

@@ -1,6 +1,6 @@
 // Agent assist: one customer message -> complaint risk with its key phrases, topic, intent and
 // the best knowledge answers; the agent marks answers helpful or not.
-import { api, bandBadge, el, marked, notify, pct, start, tabStore } from "/ui/common.js";
+import { $, api, bandBadge, el, fill, marked, notify, pct, start, tabStore } from "/ui/common.js";
 
 const HISTORY_KEY = "ccrisk.agent.history"; // masked messages and their results only, this tab only
 const HISTORY_MAX = 10;
@@ -8,12 +8,6 @@ const MAX_QUERY_CHARS = 2000;
 const TOP_K = 3;
 const state = { current: null, selected: 0, origins: [] };
 window.ccriskTimings = []; // ms from Enter to every panel filled (make bench reads them)
-
-const $ = (id) => document.getElementById(id);
-
-function fill(id, ...nodes) {
-  $(id).replaceChildren(...nodes.filter((n) => n !== null && n !== undefined));
-}
 
 // The masked message with each key phrase marked where it occurs.
 function highlighted(text, phrases) {

@@ -1,6 +1,6 @@
 // Claims review: score a CSV or one claim, work the list by fraud probability, open a claim to see
 // every reason and rule, record the investigation's outcome, watch the hit rate per band.
-import { api, bandBadge, el, notify, pct, start } from "/ui/common.js";
+import { $, api, bandBadge, el, fill, notify, pct, start } from "/ui/common.js";
 
 const OUTCOMES = [["confirmed_fraud", "Confirmed fraud"], ["legitimate", "Not fraud"], ["inconclusive", "Inconclusive"]];
 const BANDS = ["high", "medium", "low"];
@@ -9,8 +9,6 @@ const PANEL_LAG_MS = 1000;
 const state = { claims: [], open: null, session: null, outcomes: {} };
 window.ccriskTimings = []; // ms from "Score file" to the table drawn (make bench reads them)
 
-const $ = (id) => document.getElementById(id);
-const fill = (id, ...nodes) => $(id).replaceChildren(...nodes.filter((n) => n !== null && n !== undefined));
 const outcomeLabel = (value) => (OUTCOMES.find(([v]) => v === value) || [null, ""])[1];
 
 function topReasons(claim, n = 2) {

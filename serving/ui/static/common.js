@@ -19,6 +19,13 @@ export const tabStore = (() => {
   }
 })();
 
+export const $ = (id) => document.getElementById(id);
+
+// Replace an element's children with `nodes` (null and undefined left out).
+export function fill(id, ...nodes) {
+  $(id).replaceChildren(...nodes.filter((n) => n !== null && n !== undefined));
+}
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
@@ -100,27 +107,27 @@ export async function api(method, path, body) {
 }
 
 export function notify(message, kind = "error") {
-  const box = document.getElementById("notice");
+  const box = $("notice");
   box.className = `notice ${kind}`;
   box.textContent = message;
   box.hidden = !message;
 }
 
 function show(id) {
-  for (const name of ["signin", "denied", "app"]) document.getElementById(name).hidden = name !== id;
+  for (const name of ["signin", "denied", "app"]) $(name).hidden = name !== id;
 }
 
 let onReady = null;
 
 function signedOut(message) {
   tabStore.clear(); // the key and anything the screens kept for this person
-  document.getElementById("who").textContent = "";
-  document.getElementById("signout").hidden = true;
+  $("who").textContent = "";
+  $("signout").hidden = true;
   show("signin");
-  const msg = document.getElementById("signin-msg");
+  const msg = $("signin-msg");
   msg.textContent = message || "";
   msg.hidden = !message;
-  document.getElementById("key").focus();
+  $("key").focus();
 }
 
 async function checkSession(screen) {
@@ -131,11 +138,11 @@ async function checkSession(screen) {
     if (err.status !== 401) signedOut(err.message);
     return;
   }
-  document.getElementById("who").textContent = `${session.name} (${session.role})`;
-  document.getElementById("signout").hidden = false;
+  $("who").textContent = `${session.name} (${session.role})`;
+  $("signout").hidden = false;
   if (!session.screens.includes(screen)) {
     const other = session.screens.map((s) => `/${s}`).join(" or ");
-    document.getElementById("denied-msg").textContent =
+    $("denied-msg").textContent =
       `A ${session.role} key may not use this screen.` + (other ? ` You can open ${other}.` : "");
     show("denied");
     return;
@@ -147,15 +154,15 @@ async function checkSession(screen) {
 // Wire the sign-in form, sign-out and the role check for `screen`; `ready(session)` runs once signed in.
 export function start(screen, ready) {
   onReady = ready;
-  document.getElementById("signin-form").addEventListener("submit", (event) => {
+  $("signin-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const input = document.getElementById("key");
+    const input = $("key");
     tabStore.setItem(KEY, input.value.trim());
     input.value = "";
     checkSession(screen);
   });
   for (const id of ["signout", "denied-signout"]) {
-    document.getElementById(id).addEventListener("click", () => signedOut("You are signed out."));
+    $(id).addEventListener("click", () => signedOut("You are signed out."));
   }
   if (storedKey()) checkSession(screen);
   else signedOut("");
