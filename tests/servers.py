@@ -17,6 +17,7 @@ import httpx
 import psutil
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 180
 _SERVER_LOGS: list[Path] = []  # every server log of this run, shown in part when a test failed
 _CLIENT_ERRORS = re.compile(r"ValidationError|InvalidArgument|NotFound|PayloadTooLarge|Unprocessable")
@@ -79,6 +80,26 @@ def stop(proc: subprocess.Popen) -> None:
     for p in family:
         with contextlib.suppress(psutil.NoSuchProcess):
             p.kill()
+
+
+# First on PYTHONPATH, Python imports it at start-up (and so does every process started with that
+# environment): it takes away the editable install's finder and the repo folder.
+_HIDE_REPO = """import sys
+REPO = {repo!r}
+sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")]
+sys.path_hooks[:] = [h for h in sys.path_hooks if not getattr(h, "__module__", "").startswith("__editable__")]
+sys.path[:] = [p for p in sys.path if p.rstrip("/") != REPO]
+"""
+
+
+def outside_repo(folder: Path, env: dict[str, str]) -> dict[str, str]:
+    """`env` for a process run in `folder` that cannot import this repo's packages (and is not
+    pointed at its settings): what a model needs must come with the model."""
+    (folder / "hide").mkdir(exist_ok=True)
+    (folder / "hide" / "sitecustomize.py").write_text(_HIDE_REPO.format(repo=str(ROOT)))
+    out = {**env, "PYTHONPATH": str(folder / "hide")}
+    out.pop("CCRISK_SETTINGS", None)
+    return out
 
 
 ROLE_KEYS = ("claims_system", "agent_assist", "data_scientist", "admin")

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import getpass
 import logging
+from importlib.metadata import version as installed_version
+from pathlib import Path
 
 import mlflow
 from mlflow import MlflowClient
 
+import features
 from features.registry import ARTIFACT_HASH_TAG, GateDecision, alias_version, artifact_sha256
 from features.settings import Settings
 
 logger = logging.getLogger(__name__)
+# Every pyfunc carries the shared contract (`features/`: its class and all it imports), so it
+# loads where this repo is not: `mlflow models serve`, Spark executors, a Bento.
+CODE_PATHS = [str(Path(features.__file__).resolve().parent)]
+# What every pyfunc imports whatever its family (the settings, spec and table code in `features/`).
+BASE_REQUIREMENTS = ["mlflow", "numpy", "pandas", "pyarrow", "polars", "pydantic", "pyyaml", "scipy"]
 
 
 def ensure_experiment(name: str, settings: Settings) -> str:
@@ -58,12 +66,22 @@ def log_and_register(
         signature=signature,
         input_example=example,
         registered_model_name=name,
-        pip_requirements=requirements,
+        pip_requirements=pinned([*BASE_REQUIREMENTS, *requirements]),
+        code_paths=CODE_PATHS,
     )
     version = str(info.registered_model_version)
     digest = artifact_sha256(mlflow.artifacts.download_artifacts(info.model_uri))
     MlflowClient().set_model_version_tag(name, version, ARTIFACT_HASH_TAG, digest)  # checked at load
     return version
+
+
+def pinned(distributions: list[str]) -> list[str]:
+    """Each distribution at the version installed here (`torch==2.13.0`, a local label such as
+    `+cpu` dropped: it is not on PyPI), each once, in the order given."""
+    out: dict[str, str] = {}
+    for name in distributions:
+        out.setdefault(name.lower(), f"{name}=={installed_version(name).split('+')[0]}")
+    return list(out.values())
 
 
 def _user() -> str:

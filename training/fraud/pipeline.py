@@ -37,7 +37,7 @@ FAMILY = "fraud"
 # MLflow hints that do not apply: our signature types numbers as AnyType, and the dataset source
 # is a local file path.
 NOISY_WARNINGS = ("Hint: Inferred schema contains integer", "The specified dataset source can be")
-PIP_REQUIREMENTS = ["mlflow", "lightgbm", "scikit-learn", "polars", "pandas", "pydantic", "pyyaml"]
+PIP_REQUIREMENTS = ["lightgbm", "scikit-learn"]  # besides training.registry.BASE_REQUIREMENTS
 
 
 @dataclass

@@ -30,10 +30,7 @@ from training.kb.data import split_queries
 from training.registry import apply_decision, ensure_experiment, log_and_register
 
 logger = logging.getLogger(__name__)
-PIP_REQUIREMENTS = [
-    "mlflow",
-    "pandas",
-    "numpy",
+PIP_REQUIREMENTS = [  # besides training.registry.BASE_REQUIREMENTS
     "bm25s",
     "lightgbm",
     "PyStemmer",

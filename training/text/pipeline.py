@@ -31,11 +31,8 @@ from training.text.config import TextTrainConfig
 from training.text.data import TextData, load_extra, load_text_table
 
 logger = logging.getLogger(__name__)
-PIP_REQUIREMENTS = [
-    "mlflow",
+PIP_REQUIREMENTS = [  # besides training.registry.BASE_REQUIREMENTS
     "scikit-learn",
-    "pandas",
-    "scipy",
     "sentence-transformers",
     "torch",
     "onnxruntime",
