@@ -15,7 +15,7 @@ export BENTOML_DO_NOT_TRACK=true
 export DO_NOT_TRACK=true
 export BENTOML_HOME=$(CURDIR)/.ccrisk/bentoml
 
-.PHONY: install browser run serve train-sample test test-all test-ui lint format bench bench-quick mlflow-ui clean
+.PHONY: install browser run serve train-sample test test-all test-ui lint format bench bench-quick mlflow-ui bento container clean
 
 install: $(STAMP)
 
@@ -81,6 +81,16 @@ bench: install browser
 
 bench-quick: install browser
 	$(PY) -m benchmarks --quick $(ARGS)
+
+# A Bento of the service with the registry's champions (trained on the samples where missing); it
+# serves from any folder with no MLflow store: `bentoml serve ccrisk:latest` (docs/deployment.md).
+bento: install
+	$(CCRISK) ensure-champion
+	$(CCRISK) bento build
+
+# The Bento as an OCI image, where a Docker daemon and the base image are available (says why not).
+container: bento
+	$(CCRISK) bento container --tag ccrisk:latest
 
 # The MLflow UI on this project's own tracking store (a bare `mlflow ui` opens an empty one).
 mlflow-ui: install

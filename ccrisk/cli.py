@@ -16,6 +16,7 @@ import typer
 from rich.logging import RichHandler
 from rich.table import Table
 
+from ccrisk.bento_cli import bento_app
 from ccrisk.common import Overrides, console, load_cli_settings, print_decision, user_errors
 from ccrisk.kb_cli import evaluate_app, kb_app, train_kb, train_kb_encoder
 from ccrisk.ops_cli import audit_app, keys_app, monitor_app, report_app
@@ -36,6 +37,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(bento_app, name="bento")
 app.command("compare")(compare)
 app.command("promote")(promote)
 app.command("rollback")(rollback)

@@ -109,6 +109,11 @@ class ServingSettings(BaseModel):
     feedback_db: str | None = Field(
         None, description="SQLite file for KB searches and feedback (default: <state_dir>/feedback.sqlite)"
     )
+    model_source: Literal["registry", "bento"] = Field(
+        "registry",
+        description="registry: the MLflow registry's aliases, followed while serving; bento: the "
+        "champions packaged in the Bento being served (`ccrisk bento build`), no MLflow store needed",
+    )
     alias_poll_s: float = Field(
         15.0,
         ge=0,
@@ -272,6 +277,8 @@ class Settings(BaseSettings):
 
 
 def _resolve(root: Path, p: Path) -> Path:
+    """`p` with `~` expanded, relative to `root` unless absolute."""
+    p = p.expanduser()
     return p if p.is_absolute() else (root / p).resolve()
 
 

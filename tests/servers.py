@@ -118,14 +118,23 @@ def api_keys(trained) -> dict[str, str]:
     return keys
 
 
-def start_server(env: dict, log: Path, timeout: float = STARTUP_TIMEOUT_S) -> tuple[subprocess.Popen, str]:
-    """`ccrisk serve` on a free loopback port; returns once /readyz answers 200."""
+def start_server(
+    env: dict,
+    log: Path,
+    timeout: float = STARTUP_TIMEOUT_S,
+    bento: str | None = None,
+    cwd: Path | None = None,
+) -> tuple[subprocess.Popen, str]:
+    """`ccrisk serve` (or `bentoml serve BENTO`) on a free loopback port; returns once /readyz
+    answers 200."""
     port = free_port()
     _SERVER_LOGS.append(log)
+    command = ["ccrisk", "serve"] if bento is None else ["bentoml", "serve", bento, "--host", "127.0.0.1"]
     with open(log, "w") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ccrisk", "serve", "--port", str(port)],
+            [sys.executable, "-m", *command, "--port", str(port)],
             env=env,
+            cwd=cwd,
             stdout=fh,
             stderr=subprocess.STDOUT,
             start_new_session=True,

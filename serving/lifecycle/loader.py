@@ -1,4 +1,5 @@
-"""Load champion models by registry alias; fail fast with a message that says what to do."""
+"""Load champion models by registry alias, or those packaged in the Bento being served (as
+`serving.model_source` says); fail fast with a message that says what to do."""
 
 from __future__ import annotations
 
@@ -49,9 +50,24 @@ def load_champion(settings: Settings, family: str) -> LoadedModel:
     return load_alias(settings, family, settings.aliases.champion)
 
 
+def version_of(settings: Settings, family: str, alias: str) -> str | None:
+    """The version `alias` names now: in the registry, or the one the Bento carries."""
+    name = settings.model(family).registered_name
+    if settings.serving.model_source == "bento":
+        from serving.lifecycle import packaged
+
+        return packaged.version(settings, name, alias)
+    mv = alias_version(name, alias)
+    return str(mv.version) if mv is not None else None
+
+
 def load_alias(settings: Settings, family: str, alias: str) -> LoadedModel:
     """Load the version `alias` points at (by number, so a concurrent alias move cannot mix two)."""
     name = settings.model(family).registered_name
+    if settings.serving.model_source == "bento":
+        from serving.lifecycle import packaged
+
+        return packaged.load(settings, family, name, alias)
     mv = alias_version(name, alias)
     if mv is None:
         raise _missing(family, name, alias, settings, "does not exist")

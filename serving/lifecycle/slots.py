@@ -14,10 +14,9 @@ import logging
 import threading
 from collections.abc import Callable
 
-from features.registry import alias_version
 from features.settings import Settings
 from serving.lifecycle import health
-from serving.lifecycle.loader import LoadedModel, load_alias
+from serving.lifecycle.loader import LoadedModel, load_alias, version_of
 from serving.platform.runtime import release_free_heap, settle_heap
 
 logger = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ class ModelSlot:
         self.current: LoadedModel | None = None
         self.problem: str | None = None  # why what is served differs from the registry, if it does
         self._lock = threading.Lock()  # one refresh at a time; readers never wait
-        if required or alias_version(self.name, alias) is not None:
+        if required or version_of(settings, family, alias) is not None:
             self.current = self._load()
         health.register(self)
 
@@ -58,11 +57,10 @@ class ModelSlot:
         with self._lock:
             held = self.version
             try:
-                mv = alias_version(self.name, self.alias)
+                version = version_of(self.settings, self.family, self.alias)
             except Exception as exc:  # a locked store, an unreachable server: keep serving
                 self._report(f"registry unreadable ({type(exc).__name__}: {exc}); serving v{held}")
                 return False
-            version = str(mv.version) if mv is not None else None
             if version == held:
                 self._report(None)
                 return False

@@ -33,6 +33,7 @@ out["modules"] = sorted({m.split(".")[0] for m in set(sys.modules) - before})
 print("RESULT " + json.dumps(out, default=str))
 """
 
+
 def _inputs(settings, spec) -> dict[str, list[dict]]:
     claims = pd.read_csv(SAMPLE_CLAIMS).drop(columns=[spec.target]).head(5).to_dict(orient="records")
     texts = [{"text": "I want to complain: you charged me twice and nobody calls back"}]
@@ -83,7 +84,9 @@ def test_every_champion_predicts_outside_the_repo(standalone):
 def test_fraud_outside_the_repo_equals_fraud_inside(standalone):
     name = next(n for n, got in standalone.items() if "fraud_probability" in got["answer"][0])
     there = pd.DataFrame(standalone[name]["answer"])
-    here = mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(pd.DataFrame(standalone[name]["rows"]))
+    here = mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(
+        pd.DataFrame(standalone[name]["rows"])
+    )
     assert (there["fraud_probability"] - here["fraud_probability"]).abs().max() < 1e-12
     assert there["risk_band"].tolist() == here["risk_band"].tolist()
     assert there["top_reasons"].tolist() == here["top_reasons"].tolist()
@@ -109,6 +112,8 @@ def test_requirements_are_pinned_and_cover_what_loading_imported(standalone):
     owners = packages_distributions()
     for name, got in standalone.items():
         assert not {"training", "serving", "ccrisk"} & set(got["modules"]), name
-        imported = {canonicalize_name(owners[m][0]) for m in got["modules"] if m in owners and m != "features"}
+        imported = {
+            canonicalize_name(owners[m][0]) for m in got["modules"] if m in owners and m != "features"
+        }
         missing = sorted(imported - _installed_with(_requirements(name)) - OPTIONAL)
         assert not missing, f"{name} imported {missing}, which its requirements.txt does not install"

@@ -87,3 +87,12 @@ def test_a_bad_value_from_the_environment_names_the_variable(monkeypatch):
         ValueError, match=r"serving\.workers \(from CCRISK_SERVING__WORKERS\): Input should be"
     ):
         load_settings(Path(__file__).resolve().parents[2] / "mlflow.yaml")
+
+
+def test_a_state_dir_under_home_is_expanded(monkeypatch, tmp_path):
+    """What a Bento's settings say (state outside the Bento), and CCRISK_STATE_DIR moves it."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CCRISK_STATE_DIR", "~/.ccrisk")
+    s = load_settings(Path(__file__).resolve().parents[2] / "mlflow.yaml")
+    assert s.state_path == tmp_path / ".ccrisk"
+    assert s.keys_path == tmp_path / ".ccrisk" / "api_keys.json"
