@@ -15,7 +15,7 @@ export BENTOML_DO_NOT_TRACK=true
 export DO_NOT_TRACK=true
 export BENTOML_HOME=$(CURDIR)/.ccrisk/bentoml
 
-.PHONY: install browser run serve train-sample test test-all test-ui lint format bench bench-quick mlflow-ui bento container clean
+.PHONY: install browser run serve train-sample test test-all test-ui test-spark lint format bench bench-quick mlflow-ui bento container clean
 
 install: $(STAMP)
 
@@ -65,6 +65,10 @@ test-all: install browser
 # The screens in a real browser alone (they also run in `make test`).
 test-ui: install browser
 	$(PY) -m pytest -m ui -q
+
+# Batch scoring on Spark local[2] alone (it also runs in `make test`; needs Java 17).
+test-spark: install
+	$(PY) -m pytest -m spark -q
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -22,6 +22,7 @@ from ccrisk.kb_cli import evaluate_app, kb_app, train_kb, train_kb_encoder
 from ccrisk.ops_cli import audit_app, keys_app, monitor_app, report_app
 from ccrisk.preflight import check_keys, open_stores
 from ccrisk.release_cli import compare, promote, rollback
+from ccrisk.score_cli import score_app
 from ccrisk.text_cli import text_finetune_trial, train_text
 
 app = typer.Typer(help="ccrisk: claims fraud scoring and contact-center ML.", no_args_is_help=True)
@@ -38,6 +39,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(bento_app, name="bento")
+app.add_typer(score_app, name="score")
 app.command("compare")(compare)
 app.command("promote")(promote)
 app.command("rollback")(rollback)

@@ -232,6 +232,12 @@ class Settings(BaseSettings):
         return _resolve(self.root, Path(given)) if given else self.state_path / default
 
     @property
+    def rules_path(self) -> Path | None:
+        """`serving.rules_file` (relative to the settings file); None: the spec's shipped rules."""
+        given = self.serving.rules_file
+        return _resolve(self.root, Path(given)) if given else None
+
+    @property
     def keys_path(self) -> Path:
         return self._state_file(self.security.keys_file, "api_keys.json")
 

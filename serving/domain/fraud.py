@@ -7,7 +7,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from pathlib import Path
 
 from pydantic import BaseModel
 
@@ -49,9 +48,7 @@ class FraudService:
         self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="shadow")
         self._shadow_room = threading.BoundedSemaphore(SHADOW_BACKLOG)
         self.shadow_dropped = 0
-        rules_file = settings.serving.rules_file
-        path = Path(rules_file) if rules_file else default_rules_path(api_spec.name)
-        self.rules = RuleBook(path, api_spec)
+        self.rules = RuleBook(settings.rules_path or default_rules_path(api_spec.name), api_spec)
         self.max_batch = settings.serving.max_batch_claims
         self.reason_count = settings.serving.reason_count
 
