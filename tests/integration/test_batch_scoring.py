@@ -112,13 +112,17 @@ def _same_messages(out: pd.DataFrame, http: pd.DataFrame) -> None:
     for task, answer in (("complaint_topic", "topic"), ("intent", "intent")):
         assert out[f"{task}_label"].tolist() == [a["label"] for a in http[answer]]
         assert (
-            max(abs(p - a["probability"]) for p, a in zip(out[f"{task}_probability"], http[answer])) <= 1e-6
+            max(
+                abs(p - a["probability"])
+                for p, a in zip(out[f"{task}_probability"], http[answer], strict=True)
+            )
+            <= 1e-6
         )
     p_complaint = [
         p if label == "complaint" else 1 - p
-        for label, p in zip(out["complaint_label"], out["complaint_probability"])
+        for label, p in zip(out["complaint_label"], out["complaint_probability"], strict=True)
     ]
-    assert max(abs(p - a["probability"]) for p, a in zip(p_complaint, http["complaint"])) <= 1e-6
+    assert max(abs(p - a["probability"]) for p, a in zip(p_complaint, http["complaint"], strict=True)) <= 1e-6
 
 
 def test_local_engine_scores_messages_as_the_http_service(messages_csv, http_messages, trained, tmp_path):
@@ -136,8 +140,9 @@ def test_spark_engine_scores_messages_as_the_http_service(messages_csv, http_mes
 def test_a_table_without_the_claim_columns_is_refused_naming_them(trained, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("PolicyNumber,Make\n1,Honda\n")
+    out = tmp_path / "o.parquet"
     proc = subprocess.run(
-        [sys.executable, "-m", "ccrisk", "score", "claims", "--input", str(bad), "--output", str(tmp_path / "o.parquet")],
+        [sys.executable, "-m", "ccrisk", "score", "claims", "--input", str(bad), "--output", str(out)],
         env=trained.env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 2
