@@ -17,8 +17,8 @@ def bench(
     only: Annotated[
         Optional[list[str]],
         typer.Option(
-            help="measure only this family (fraud, text, kb or screens; repeat for more): the others get"
-            " sample models, the JSON is bench-FAMILY.json and the generated docs are left as they are"
+            help="measure only this family (fraud, text, kb, batch or screens; repeat for more): the others"
+            " get sample models, the JSON is bench-FAMILY.json and the generated docs are left as they are"
         ),
     ] = None,
 ) -> None:

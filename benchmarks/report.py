@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from benchmarks import kb, pii, release, screens, text
+from benchmarks import batch, kb, pii, release, screens, text
 
 ROOT = Path(__file__).resolve().parents[1]
 BARS = {
@@ -111,6 +111,7 @@ def markdown(report: dict) -> str:
     lines += screens.markdown_lines(report)
     lines += _single_claim_lines(report["serving"]["fraud_single"])
     lines += _batch_lines(report["serving"]["fraud_batch"])
+    lines += batch.markdown_lines(report)
     lines += release.markdown_lines(report)
     lines += _tuning_and_bar_lines(report)
     lines += ["", PERF_END]

@@ -16,7 +16,7 @@ import mlflow
 import yaml
 from rich.console import Console
 
-from benchmarks import fraud, kb, pii, release, screens, text
+from benchmarks import batch, fraud, kb, pii, release, screens, text
 from benchmarks.report import check_bars, summary_table, update_docs
 from features.ops.keys import create_key
 from features.settings import load_settings, prepare_environment
@@ -24,7 +24,7 @@ from features.settings import load_settings, prepare_environment
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PACKAGES = ("lightgbm", "mlflow", "bentoml", "polars", "scikit-learn", "numpy", "torch", "pydantic")
-FAMILIES = ("fraud", "text", "kb", "screens")  # what `make bench ARGS=--only=FAMILY` can select
+FAMILIES = ("fraud", "text", "kb", "batch", "screens")  # what `make bench ARGS=--only=FAMILY` can select
 
 
 def machine() -> dict:
@@ -108,6 +108,14 @@ def run_bench(quick: bool, console: Console, only: Sequence[str] = FAMILIES) -> 
             serving["kb_search"] = kb.latency(env, folder, levels, seconds, workers)
         if "fraud" in only:
             serving.update(_fraud_serving(env, folder, settings, data, levels, seconds, quick, console))
+        if "batch" in only:
+            console.log(
+                "batch scoring: local engine, Spark local[2], HTTP batch endpoint, raw Booster.predict"
+            )
+            rows = 20_000 if quick else 200_000
+            serving["batch_scoring"] = batch.measure(
+                env, folder, data, rows, settings.serving.max_batch_claims
+            )
         if "screens" in only:  # last: it points this process at a store of its own
             serving["screens"] = _screens(quick, console)
     report["bars"] = check_bars(report)
