@@ -15,7 +15,7 @@ export BENTOML_DO_NOT_TRACK=true
 export DO_NOT_TRACK=true
 export BENTOML_HOME=$(CURDIR)/.ccrisk/bentoml
 
-.PHONY: install browser run serve train-sample test test-all test-ui test-spark lint format bench bench-quick mlflow-ui bento container clean
+.PHONY: install browser services run serve train-sample test test-all test-ui test-spark test-postgres lint format bench bench-quick mlflow-ui bento container clean
 
 install: $(STAMP)
 
@@ -39,6 +39,15 @@ $(CHROMIUM):
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
 	  || { echo "install Debian's chromium package (as root: apt-get install chromium)"; exit 1; }
 
+# What the Spark and PostgreSQL tiers need besides Python, installed where missing: Java 17 for
+# pyspark, PostgreSQL's server programs (initdb, pg_ctl; the tests start a throwaway server).
+services:
+	@command -v java >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	  openjdk-17-jre-headless; } || { echo "install Java 17 (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -q \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; } \
+	  || { echo "install PostgreSQL's server (apt-get install postgresql)"; exit 1; }
+
 # Trains on data_samples/ when the registry has no champion, prints a fresh admin key named
 # "demo" (it opens both screens; the README's curl examples read it from $$CCRISK_KEY), then serves
 # on 127.0.0.1:$(PORT).
@@ -56,19 +65,22 @@ train-sample: install
 	for task in complaint complaint_topic intent; do $(CCRISK) train text --task $$task --sample || exit 1; done
 	$(CCRISK) train kb
 
-test: install browser
+test: install browser services
 	$(PY) -m pytest -m "not slow" -q
 
-test-all: install browser
+test-all: install browser services
 	$(PY) -m pytest -q
 
 # The screens in a real browser alone (they also run in `make test`).
 test-ui: install browser
 	$(PY) -m pytest -m ui -q
 
-# Batch scoring on Spark local[2] alone (it also runs in `make test`; needs Java 17).
-test-spark: install
+# Batch scoring on Spark local[2] alone; the PostgreSQL tier alone (both also run in `make test`).
+test-spark: install services
 	$(PY) -m pytest -m spark -q
+
+test-postgres: install services
+	$(PY) -m pytest -m postgres -q
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -80,7 +92,7 @@ format: install
 
 # Benchmarks (not part of the installed package) write JSON under benchmarks/results/ and
 # regenerate docs/performance.md and the README's results table; ARGS="--only fraud" for one family.
-bench: install browser
+bench: install browser services
 	$(PY) -m benchmarks $(ARGS)
 
 bench-quick: install browser

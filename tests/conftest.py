@@ -145,6 +145,18 @@ def trained(tmp_path_factory) -> TrainedStore:
     return store
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server for the session (tests/postgres.py); skipped where absent."""
+    from tests.postgres import start_postgres
+
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def post_through(gateway, path: str = "/v1/claims/score", response_headers=()) -> list[dict]:
     """One POST through `gateway` (serving/platform/gateway.py) in front of an app that answers 200 with
     `response_headers` and `{}`; the ASGI messages the gateway sent on."""
