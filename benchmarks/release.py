@@ -89,7 +89,7 @@ def worked_example(env: dict, logs: Path, settings: Settings, claims: list[dict]
                 "/v1/claims/score_batch", json={"claims": claims[i : i + 1000], "explain": "none"}
             ).raise_for_status()
         name = settings.model("fraud").registered_name
-        log = PredictionLog(settings.predictions_path)
+        log = PredictionLog(settings.stores_url)
         _wait_for(
             lambda: (log.frame(name, with_inputs=False)["variant"] == "challenger").sum() >= len(claims)
         )
@@ -101,7 +101,7 @@ def worked_example(env: dict, logs: Path, settings: Settings, claims: list[dict]
             c.post("/v1/claims/feedback", json=body).raise_for_status()
         result = {"claims": len(claims), "reviewed": len(alerted)}
         result["compare"] = compare(
-            log.frame(name, with_inputs=False), ClaimFeedbackStore(settings.feedback_path).latest()
+            log.frame(name, with_inputs=False), ClaimFeedbackStore(settings.stores_url).latest()
         )
         move = promote(settings, "fraud", force=True)
         result["promote"] = {**move.__dict__, "served_after_s": _served_after(c, move.to_version)}

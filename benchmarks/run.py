@@ -62,7 +62,7 @@ def _isolated_store(folder: Path) -> None:
     # every /v1 call needs a key: an admin key for the load generator (benchmarks.loadgen reads it)
     # (with a rate limit far above what the load generator can send: 429s would count as errors)
     os.environ["CCRISK_API_KEY"] = create_key(
-        folder / "state" / "api_keys.json", "bench", "admin", rate_per_minute=100_000_000
+        f"sqlite:///{folder / 'state' / 'stores.sqlite'}", "bench", "admin", rate_per_minute=100_000_000
     )
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
     # Sentence embeddings of the real files are label-free and slow (minutes for 10k narratives):

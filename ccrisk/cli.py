@@ -18,6 +18,7 @@ from rich.table import Table
 
 from ccrisk.bento_cli import bento_app
 from ccrisk.common import Overrides, console, load_cli_settings, print_decision, user_errors
+from ccrisk.db_cli import db_app
 from ccrisk.kb_cli import evaluate_app, kb_app, train_kb, train_kb_encoder
 from ccrisk.ops_cli import audit_app, keys_app, monitor_app, report_app
 from ccrisk.preflight import check_keys, open_stores
@@ -40,6 +41,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(bento_app, name="bento")
 app.add_typer(score_app, name="score")
+app.add_typer(db_app, name="db")
 app.command("compare")(compare)
 app.command("promote")(promote)
 app.command("rollback")(rollback)
@@ -197,8 +199,8 @@ def serve(
     except ChampionUnavailable as exc:
         console.print(f"[red]cannot serve:[/] {exc}")
         raise typer.Exit(3) from exc
-    check_keys(settings)
     open_stores(settings)
+    check_keys(settings)
     cmd = [
         sys.executable,
         "-m",

@@ -33,7 +33,7 @@ def keys_create(
 
     settings = load_cli_settings()
     with user_errors():
-        key = create_key(settings.keys_path, name, role, replace=replace, rate_per_minute=rate_limit)
+        key = create_key(settings.stores_url, name, role, replace=replace, rate_per_minute=rate_limit)
     console.print(f"API key for [bold]{name}[/] ({role}); store it now, it is not shown again:")
     print(key)
 
@@ -45,7 +45,7 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="the key's name")]) -> 
 
     settings = load_cli_settings()
     with user_errors():
-        revoke_key(settings.keys_path, name)
+        revoke_key(settings.stores_url, name)
     console.print(f"revoked {name}")
 
 
@@ -56,7 +56,7 @@ def keys_list() -> None:
 
     settings = load_cli_settings()
     table = Table("name", "role", "created")
-    for k in list_keys(settings.keys_path):
+    for k in list_keys(settings.stores_url):
         table.add_row(
             k["name"], k["role"], time.strftime("%Y-%m-%d %H:%M", time.localtime(k.get("created", 0)))
         )
@@ -114,7 +114,7 @@ def report_hit_rate(
     with user_errors():
         table = HitRates(settings).table(model, parse_window(window) if window else None)
     if table.empty:
-        console.print(f"no served predictions of {model} in {settings.predictions_path}")
+        console.print(f"no served predictions of {model} in {settings.stores_url}")
         raise typer.Exit(1)
     lows, highs = table.pop("ci_low"), table.pop("ci_high")
     table["95% CI"] = [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(lows, highs, strict=True)]

@@ -16,7 +16,7 @@ def check_keys(settings) -> None:
         console.print("[yellow]security.auth is off: /v1 endpoints need no API key[/]")
         return
     try:
-        ring = KeyRing(settings.keys_path)
+        ring = KeyRing(settings.stores_url)
     except ValueError as exc:
         console.print(f"[red]cannot serve:[/] {exc}")
         raise typer.Exit(3) from exc
@@ -27,23 +27,40 @@ def check_keys(settings) -> None:
 
 
 def open_stores(settings) -> None:
-    """Create the audit trail, prediction log and feedback stores (tables, WAL mode) now: the
-    workers then find them ready, and a path or URL that cannot be opened is named here."""
-    from features.kb.feedback import FeedbackStore
+    """Open the audit trail and the shared stores now (an embedded SQLite file is migrated, and
+    the files of earlier versions imported): the workers then find them ready, and a URL that
+    cannot be opened, or a database behind the schema, is named here with its fix."""
     from features.ops.audit import AuditLog
-    from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
+    from features.ops.stores import SchemaBehind, open_database
 
-    stores: list[tuple[str, object, type]] = [
-        # the audit URL may hold a password: named by its setting, not printed
+    # URLs may hold a password: named by their settings, not printed
+    stores = (
         ("the audit trail (security.audit_url)", settings.audit_url, AuditLog),
-        (f"the prediction log {settings.predictions_path}", settings.predictions_path, PredictionLog),
-        (f"the feedback store {settings.feedback_path}", settings.feedback_path, ClaimFeedbackStore),
-        (f"the KB feedback store {settings.feedback_path}", settings.feedback_path, FeedbackStore),
-    ]
-    for what, where, store in stores:
+        ("the shared stores (stores.url)", settings.stores_url, open_database),
+    )
+    for what, url, opener in stores:
         try:
-            store(where)
+            opener(url)
+        except SchemaBehind as exc:
+            console.print(f"[red]cannot serve:[/] {exc}")
+            raise typer.Exit(3) from exc
         except Exception as exc:
             console.print(f"[red]cannot serve:[/] {what} cannot be opened: {exc}")
-            console.print("fix state_dir or security.audit_url in mlflow.yaml, or the folder's permissions")
+            console.print(
+                "fix state_dir, stores.url or security.audit_url in mlflow.yaml, or the folder's permissions"
+            )
             raise typer.Exit(3) from exc
+    try:
+        import_legacy_files(settings)
+    except ValueError as exc:
+        console.print(f"[red]cannot serve:[/] {exc}")
+        raise typer.Exit(3) from exc
+
+
+def import_legacy_files(settings) -> None:
+    """The key file and SQLite files of earlier versions, imported once into the stores."""
+    from features.ops.migrate import import_legacy
+    from features.ops.stores import open_database
+
+    for line in import_legacy(open_database(settings.stores_url), settings.state_path):
+        console.print(f"imported {line}")

@@ -32,12 +32,12 @@ def compare(
     with user_errors():
         name = settings.model(_family(settings, model)).registered_name
         since = time.time() - parse_window(window) if window else None
-        preds = PredictionLog(settings.predictions_path).frame(name, since, with_inputs=False)
+        preds = PredictionLog(settings.stores_url).frame(name, since, with_inputs=False)
         if preds.empty:
             raise ValueError(
                 f"no logged traffic for {name}; serve it with traffic.mode shadow or split first"
             )
-        result = run(preds, ClaimFeedbackStore(settings.feedback_path).latest())
+        result = run(preds, ClaimFeedbackStore(settings.stores_url).latest())
     console.print_json(json.dumps(result))
 
 

@@ -65,12 +65,13 @@ class Aliases(BaseModel):
     challenger: str = "challenger"
 
 
-RETIRED = {  # settled A/B switches (docs/decisions/0006-worker-runtime.md): ignored with a warning
+RETIRED = {  # ignored with a warning: settled A/B switches (docs/decisions/0006-worker-runtime.md),
+    # and the files the shared stores replaced (stores.url; `ccrisk db upgrade` imports the default ones)
     "serving": {
         "claim_on_event_loop", "columnar_batches", "lean_request_timeout", "rebalance_connections",
-        "freeze_heap", "gc_thresholds", "switch_interval_ms", "polars_threads", "tracing",
+        "freeze_heap", "gc_thresholds", "switch_interval_ms", "polars_threads", "tracing", "feedback_db",
     },
-    "security": {"audit"},
+    "security": {"audit", "keys_file"},
 }  # fmt: skip
 
 
@@ -106,9 +107,6 @@ class ServingSettings(BaseModel):
     )
     reason_count: int = Field(3, ge=1, le=20)
     workers: int = Field(2, ge=1, le=64, description="BentoML worker processes (each loads the models)")
-    feedback_db: str | None = Field(
-        None, description="SQLite file for KB searches and feedback (default: <state_dir>/feedback.sqlite)"
-    )
     model_source: Literal["registry", "bento"] = Field(
         "registry",
         description="registry: the MLflow registry's aliases, followed while serving; bento: the "
@@ -140,7 +138,6 @@ class SecuritySettings(BaseModel):
         return _drop_retired("security", data)
 
     auth: bool = Field(True, description="require an API key on /v1/* (false only for local experiments)")
-    keys_file: str | None = Field(None, description="key hashes (default: <state_dir>/api_keys.json)")
     rate_limit_per_minute: int = Field(
         3000, ge=1, description="requests per key per minute, per worker process (token bucket)"
     )
@@ -171,6 +168,16 @@ class SecuritySettings(BaseModel):
     )
 
 
+class StoreSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the shared stores: API keys, prediction log, claims outcomes, KB "
+        "searches and feedback (default: sqlite:///<state_dir>/stores.sqlite; replicas share a "
+        "postgresql+psycopg://… one, migrated with `ccrisk db upgrade`)",
+    )
+
+
 class MonitoringSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     log_predictions: bool = True
@@ -195,6 +202,7 @@ class Settings(BaseSettings):
     models: dict[str, ModelSettings]
     serving: ServingSettings = ServingSettings()
     security: SecuritySettings = SecuritySettings()
+    stores: StoreSettings = StoreSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
 
     @classmethod
@@ -223,10 +231,6 @@ class Settings(BaseSettings):
     def artifact_path(self) -> Path:
         return _resolve(self.root, self.artifact_location)
 
-    @property
-    def feedback_path(self) -> Path:
-        return self._state_file(self.serving.feedback_db, "feedback.sqlite")
-
     def _state_file(self, given: str | None, default: str) -> Path:
         """A file named in the settings (relative to the settings file), else one in state_dir."""
         return _resolve(self.root, Path(given)) if given else self.state_path / default
@@ -238,8 +242,9 @@ class Settings(BaseSettings):
         return _resolve(self.root, Path(given)) if given else None
 
     @property
-    def keys_path(self) -> Path:
-        return self._state_file(self.security.keys_file, "api_keys.json")
+    def stores_url(self) -> str:
+        """The shared stores' database (features/ops/stores.py)."""
+        return self.stores.url or f"sqlite:///{self.state_path / 'stores.sqlite'}"
 
     @property
     def audit_url(self) -> str:
@@ -252,10 +257,6 @@ class Settings(BaseSettings):
     @property
     def audit_anchor_path(self) -> Path:
         return self._state_file(self.security.audit_anchor_file, "audit.anchor.jsonl")
-
-    @property
-    def predictions_path(self) -> Path:
-        return self.state_path / "predictions.sqlite"
 
     @property
     def monitoring_path(self) -> Path:

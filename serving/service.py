@@ -87,7 +87,7 @@ class CCRisk:
         self.fraud = FraudService(_SETTINGS, _SPEC, on_shadow=self.recorder.claims)
         self.contact = ContactService(_SETTINGS)
         self.kb = KBService(_SETTINGS)
-        self.claim_feedback = ClaimFeedbackStore(_SETTINGS.feedback_path)
+        self.claim_feedback = ClaimFeedbackStore(_SETTINGS.stores_url)
         slots = [*self.fraud.slots(), *self.contact.slots.values(), self.kb.slot]
         self.poller = AliasPoller(slots, _SETTINGS.serving.alias_poll_s)
         settle_heap()  # after every model is loaded: no full-heap GC pauses under traffic

@@ -150,11 +150,11 @@ def postgres():
     """A throwaway PostgreSQL server for the session (tests/postgres.py); skipped where absent."""
     from tests.postgres import start_postgres
 
-    server = start_postgres()
+    pg = start_postgres()
     try:
-        yield server
+        yield pg
     finally:
-        server.stop()
+        pg.stop()
 
 
 def post_through(gateway, path: str = "/v1/claims/score", response_headers=()) -> list[dict]:

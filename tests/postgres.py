@@ -44,7 +44,9 @@ class Postgres:
         """A new, empty database; its SQLAlchemy URL."""
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=self.port, user=USER, dbname="postgres", autocommit=True) as c:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=USER, dbname="postgres", autocommit=True
+        ) as c:
             c.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 

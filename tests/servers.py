@@ -111,7 +111,7 @@ def api_keys(trained) -> dict[str, str]:
     from features.ops.keys import create_key
     from features.settings import load_settings
 
-    path = load_settings(trained.settings_path).keys_path
+    path = load_settings(trained.settings_path).stores_url
     keys = {role: create_key(path, role, role, replace=True) for role in ROLE_KEYS}
     keys["limited"] = create_key(path, "limited", "agent_assist", replace=True, rate_per_minute=30)
     keys["fuzzer"] = create_key(path, "fuzzer", "admin", replace=True, rate_per_minute=1_000_000)

@@ -91,8 +91,7 @@ def bento_settings(settings_file: Path, ctx: Path) -> dict:
             (ctx / folder).mkdir(exist_ok=True)
             shutil.copy(source, ctx / folder / source.name)
             serving[key] = f"{folder}/{source.name}"
-    for section, key in (("serving", "feedback_db"), ("security", "keys_file"),
-                         ("security", "audit_key_file"), ("security", "audit_anchor_file")):  # fmt: skip
+    for section, key in (("security", "audit_key_file"), ("security", "audit_anchor_file")):
         value = (data.get(section) or {}).get(key)
         if value and not Path(value).expanduser().is_absolute():
             logger.warning(

@@ -104,7 +104,7 @@ def _reference(settings: Settings, model_name: str) -> tuple[pd.DataFrame, Claim
 
 def drift_report(settings: Settings, model_name: str, window_s: float) -> dict:
     reference, spec, version = _reference(settings, model_name)
-    served = PredictionLog(settings.predictions_path).frame(model_name, time.time() - window_s)
+    served = PredictionLog(settings.stores_url).frame(model_name, time.time() - window_s)
     if served.empty:
         raise ValueError(f"no served predictions of {model_name} in the window; score some claims first")
     current = pd.DataFrame([json.loads(s) for s in served["inputs"]])

@@ -1,31 +1,23 @@
 """Durable record of KB searches and agents' feedback on the answers (for later training).
 
-SQLite in WAL mode with `synchronous=FULL`: a feedback row is acknowledged only after its
-transaction is committed and synced, so an acknowledged write survives a killed server. Query
-texts are PII-masked before they are stored. Shared by the service (writes) and training (reads).
+In the shared stores' database (`stores.url`, features/ops/stores.py): a feedback row is
+acknowledged only after its transaction is committed (on SQLite, synced), so an acknowledged
+write survives a killed server, and feedback for a search another replica answered is accepted.
+Query texts are PII-masked before they are stored. Shared by the service (writes) and training
+(reads).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 import uuid
-from pathlib import Path
 
-from features.ops.files import touch_private
-from features.ops.writelock import WriteLock
+import sqlalchemy as sa
+
+from features.ops.stores import kb_feedback, kb_search, open_database
 from features.pii import mask_pii
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS kb_search (
-  query_id TEXT PRIMARY KEY, ts REAL NOT NULL, query_masked TEXT NOT NULL,
-  article_ids TEXT NOT NULL, model_version TEXT NOT NULL, kb_version TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS kb_feedback (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, query_id TEXT NOT NULL REFERENCES kb_search(query_id),
-  article_id TEXT NOT NULL, verdict TEXT NOT NULL, ts REAL NOT NULL);
-"""
 VERDICTS = ("helpful", "dismissed")
 
 
@@ -38,64 +30,51 @@ class NotAnAnswer(LookupError):
 
 
 class FeedbackStore:
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        touch_private(self.path)
-        self._writer = WriteLock(self.path)
-        with self._writer.hold(), self._conn() as conn:
-            conn.executescript(SCHEMA)
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:  # one connection per thread; several worker processes share the file
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-        return conn
+    def __init__(self, url: str):
+        self.db = open_database(url)
 
     def record_search(self, query: str, article_ids: list[str], model_version: str, kb_version: str) -> str:
         """Store a served search (query masked); returns the query id feedback refers to."""
         query_id = uuid.uuid4().hex
-        row = (query_id, time.time(), mask_pii(query), json.dumps(article_ids), model_version, kb_version)
-        with self._writer.hold():
-            self._conn().execute("INSERT INTO kb_search VALUES (?, ?, ?, ?, ?, ?)", row)
+        row = {
+            "query_id": query_id,
+            "ts": time.time(),
+            "query_masked": mask_pii(query),
+            "article_ids": json.dumps(article_ids),
+            "model_version": model_version,
+            "kb_version": kb_version,
+        }
+        with self.db.write() as conn:
+            conn.execute(kb_search.insert(), row)
         return query_id
 
     def record_feedback(self, query_id: str, article_id: str, verdict: str) -> int:
-        """Commit one feedback row; returns its id once it is on disk."""
+        """Commit one feedback row; returns its id once it is committed."""
         if verdict not in VERDICTS:
             raise ValueError(f"verdict: {verdict!r} is not one of {', '.join(VERDICTS)}")
-        conn = self._conn()
-        with self._writer.hold():
-            return self._insert_feedback(conn, query_id, article_id, verdict)
-
-    def _insert_feedback(self, conn: sqlite3.Connection, query_id: str, article_id: str, verdict: str) -> int:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = conn.execute("SELECT article_ids FROM kb_search WHERE query_id = ?", (query_id,)).fetchone()
-            if row is None:
+        with self.db.write() as conn:
+            answers = conn.execute(
+                sa.select(kb_search.c.article_ids).where(kb_search.c.query_id == query_id)
+            ).first()
+            if answers is None:
                 raise UnknownQuery(query_id)
-            if article_id not in json.loads(row[0]):
+            if article_id not in json.loads(answers[0]):
                 raise NotAnAnswer(f"article_id: {article_id!r} was not among the answers to query {query_id}")
-            cur = conn.execute(
-                "INSERT INTO kb_feedback (query_id, article_id, verdict, ts) VALUES (?, ?, ?, ?)",
-                (query_id, article_id, verdict, time.time()),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return int(cur.lastrowid)
+            row = {"query_id": query_id, "article_id": article_id, "verdict": verdict, "ts": time.time()}
+            return int(conn.execute(kb_feedback.insert().returning(kb_feedback.c.id), row).scalar_one())
 
     def feedback_rows(self) -> list[dict]:
         """Every feedback row joined with its (masked) query, oldest first."""
-        cur = self._conn().execute(
-            "SELECT f.id, f.query_id, s.query_masked, f.article_id, f.verdict, f.ts, s.model_version "
-            "FROM kb_feedback f JOIN kb_search s USING (query_id) ORDER BY f.id"
+        f, q = kb_feedback, kb_search
+        columns = (
+            f.c.id,
+            f.c.query_id,
+            q.c.query_masked,
+            f.c.article_id,
+            f.c.verdict,
+            f.c.ts,
+            q.c.model_version,
         )
-        cols = [c[0] for c in cur.description]
-        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        query = sa.select(*columns).join(q, f.c.query_id == q.c.query_id).order_by(f.c.id)
+        with self.db.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]

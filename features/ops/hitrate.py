@@ -64,8 +64,8 @@ class HitRates:
     keeps one for its panel's calls; the CLI makes one per command)."""
 
     def __init__(self, settings: Settings):
-        self.log = PredictionLog(settings.predictions_path)
-        self.feedback = ClaimFeedbackStore(settings.feedback_path)
+        self.log = PredictionLog(settings.stores_url)
+        self.feedback = ClaimFeedbackStore(settings.stores_url)
 
     def table(self, model: str, window_s: float | None = None) -> pd.DataFrame:
         """Predictions of `model` from the last `window_s` (all without), with the latest outcomes."""

@@ -1,80 +1,47 @@
 """What the service served, and what investigators later found: the data behind drift reports,
-hit rates, champion/challenger comparisons and retraining with feedback.
+hit rates, champion/challenger comparisons and retraining with feedback. Both live in the shared
+stores' database (`stores.url`, features/ops/stores.py), so replicas share them.
 
-- `PredictionLog` (`<state_dir>/predictions.sqlite`): one row per served prediction with the
-  model, version, variant, band/label, score and the inputs (claim fields, which carry no
-  personal data, or PII-masked text); a large batch is one compressed block of such rows
-  (`features/ops/blocks.py`), read back as rows. Written by a background thread so scoring does
-  not wait on disk; it is a monitoring log, not an acknowledged write.
-- `ClaimFeedbackStore` (table in the feedback database): investigators' outcomes, committed and
-  synced (WAL, synchronous=FULL) before the service acknowledges them.
+- `PredictionLog`: one row per served prediction with the model, version, variant, band/label,
+  score and the inputs (claim fields, which carry no personal data, or PII-masked text); a large
+  batch is one compressed block of such rows (`features/ops/blocks.py`), read back as rows.
+  Written by a background thread so scoring does not wait on disk; it is a monitoring log, not an
+  acknowledged write.
+- `ClaimFeedbackStore`: investigators' outcomes, committed (and on SQLite synced) before the
+  service acknowledges them.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pydantic_core
+import sqlalchemy as sa
 
 from features.ops import blocks as block_codec
 from features.ops.blocks import Block
-from features.ops.files import touch_private
-from features.ops.writelock import WriteLock
+from features.ops.stores import claim_feedback, open_database, prediction, prediction_block
 
 logger = logging.getLogger(__name__)
 
 OUTCOMES = ("confirmed_fraud", "legitimate", "inconclusive")
-PREDICTION_SCHEMA = """
-CREATE TABLE IF NOT EXISTS prediction (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, model TEXT NOT NULL,
-  model_version TEXT NOT NULL, variant TEXT NOT NULL, entity_id TEXT, band TEXT, label TEXT,
-  score REAL, inputs TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS prediction_model_ts ON prediction (model, ts);
-CREATE INDEX IF NOT EXISTS prediction_entity ON prediction (entity_id);
-CREATE TABLE IF NOT EXISTS prediction_block (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, model TEXT NOT NULL,
-  row_count INTEGER NOT NULL, data BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS prediction_block_model_ts ON prediction_block (model, ts);
-"""
-FEEDBACK_SCHEMA = """
-CREATE TABLE IF NOT EXISTS claim_feedback (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, claim_id TEXT NOT NULL, outcome TEXT NOT NULL,
-  investigator TEXT NOT NULL, ts REAL NOT NULL);
-"""
 COLUMNS = ("ts", "model", "model_version", "variant", "entity_id", "band", "label", "score", "inputs")
 SCALARS = COLUMNS[:-1]  # every column but `inputs` (last), which is written as JSON
 # The writer waits this long after the first queued rows before writing, so that under load one
 # transaction (and one turn of the file lock the workers share) takes many requests' rows.
 LINGER_S = 0.05
-INSERT = f"INSERT INTO prediction ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-INSERT_BLOCK = "INSERT INTO prediction_block (ts, model, row_count, data) VALUES (?, ?, ?, ?)"
-
-
-def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(touch_private(path), timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
-    return conn
+INSERT, INSERT_BLOCK = prediction.insert(), prediction_block.insert()  # compiled once, reused
 
 
 class PredictionLog:
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._writer = WriteLock(self.path)
-        with self._writer.hold():  # workers start together: one switches a new file to WAL at a time
-            self._conn = _connect(self.path, "NORMAL")
-            self._conn.executescript(PREDICTION_SCHEMA)
+    def __init__(self, url: str):
+        self.db = open_database(url)
 
     def write(self, rows: list[dict[str, Any]], blocks: Sequence[Block] = ()) -> None:
         """One transaction: `rows` into the row table, each of `blocks` as one compressed row
@@ -85,29 +52,29 @@ class PredictionLog:
             if data is None:
                 rows = rows + block.rows()
             else:
-                encoded.append((block.ts, block.model, block.size, data))
+                encoded.append({"ts": block.ts, "model": block.model, "row_count": block.size, "data": data})
         # pydantic-core's encoder: a quarter of json.dumps' time (a 10,000-claim batch: 38 vs 150 ms
         # on this thread, holding the GIL the next request needs). Compact; NaN written as NaN, as
-        # json.dumps did, so readers (json.loads) see the same values. Columns zipped in C rather
-        # than one generator per row: 32 vs 41 ms for the same tuples of 10,000 claim rows.
+        # json.dumps did, so readers (json.loads) see the same values.
         encode = pydantic_core.to_json
-        inputs = [encode(r["inputs"]).decode() for r in rows]
-        values = list(zip(*([r.get(c) for r in rows] for c in SCALARS), inputs, strict=True))
-        with self._lock, self._writer.hold():
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany(INSERT, values)
-            self._conn.executemany(INSERT_BLOCK, encoded)
-            self._conn.execute("COMMIT")
+        values = [{**{c: r.get(c) for c in SCALARS}, "inputs": encode(r["inputs"]).decode()} for r in rows]
+        with self.db.write() as conn:
+            if values:
+                conn.execute(INSERT, values)
+            if encoded:
+                conn.execute(INSERT_BLOCK, encoded)
 
     def frame(self, model: str, since: float | None = None, with_inputs: bool = True) -> pd.DataFrame:
         """Served predictions of `model` (since `since`), rows and blocks alike, in time order."""
-        cols = ", ".join(c for c in COLUMNS if with_inputs or c != "inputs")
-        where = " WHERE model = ?" + (" AND ts >= ?" if since else "") + " ORDER BY id"
-        args = (model, since) if since else (model,)
-        with self._lock:
-            rows = pd.read_sql_query(f"SELECT {cols} FROM prediction" + where, self._conn, params=args)
-            blocks = self._conn.execute(f"SELECT ts, model, data FROM prediction_block{where}", args)
-            blocks = blocks.fetchall()
+        cols = [prediction.c[c] for c in COLUMNS if with_inputs or c != "inputs"]
+        where = [prediction.c.model == model] + ([prediction.c.ts >= since] if since else [])
+        block_where = [prediction_block.c.model == model] + (
+            [prediction_block.c.ts >= since] if since else []
+        )
+        blocks_query = sa.select(prediction_block.c.ts, prediction_block.c.model, prediction_block.c.data)
+        with self.db.engine.connect() as conn:
+            rows = pd.read_sql_query(sa.select(*cols).where(*where).order_by(prediction.c.id), conn)
+            blocks = conn.execute(blocks_query.where(*block_where).order_by(prediction_block.c.id)).all()
         if not blocks:
             return rows
         parts = [rows, *(block_codec.decode(ts, name, data, with_inputs) for ts, name, data in blocks)]
@@ -162,34 +129,21 @@ def _size(item: list[dict] | Block) -> int:
 
 
 class ClaimFeedbackStore:
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._local = threading.local()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = WriteLock(self.path)
-        with self._writer.hold():
-            self._conn().executescript(FEEDBACK_SCHEMA)
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:  # one connection per thread; several worker processes share the file
-            conn = self._local.conn = _connect(self.path, "FULL")
-        return conn
+    def __init__(self, url: str):
+        self.db = open_database(url)
 
     def record(self, claim_id: str, outcome: str, investigator: str) -> int:
-        """Commit one outcome; returns its id once it is on disk."""
+        """Commit one outcome; returns its id once it is committed."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome: {outcome!r} is not one of {', '.join(OUTCOMES)}")
-        with self._writer.hold():
-            cur = self._conn().execute(
-                "INSERT INTO claim_feedback (claim_id, outcome, investigator, ts) VALUES (?, ?, ?, ?)",
-                (claim_id, outcome, investigator, time.time()),
-            )
-        return int(cur.lastrowid)
+        row = {"claim_id": claim_id, "outcome": outcome, "investigator": investigator, "ts": time.time()}
+        with self.db.write() as conn:
+            return int(conn.execute(claim_feedback.insert().returning(claim_feedback.c.id), row).scalar_one())
 
     def frame(self) -> pd.DataFrame:
         """All outcomes; the latest one per claim wins where a claim was reviewed twice."""
-        return pd.read_sql_query("SELECT * FROM claim_feedback ORDER BY id", self._conn())
+        with self.db.engine.connect() as conn:
+            return pd.read_sql_query(sa.select(claim_feedback).order_by(claim_feedback.c.id), conn)
 
     def latest(self) -> pd.DataFrame:
         return self.frame().drop_duplicates("claim_id", keep="last")

@@ -23,7 +23,7 @@ def _check_retriever(loaded: LoadedModel) -> None:
 class KBService:
     def __init__(self, settings: Settings):
         self.slot = ModelSlot(settings, "kb", settings.aliases.champion, check=_check_retriever)
-        self.store = FeedbackStore(settings.feedback_path)
+        self.store = FeedbackStore(settings.stores_url)
         self.slot.current.python_model.search("warm-up: how do I file a claim", top_k=1)
 
     @property

@@ -80,7 +80,7 @@ class PredictionRecorder:
         from features.ops.outcomes import BackgroundWriter, PredictionLog  # workers only (pandas)
 
         self.enabled = settings.monitoring.log_predictions
-        self.writer = BackgroundWriter(PredictionLog(settings.predictions_path), prepare=_mask_texts)
+        self.writer = BackgroundWriter(PredictionLog(settings.stores_url), prepare=_mask_texts)
 
     def claims(self, claims: ClaimBatch | list, batch: ScoredClaims) -> None:
         """Served (and shadow) claim scores; each row keeps the variant and version that scored it.

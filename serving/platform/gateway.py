@@ -119,7 +119,7 @@ class Gateway:
         self.limiter = RateLimiter(sec.rate_limit_per_minute, sec.rate_burst)
         self.max_body = sec.max_body_bytes
         try:
-            self.keys = KeyRing(settings.keys_path) if sec.auth else None
+            self.keys = KeyRing(settings.stores_url) if sec.auth else None
             self.audit = AuditWriter(open_audit(settings))
         except Exception:
             exit_worker("cannot open the API keys or the audit trail")

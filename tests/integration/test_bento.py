@@ -38,7 +38,7 @@ def served_bento(bento, tmp_path_factory):
     env = outside_repo(empty, build_env)
     env.pop("MLFLOW_TRACKING_URI")
     env["CCRISK_STATE_DIR"] = str(state)
-    key = create_key(state / "api_keys.json", "ops", "admin")
+    key = create_key(f"sqlite:///{state}/stores.sqlite", "ops", "admin")
     proc, base = start_server(
         env, tmp_path_factory.mktemp("bento-log") / "server.log", bento=tag, cwd=empty / "hide"
     )

@@ -33,7 +33,8 @@ def test_serve_without_champion_fails_fast_with_the_fix(tmp_path, trained):
 
 
 def test_serve_with_a_broken_key_file_fails_fast(tmp_path, trained):
-    """Champions are fine (the session store), but the key file is not JSON: exit 3 before forking."""
+    """Champions are fine (the session store), but the key file of an earlier version, imported
+    on start, is not JSON: exit 3 before forking, naming the file."""
     env = {**_empty_store_env(tmp_path, trained), "MLFLOW_TRACKING_URI": trained.env()["MLFLOW_TRACKING_URI"]}
     (tmp_path / "state").mkdir(exist_ok=True)
     (tmp_path / "state" / "api_keys.json").write_text("{not json")

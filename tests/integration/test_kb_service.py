@@ -1,10 +1,11 @@
 """The knowledge-base endpoints over HTTP, against the real server and the registry's champion."""
 
-import sqlite3
-
 import mlflow
 import pandas as pd
 import pytest
+
+from features.kb.feedback import FeedbackStore
+from features.settings import load_settings
 
 
 def test_docs_list_the_kb_routes(server):
@@ -42,12 +43,10 @@ def test_filters_and_feedback_round_trip(server, trained):
     )
     assert fb.status_code == 200, fb.text
     assert fb.json()["stored"] is True
-    db = trained.folder / "state" / "feedback.sqlite"
-    with sqlite3.connect(db) as conn:
-        row = conn.execute(
-            "SELECT article_id, verdict FROM kb_feedback WHERE id = ?", (fb.json()["feedback_id"],)
-        ).fetchone()
-    assert row == (chosen, "helpful")
+    rows = FeedbackStore(load_settings(trained.settings_path).stores_url).feedback_rows()
+    assert [(r["article_id"], r["verdict"]) for r in rows if r["id"] == fb.json()["feedback_id"]] == [
+        (chosen, "helpful")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,7 @@ def test_train_promote_and_serve_against_an_mlflow_server(mlflow_server, tmp_pat
     from features.ops.keys import create_key
     from features.settings import load_settings
 
-    key = create_key(load_settings(settings).keys_path, "ops", "admin")
+    key = create_key(load_settings(settings).stores_url, "ops", "admin")
     proc, base = start_server(env, tmp_path / "server.log")
     try:
         r = httpx.post(f"{base}/v1/claims/score", json={"claim": _claims(1)[0]},

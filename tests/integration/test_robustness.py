@@ -135,7 +135,7 @@ def test_kill_9_during_feedback_writes_loses_no_acknowledged_record(trained, api
     finally:
         stop(proc)
     settings = load_settings(trained.settings_path)
-    stored = set(ClaimFeedbackStore(settings.feedback_path).frame()["claim_id"])
+    stored = set(ClaimFeedbackStore(settings.stores_url).frame()["claim_id"])
     lost = [c for c in acked if c not in stored]
     print(f"kill -9: {len(acked)} acknowledged, {len(lost)} lost")
     assert len(acked) >= 150 and lost == []

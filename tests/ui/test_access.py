@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from features.ops.keys import create_key, revoke_key
+from features.ops.keys import RELOAD_S, create_key, revoke_key
 from features.settings import load_settings
 from tests.conftest import SAMPLE_CLAIMS
 from tests.ui.conftest import PANEL, WIDE
@@ -30,13 +32,14 @@ def test_an_unknown_key_is_refused_at_sign_in(screen):
 
 
 def test_a_revoked_key_is_sent_back_to_sign_in(screen, trained):
-    keys = load_settings(trained.settings_path).keys_path
+    keys = load_settings(trained.settings_path).stores_url
     key = create_key(keys, "ui-revoked", "agent_assist", replace=True)
     tab = screen()
     tab.sign_in("/agent", key)
     page = tab.page
     assert page.is_visible("#app")
     revoke_key(keys, "ui-revoked")
+    time.sleep(RELOAD_S + 0.2)  # every worker has re-read the keys by then
     page.fill("#message", "Where is my card?")
     page.press("#message", "Enter")
     page.wait_for_selector("#signin:not([hidden])")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
-
+from features.kb.feedback import FeedbackStore
 from features.settings import load_settings
 from tests.conftest import PHONE_ORIGIN
 from tests.ui.conftest import PANEL, WIDE
@@ -58,10 +57,8 @@ def test_feedback_is_stored_and_acknowledged(screen, api_keys, trained):
         page.keyboard.press("j")
         page.locator("#answer-1 button", has_text="Not helpful").click()
         page.wait_for_selector("#ack-1:has-text('Saved: not helpful')")
-    path = load_settings(trained.settings_path).feedback_path
-    with sqlite3.connect(path) as conn:
-        row = conn.execute("SELECT verdict FROM kb_feedback WHERE id = ?", (first,)).fetchone()
-    assert row == ("helpful",)
+    rows = FeedbackStore(load_settings(trained.settings_path).stores_url).feedback_rows()
+    assert [r["verdict"] for r in rows if r["id"] == first] == ["helpful"]
     page.locator("#answer-0 button", has_text="Copy").click()
     page.wait_for_selector("#ack-0:has-text('Copied')")
     title = page.locator("#answer-0 h3").inner_text().split(". ", 1)[1]

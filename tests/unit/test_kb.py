@@ -133,7 +133,7 @@ def test_threshold_reaches_the_target_precision():
 
 
 def test_feedback_is_stored_and_checked(tmp_path):
-    store = FeedbackStore(tmp_path / "fb.sqlite")
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.sqlite'}")
     qid = store.record_search("call me on 07700 900123 about my claim", ["a", "b"], "3", "kbv")
     assert store.record_feedback(qid, "b", "helpful") == 1
     with pytest.raises(UnknownQuery):
@@ -142,7 +142,7 @@ def test_feedback_is_stored_and_checked(tmp_path):
         store.record_feedback(qid, "c", "helpful")
     with pytest.raises(ValueError, match="verdict: 'meh'"):
         store.record_feedback(qid, "a", "meh")
-    rows = FeedbackStore(tmp_path / "fb.sqlite").feedback_rows()  # a fresh connection sees it
+    rows = FeedbackStore(f"sqlite:///{tmp_path / 'fb.sqlite'}").feedback_rows()  # a fresh connection sees it
     assert [(r["article_id"], r["verdict"]) for r in rows] == [("b", "helpful")]
     assert "07700" not in rows[0]["query_masked"]
 

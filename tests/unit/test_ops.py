@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from ccrisk.ops.monitor import psi
+from features.ops import keys
 from features.ops.audit import CANONICAL_MAX_BYTES, AuditEntry, AuditLog, request_sha256
 from features.ops.hitrate import hit_rates, wilson
 from features.ops.keys import KeyRing, create_key, hash_key, list_keys, revoke_key
@@ -21,19 +22,26 @@ from serving.platform.gateway import allowed
 from serving.platform.limits import RateLimiter
 
 
-def test_keys_are_stored_as_hashes_and_revocation_is_seen_without_restart(tmp_path):
-    path = tmp_path / "keys.json"
-    key = create_key(path, "claims-core", "claims_system")
-    assert key not in path.read_text() and hash_key(key) in path.read_text()
-    ring = KeyRing(path, env_value="")
+def _db(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'stores.sqlite'}"
+
+
+def test_keys_are_stored_as_hashes_and_revocation_is_seen_without_restart(tmp_path, monkeypatch):
+    url = _db(tmp_path)
+    key = create_key(url, "claims-core", "claims_system")
+    stored = (tmp_path / "stores.sqlite").read_bytes() + (tmp_path / "stores.sqlite-wal").read_bytes()
+    assert key.encode() not in stored and hash_key(key).encode() in stored
+    ring = KeyRing(url, env_value="")
     assert ring.lookup(key).role == "claims_system" and ring.lookup("nope") is None
-    revoke_key(path, "claims-core")
+    revoke_key(url, "claims-core")
+    assert ring.lookup(key).role == "claims_system"  # read again only after RELOAD_S
+    monkeypatch.setattr(keys, "RELOAD_S", 0.0)
     assert ring.lookup(key) is None
-    assert list_keys(path) == []
+    assert list_keys(url) == []
 
 
 def test_key_errors_name_the_fix(tmp_path):
-    path = tmp_path / "keys.json"
+    path = _db(tmp_path)
     with pytest.raises(ValueError, match="role: 'root' is not one of"):
         create_key(path, "x", "root")
     create_key(path, "x", "admin")
@@ -47,7 +55,7 @@ def test_key_errors_name_the_fix(tmp_path):
 
 def test_keys_from_the_environment(tmp_path):
     digest = hash_key("secret-key")
-    ring = KeyRing(tmp_path / "none.json", env_value=f"bot:agent_assist:{digest}")
+    ring = KeyRing(_db(tmp_path), env_value=f"bot:agent_assist:{digest}")
     assert ring.lookup("secret-key").name == "bot"
 
 
@@ -137,13 +145,13 @@ def test_reordered_records_are_found(tmp_path):
 
 
 def test_claim_feedback_store_and_prediction_log(tmp_path):
-    store = ClaimFeedbackStore(tmp_path / "fb.sqlite")
+    store = ClaimFeedbackStore(_db(tmp_path))
     first = store.record("C1", "legitimate", "inv")
     store.record("C1", "confirmed_fraud", "inv")
     assert first == 1 and store.latest().set_index("claim_id").loc["C1", "outcome"] == "confirmed_fraud"
     with pytest.raises(ValueError, match="outcome: 'maybe' is not one of"):
         store.record("C2", "maybe", "inv")
-    log = PredictionLog(tmp_path / "p.sqlite")
+    log = PredictionLog(_db(tmp_path))
     writer = BackgroundWriter(log, prepare=lambda rows: [{**r, "band": r["band"].upper()} for r in rows])
     writer.submit([{"ts": 1.0, "model": "m", "model_version": "1", "variant": "champion", "band": "high",
                     "score": 0.9, "entity_id": "C1", "inputs": {"x": 1}}])  # fmt: skip
@@ -155,7 +163,7 @@ def test_claim_feedback_store_and_prediction_log(tmp_path):
 def test_prediction_log_inputs_read_back_as_json_text(tmp_path):
     """Inputs are stored as JSON text that json.loads reads back: unicode kept, None as null, NaN
     as NaN (as json.dumps wrote it before the encoder changed)."""
-    log = PredictionLog(tmp_path / "p.sqlite")
+    log = PredictionLog(_db(tmp_path))
     inputs = {"Make": "Škoda 東京", "Age": None, "Deductible": float("nan"), "Days": 3, "Price": 1.5}
     log.write([{"ts": 1.0, "model": "m", "model_version": "1", "variant": "champion", "inputs": inputs}])
     stored = log.frame("m")["inputs"][0]

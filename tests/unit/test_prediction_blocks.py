@@ -70,12 +70,12 @@ def test_a_large_batch_is_one_block_that_reads_back_as_the_rows_would(tmp_path, 
     recorder.claims(claims, batch)
     recorder.writer.flush()
     log = recorder.writer.log
-    stored = log._conn.execute("SELECT COUNT(*), SUM(row_count) FROM prediction_block").fetchone()
+    stored = _one(log, "SELECT COUNT(*), SUM(row_count) FROM prediction_block")
     assert stored == (1, len(claims)) and len(claims) >= BLOCK_MIN
-    assert log._conn.execute("SELECT COUNT(*) FROM prediction").fetchone() == (0,)
+    assert _one(log, "SELECT COUNT(*) FROM prediction") == (0,)
 
     from_block = log.frame("ccrisk-fraud")
-    by_rows = PredictionLog(tmp_path / "rows.sqlite")
+    by_rows = PredictionLog(f"sqlite:///{tmp_path / 'rows.sqlite'}")
     by_rows.write(_as_rows(from_block["ts"][0], claims, batch))
     expected = by_rows.frame("ccrisk-fraud")
     assert from_block.equals(expected)
@@ -84,14 +84,19 @@ def test_a_large_batch_is_one_block_that_reads_back_as_the_rows_would(tmp_path, 
     assert pd.isna(from_block["entity_id"][0]) and from_block["model_version"][0] == "4"
 
 
+def _one(log: PredictionLog, sql: str) -> tuple:
+    with log.db.engine.connect() as conn:
+        return tuple(conn.exec_driver_sql(sql).one())
+
+
 def test_a_small_batch_stays_rows(tmp_path, claims):
     recorder = PredictionRecorder(_settings(tmp_path))
     few = claims[: BLOCK_MIN - 1]
     recorder.claims(few, _scored(few))
     recorder.writer.flush()
     log = recorder.writer.log
-    assert log._conn.execute("SELECT COUNT(*) FROM prediction").fetchone() == (len(few),)
-    assert log._conn.execute("SELECT COUNT(*) FROM prediction_block").fetchone() == (0,)
+    assert _one(log, "SELECT COUNT(*) FROM prediction") == (len(few),)
+    assert _one(log, "SELECT COUNT(*) FROM prediction_block") == (0,)
 
 
 def _block(ts: float, inputs: dict[str, list]) -> Block:
@@ -106,16 +111,16 @@ def test_a_column_that_mixes_text_and_numbers_is_logged_as_rows_keeping_each_val
     """Polars would turn 7 into '7' in a text column: such a block goes to the row table."""
     block = _block(2.0, {"Make": ["Honda", 7, "Škoda"], "Age": [30, None, 41]})
     assert encode(block) is None
-    log = PredictionLog(tmp_path / "p.sqlite")
+    log = PredictionLog(f"sqlite:///{tmp_path / 'p.sqlite'}")
     log.write([], [block])
-    assert log._conn.execute("SELECT COUNT(*) FROM prediction_block").fetchone() == (0,)
+    assert _one(log, "SELECT COUNT(*) FROM prediction_block") == (0,)
     assert [json.loads(s) for s in log.frame("m")["inputs"]] == [
         {"Make": "Honda", "Age": 30}, {"Make": 7, "Age": None}, {"Make": "Škoda", "Age": 41}
     ]  # fmt: skip
 
 
 def test_block_values_read_back_as_json_text_with_unicode_null_and_nan(tmp_path):
-    log = PredictionLog(tmp_path / "p.sqlite")
+    log = PredictionLog(f"sqlite:///{tmp_path / 'p.sqlite'}")
     inputs = {"Make": ["Škoda 東京", None], "Deductible": [float("nan"), 400.0], "Days": [3, 4]}
     log.write([], [_block(1.0, inputs)])
     first, second = (json.loads(s) for s in log.frame("m")["inputs"])
@@ -125,7 +130,7 @@ def test_block_values_read_back_as_json_text_with_unicode_null_and_nan(tmp_path)
 
 
 def test_rows_and_blocks_come_back_in_time_order_and_since_applies_to_both(tmp_path):
-    log = PredictionLog(tmp_path / "p.sqlite")
+    log = PredictionLog(f"sqlite:///{tmp_path / 'p.sqlite'}")
     row = {"model": "m", "model_version": "1", "variant": "champion", "band": "high", "label": "high",
            "score": 0.9, "inputs": {"Days": 1}}  # fmt: skip
     writer = BackgroundWriter(log, linger_s=0.0)

@@ -1,4 +1,5 @@
-"""Stores and key files are created readable by their owner only (0600)."""
+"""The audit trail and the shared stores (keys among them) are created readable by their owner
+only (0600)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,13 @@ def test_stores_and_key_files_are_created_0600(tmp_path):
         AuditLog(f"sqlite:///{tmp_path / 'audit.sqlite'}").append(
             AuditEntry("c", "admin", "/v1/x", 200, "", 1.0)
         )
-        PredictionLog(tmp_path / "predictions.sqlite")
-        ClaimFeedbackStore(tmp_path / "claim_feedback.sqlite")
-        FeedbackStore(tmp_path / "kb_feedback.sqlite")
-        create_key(tmp_path / "api_keys.json", "ops", "admin")
+        url = f"sqlite:///{tmp_path / 'stores.sqlite'}"
+        PredictionLog(url)
+        ClaimFeedbackStore(url)
+        FeedbackStore(url)
+        create_key(url, "ops", "admin")
     finally:
         os.umask(old)
-    made = sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".sqlite", ".json", ".sqlite-wal"))
-    assert "audit.sqlite-wal" in made and "api_keys.json" in made
+    made = sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".sqlite", ".sqlite-wal"))
+    assert {"audit.sqlite-wal", "stores.sqlite", "stores.sqlite-wal"} <= set(made)
     assert {name: _mode(tmp_path / name) for name in made} == dict.fromkeys(made, 0o600)

@@ -95,4 +95,4 @@ def test_a_state_dir_under_home_is_expanded(monkeypatch, tmp_path):
     monkeypatch.setenv("CCRISK_STATE_DIR", "~/.ccrisk")
     s = load_settings(Path(__file__).resolve().parents[2] / "mlflow.yaml")
     assert s.state_path == tmp_path / ".ccrisk"
-    assert s.keys_path == tmp_path / ".ccrisk" / "api_keys.json"
+    assert s.stores_url == f"sqlite:///{tmp_path / '.ccrisk' / 'stores.sqlite'}"

@@ -1,5 +1,6 @@
-"""Worker processes start together and each opens the same SQLite stores: the audit trail, the
-prediction log and the two feedback stores. On a new file, two opening it at the same moment
+"""Worker processes start together and each opens the same SQLite stores: the audit trail and the
+shared stores' database (keys, prediction log, outcomes, KB feedback), which the first to open
+it migrates. On a new file, two opening it at the same moment
 once failed one of them at once with "database is locked" (CI: one worker then served every call
 with a 500). These tests open each store from two processes at the same instant, many times."""
 
@@ -19,18 +20,14 @@ def _open(kind: str, path: Path) -> None:
         from features.ops.audit import AuditLog
 
         AuditLog(f"sqlite:///{path}")
-    elif kind == "predictions":
-        from features.ops.outcomes import PredictionLog
-
-        PredictionLog(path)
-    elif kind == "claim_feedback":
-        from features.ops.outcomes import ClaimFeedbackStore
-
-        ClaimFeedbackStore(path)
     else:
         from features.kb.feedback import FeedbackStore
+        from features.ops.keys import KeyRing
+        from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
 
-        FeedbackStore(path)
+        url = f"sqlite:///{path}"
+        for store in (PredictionLog, ClaimFeedbackStore, FeedbackStore, KeyRing):
+            store(url)
 
 
 def _open_in_rounds(kind: str, folder: str, barrier, results) -> None:
@@ -44,7 +41,7 @@ def _open_in_rounds(kind: str, folder: str, barrier, results) -> None:
             results.put(f"{type(exc).__name__}: {exc}")
 
 
-@pytest.mark.parametrize("kind", ["audit", "predictions", "claim_feedback", "kb_feedback"])
+@pytest.mark.parametrize("kind", ["audit", "stores"])
 def test_two_workers_opening_a_new_store_at_once_both_succeed(tmp_path, kind):
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()

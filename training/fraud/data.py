@@ -28,8 +28,8 @@ def load_claims(path: Path, spec: ClaimSpec) -> tuple[pl.DataFrame, Lineage]:
 
 def feedback_rows(settings: Settings, spec: ClaimSpec, model_name: str) -> pl.DataFrame:
     """Served claims whose latest outcome is confirmed_fraud (1) or legitimate (0)."""
-    preds = PredictionLog(settings.predictions_path).frame(model_name)
-    outcomes = ClaimFeedbackStore(settings.feedback_path).latest()
+    preds = PredictionLog(settings.stores_url).frame(model_name)
+    outcomes = ClaimFeedbackStore(settings.stores_url).latest()
     outcomes = outcomes[outcomes["outcome"].isin(["confirmed_fraud", "legitimate"])]
     latest = preds.dropna(subset=["entity_id"]).drop_duplicates("entity_id", keep="last")
     joined = latest.merge(outcomes, left_on="entity_id", right_on="claim_id")

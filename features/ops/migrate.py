@@ -1,0 +1,111 @@
+"""Alembic migrations of the shared stores (`ccrisk db upgrade`), and the one-time import of the
+files that held them before (`api_keys.json`, `predictions.sqlite`, `feedback.sqlite`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from features.ops import stores
+from features.ops.stores import Database, SchemaBehind
+
+logger = logging.getLogger(__name__)
+SCRIPTS = Path(__file__).resolve().parent / "migrations"
+# Files of earlier versions and the tables they held, imported once into the stores' database.
+LEGACY = {"predictions.sqlite": ("prediction", "prediction_block"),
+          "feedback.sqlite": ("claim_feedback", "kb_search", "kb_feedback")}  # fmt: skip
+LEGACY_KEYS = "api_keys.json"
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    return config
+
+
+def head() -> str:
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def current(db: Database) -> str | None:
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(db: Database) -> str:
+    """Bring the database to the latest revision; the revision it is at."""
+    config = _config()
+    with db.engine.connect().execution_options(writes=True) as conn, conn.begin():
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    return current(db) or ""
+
+
+def check_current(db: Database) -> None:
+    at, latest = current(db), head()
+    if at != latest:
+        raise SchemaBehind(
+            f"the stores database {db.safe_url()} is at schema revision {at or 'none'}, not {latest}: "
+            f"run `ccrisk db upgrade` (with the same stores.url) before serving"
+        )
+
+
+def import_legacy(db: Database, state: Path) -> list[str]:
+    """Copy what earlier versions kept in files under `state` into empty tables of `db`, then
+    rename each file to `*.imported`; what was imported, for the operator."""
+    done = []
+    for name, tables in LEGACY.items():
+        path = state / name
+        if path.is_file():
+            done += [f"{path}: {t} ({n} rows)" for t, n in _copy_tables(path, tables, db)]
+            path.rename(path.with_name(path.name + ".imported"))
+    keys = state / LEGACY_KEYS
+    if keys.is_file():
+        try:
+            entries = json.loads(keys.read_text())["keys"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{keys}: not a ccrisk key file ({exc}); fix it or remove it") from exc
+        with db.write() as conn:
+            taken = {r.name for r in conn.execute(sa.select(stores.api_key.c.name))}
+            rows = [_key_row(e) for e in entries if e["name"] not in taken]
+            if rows:
+                conn.execute(stores.api_key.insert(), rows)
+        keys.rename(keys.with_name(keys.name + ".imported"))
+        done.append(f"{keys}: api_key ({len(rows)} keys)")
+    for line in done:
+        logger.info("imported %s", line)
+    return done
+
+
+def _key_row(entry: dict) -> dict:
+    row = {k: entry[k] for k in ("name", "role", "sha256")}
+    return {**row, "rate_per_minute": entry.get("rate_per_minute"), "created": entry.get("created", 0.0)}
+
+
+def _copy_tables(path: Path, tables: tuple[str, ...], db: Database) -> list[tuple[str, int]]:
+    source = sqlite3.connect(path)
+    try:
+        present = {r[0] for r in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        out = []
+        for name in (t for t in tables if t in present):
+            table = stores.metadata.tables[name]
+            cur = source.execute(f"SELECT {', '.join(table.c.keys())} FROM {name}")
+            rows = [dict(zip(table.c.keys(), r, strict=True)) for r in cur.fetchall()]
+            with db.write() as conn:
+                if rows and conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0:
+                    conn.execute(table.insert(), rows)
+                    if "id" in table.c and not db.is_sqlite:  # the serial goes on after the copied ids
+                        conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                                             f"(SELECT MAX(id) FROM {name}))")  # fmt: skip
+            out.append((name, len(rows)))
+        return out
+    finally:
+        source.close()

@@ -1,0 +1,36 @@
+"""The shared stores: API keys, prediction log, claims outcomes, KB searches and feedback.
+
+A database made before migrations existed (the feedback file, created on start) already has some
+of these tables: they are kept as they are, and only the missing ones are created. This first
+revision creates the tables as `features.ops.stores` defines them; later revisions change them
+with explicit `op.*` steps.
+
+Revision ID: 0001
+Revises:
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from features.ops import stores
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+TABLES = (stores.api_key, stores.prediction, stores.prediction_block, stores.claim_feedback, stores.kb_search,
+          stores.kb_feedback)  # fmt: skip
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    existing = set(sa.inspect(bind).get_table_names())
+    for table in TABLES:
+        if table.name not in existing:
+            table.create(bind)
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    for table in reversed(TABLES):
+        table.drop(bind, checkfirst=True)
