@@ -7,7 +7,8 @@ the store (features/ops/seal.py) catch records cut off the end and an emptied tr
 Default store: SQLite in WAL mode with `synchronous=FULL`
 (a record is on disk before the response leaves); any SQLAlchemy URL (e.g.
 `postgresql+psycopg://…`) switches the backend. Appends from several worker processes are
-serialised by the database: `BEGIN IMMEDIATE` on SQLite, a table lock on other backends.
+serialised by the database: `BEGIN IMMEDIATE` on SQLite, a table lock on other backends. The
+schema is Alembic's (branch "audit" of `features/ops/migrations/`, `ccrisk db upgrade`).
 No raw request is stored: only its SHA-256 and an outcome summary (scores, bands, labels).
 """
 
@@ -158,15 +159,6 @@ def _sqlite_pragmas(engine: sa.Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock before reading the head
 
 
-def _add_request_id(engine: sa.Engine) -> None:
-    """A trail created before records carried the request id gets the column (empty for them)."""
-    if "request_id" not in {c["name"] for c in sa.inspect(engine).get_columns("audit_record")}:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(
-                "ALTER TABLE audit_record ADD COLUMN request_id VARCHAR(128) NOT NULL DEFAULT ''"
-            )
-
-
 def open_audit(settings: Any) -> AuditLog:
     """The trail of `settings` with its key and anchor (mlflow.yaml `security`)."""
     return AuditLog(settings.audit_url, Seal(load_key(settings.audit_key_path), settings.audit_anchor_path))
@@ -191,9 +183,13 @@ class AuditLog:
         # Every worker opens the trail as it starts. On a new SQLite file, two switching it to WAL
         # and creating the tables at the same moment failed one at once with "database is locked"
         # (and that worker then served without its endpoints), so this is done one at a time.
+        from features.ops import migrate  # Alembic, only when a trail is opened
+
         with self._writer():
-            _meta.create_all(self.engine)
-            _add_request_id(self.engine)
+            if self.is_sqlite:  # embedded: brought to the latest schema here; any other: must be there
+                migrate.upgrade(self.engine, "audit")
+            else:
+                migrate.check_current(self.engine, "audit", "security.audit_url")
             if not self.seal.has_anchor() and self.count() == 0:
                 self.seal.checkpoint(0, GENESIS)  # a new trail: the anchor starts with it
 

@@ -31,30 +31,40 @@ def _config() -> Config:
     return config
 
 
-def head() -> str:
-    return ScriptDirectory.from_config(_config()).get_current_head()
+def head(branch: str) -> str:
+    """The latest revision of a branch: "stores" (stores.url) or "audit" (security.audit_url)."""
+    return ScriptDirectory.from_config(_config()).get_revision(f"{branch}@head").revision
 
 
-def current(db: Database) -> str | None:
-    with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+def current(engine: sa.Engine, branch: str) -> str | None:
+    """The branch's revision the database is at (None: not migrated yet)."""
+    script = ScriptDirectory.from_config(_config())
+    with engine.connect() as conn:
+        heads = MigrationContext.configure(conn).get_current_heads()
+    ours = [h for h in heads if _on_branch(script, h, branch)]  # one database may hold both branches
+    return ours[0] if ours else None
 
 
-def upgrade(db: Database) -> str:
-    """Bring the database to the latest revision; the revision it is at."""
+def _on_branch(script: ScriptDirectory, revision: str, branch: str) -> bool:
+    return any(branch in r.branch_labels for r in script.iterate_revisions(revision, "base"))
+
+
+def upgrade(engine: sa.Engine, branch: str) -> str:
+    """Bring the database to the branch's latest revision; the revision it is at."""
     config = _config()
-    with db.engine.connect().execution_options(writes=True) as conn, conn.begin():
+    with engine.connect().execution_options(writes=True) as conn, conn.begin():
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
-    return current(db) or ""
+        command.upgrade(config, f"{branch}@head")
+    return current(engine, branch) or ""
 
 
-def check_current(db: Database) -> None:
-    at, latest = current(db), head()
+def check_current(engine: sa.Engine, branch: str, setting: str) -> None:
+    at, latest = current(engine, branch), head(branch)
     if at != latest:
+        where = engine.url.render_as_string(hide_password=True)
         raise SchemaBehind(
-            f"the stores database {db.safe_url()} is at schema revision {at or 'none'}, not {latest}: "
-            f"run `ccrisk db upgrade` (with the same stores.url) before serving"
+            f"the {branch} database {where} is at schema revision {at or 'none'}, not {latest}: "
+            f"run `ccrisk db upgrade` (with the same {setting}) before serving"
         )
 
 

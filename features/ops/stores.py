@@ -127,9 +127,9 @@ def open_database(url: str) -> Database:
 
             if db.is_sqlite:
                 with db.writer():  # workers start together: one migrates, the others find it done
-                    migrate.upgrade(db)
+                    migrate.upgrade(db.engine, "stores")
             else:
-                migrate.check_current(db)
+                migrate.check_current(db.engine, "stores", "stores.url")
             _OPEN[key] = db
         return _OPEN[key]
 

@@ -5,7 +5,7 @@ of these tables: they are kept as they are, and only the missing ones are create
 revision creates the tables as `features.ops.stores` defines them; later revisions change them
 with explicit `op.*` steps.
 
-Revision ID: 0001
+Revision ID: s0001 (branch "stores": the database at stores.url)
 Revises:
 """
 
@@ -14,9 +14,9 @@ from alembic import op
 
 from features.ops import stores
 
-revision = "0001"
+revision = "s0001"
 down_revision = None
-branch_labels = None
+branch_labels = ("stores",)
 depends_on = None
 TABLES = (stores.api_key, stores.prediction, stores.prediction_block, stores.claim_feedback, stores.kb_search,
           stores.kb_feedback)  # fmt: skip
