@@ -22,6 +22,22 @@ def load_cli_settings():
     return settings
 
 
+def champion_version(settings, family: str):
+    """The registry's champion version of a family (an MlflowClient ModelVersion); a ValueError
+    that says how to get one when there is none."""
+    from features.registry import alias_version
+
+    name = settings.model(family).registered_name
+    mv = alias_version(name, settings.aliases.champion)
+    if mv is None:
+        raise ValueError(
+            f"{name} has no @{settings.aliases.champion} in {settings.resolved_tracking_uri()}: train one "
+            f"first (`ccrisk ensure-champion` trains every missing one on the sample data), or point "
+            f"MLFLOW_TRACKING_URI at the store that holds it"
+        )
+    return mv
+
+
 @contextmanager
 def user_errors():
     """Input problems (bad data, spec or config) end with their message, not a traceback."""

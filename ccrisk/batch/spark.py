@@ -29,7 +29,7 @@ from ccrisk.batch.tables import (
     column_names,
     input_format,
 )  # fmt: skip
-from features.claims.rules import RuleBook
+from features.claims.rules import RuleBook, cached_rulebook
 from features.claims.spec import ClaimSpec
 
 logger = logging.getLogger(__name__)
@@ -68,23 +68,18 @@ def _read(spark, source: Path, types: dict[str, str]):
     return frame.select(*[col(c).cast(types[c]).alias(c) if c in types else col(c) for c in frame.columns])
 
 
-_BOOKS: dict[str, RuleBook] = {}  # per executor process: compiled once, not once a batch
-
-
-def _book(rules_file: str, spec: ClaimSpec) -> RuleBook:
-    from pyspark import SparkFiles
-
-    if rules_file not in _BOOKS:
-        _BOOKS[rules_file] = RuleBook(Path(SparkFiles.get(rules_file)), spec)
-    return _BOOKS[rules_file]
-
-
-def _rules_udf(rules_file: str, spec: ClaimSpec):
+def rules_udf(rules_file: str, spec: ClaimSpec):
+    """The rule ids each claim hits, as a pandas UDF. It refers to `features` and pandas only (it
+    is pickled to the executors, which have `features/` from addPyFile, not `ccrisk`)."""
     from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.types import ArrayType, StringType
 
-    @pandas_udf("array<string>")
+    @pandas_udf(ArrayType(StringType()))
     def rules_hit(claims: pd.DataFrame) -> pd.Series:
-        return pd.Series([[h.id for h in row] for row in _book(rules_file, spec).evaluate(claims)])
+        from pyspark import SparkFiles
+
+        book = cached_rulebook(SparkFiles.get(rules_file), spec)
+        return pd.Series([[h.id for h in row] for row in book.evaluate(claims)])
 
     return rules_hit
 
@@ -110,7 +105,7 @@ def score_claims(
     out = frame.select(
         claim_id.alias("claim_id"),
         predict(claims).alias("s"),
-        _rules_udf(rules.path.name, spec)(claims).alias("rules_hit"),
+        rules_udf(rules.path.name, spec)(claims).alias("rules_hit"),
     ).select(
         "claim_id", "s.fraud_probability", "s.risk_band", "s.top_reasons", "rules_hit",
         lit(model.name).alias("model_name"), lit(model.version).alias("model_version"),

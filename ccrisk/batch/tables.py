@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as pads
 
+from ccrisk.common import champion_version
 from features.claims.spec import ClaimSpec
-from features.registry import alias_version
 from features.settings import Settings
 
 CLAIM_ID, MESSAGE_ID, TEXT = "claim_id", "message_id", "text"
@@ -37,14 +37,8 @@ class Champion:
 
 
 def champion(settings: Settings, family: str) -> Champion:
-    name = settings.model(family).registered_name
-    mv = alias_version(name, settings.aliases.champion)
-    if mv is None:
-        raise ValueError(
-            f"{name} has no @{settings.aliases.champion} in {settings.resolved_tracking_uri()}: train one "
-            f"first (`ccrisk ensure-champion`), or point MLFLOW_TRACKING_URI at the store that holds it"
-        )
-    return Champion(family, name, str(mv.version))
+    mv = champion_version(settings, family)
+    return Champion(family, mv.name, str(mv.version))
 
 
 def input_format(path: Path) -> str:

@@ -22,7 +22,8 @@ import yaml
 from bentoml.exceptions import NotFound
 from packaging.requirements import Requirement
 
-from features.registry import ARTIFACT_HASH_TAG, alias_version
+from ccrisk.common import champion_version
+from features.registry import ARTIFACT_HASH_TAG
 from features.settings import OFFLINE_ENV, Settings, find_settings_file
 from serving.lifecycle.packaged import MLFLOW_FOLDER, RUN_ID, SHA256, VERSION
 from training.registry import pinned
@@ -49,13 +50,8 @@ def import_champions(settings: Settings) -> list[Packaged]:
 
 
 def _import(settings: Settings, family: str) -> Packaged:
-    name = settings.model(family).registered_name
-    mv = alias_version(name, settings.aliases.champion)
-    if mv is None:
-        raise ValueError(
-            f"{name} has no @{settings.aliases.champion} in {settings.resolved_tracking_uri()}: "
-            f"train one first (`ccrisk ensure-champion` trains every missing one on the sample data)"
-        )
+    mv = champion_version(settings, family)
+    name = mv.name
     sha = (mv.tags or {}).get(ARTIFACT_HASH_TAG, "")
     tag = f"{name}:v{mv.version}-{(sha or mv.run_id)[:12]}"
     packaged = Packaged(family, name, str(mv.version), mv.run_id, tag)

@@ -233,5 +233,17 @@ class RuleBook:
         return self.hits(rules, to_polars(frame).select(exprs))
 
 
+_BOOKS: dict[tuple[str, str], RuleBook] = {}
+
+
+def cached_rulebook(path: str | Path, spec: ClaimSpec) -> RuleBook:
+    """One RuleBook per file and spec in this process: a Spark executor's rules UDF compiles the
+    library once, not once a batch (ccrisk/batch/spark.py)."""
+    key = (str(path), spec.name)
+    if key not in _BOOKS:
+        _BOOKS[key] = RuleBook(Path(path), spec)
+    return _BOOKS[key]
+
+
 def _hit(rule: Rule) -> RuleHit:
     return RuleHit(id=rule.id, description=rule.description, severity=rule.severity)

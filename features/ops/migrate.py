@@ -68,6 +68,19 @@ def check_current(engine: sa.Engine, branch: str, setting: str) -> None:
         )
 
 
+def create_missing(bind: sa.Connection, tables: tuple[sa.Table, ...]) -> None:
+    """A first revision's upgrade: the tables a database made before migrations lacks."""
+    existing = set(sa.inspect(bind).get_table_names())
+    for table in tables:
+        if table.name not in existing:
+            table.create(bind)
+
+
+def drop_all(bind: sa.Connection, tables: tuple[sa.Table, ...]) -> None:
+    for table in reversed(tables):
+        table.drop(bind, checkfirst=True)
+
+
 def import_legacy(db: Database, state: Path) -> list[str]:
     """Copy what earlier versions kept in files under `state` into empty tables of `db`, then
     rename each file to `*.imported`; what was imported, for the operator."""

@@ -69,19 +69,20 @@ def _same_claims(out: pd.DataFrame, http: pd.DataFrame) -> None:
     assert any(http["rules_hit"].map(len)) and http["top_reasons"].str.len().min() > 0  # not vacuous
 
 
-def test_local_engine_equals_the_http_service(claims_csv, http_claims, trained, tmp_path):
-    _score("claims", "local", claims_csv, tmp_path / "scores.parquet", trained)
-    _same_claims(pd.read_parquet(tmp_path / "scores.parquet"), http_claims)
+ENGINES = ["local", pytest.param("spark", marks=[pytest.mark.spark, needs_java])]
 
 
-@pytest.mark.spark
-@needs_java
-def test_spark_engine_equals_the_http_service(claims_csv, http_claims, trained, tmp_path):
-    parquet = tmp_path / "claims.parquet"
-    pl.read_csv(claims_csv).write_parquet(parquet)  # Parquet in, as well as CSV
-    _score("claims", "spark", parquet, tmp_path / "scores", trained)
-    assert list((tmp_path / "scores").glob("part-*.parquet"))
-    _same_claims(pd.read_parquet(tmp_path / "scores"), http_claims)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_claims_scored_by_either_engine_equal_the_http_service(
+    engine, claims_csv, http_claims, trained, tmp_path
+):
+    source = claims_csv
+    if engine == "spark":  # Parquet in, as well as CSV
+        source = tmp_path / "claims.parquet"
+        pl.read_csv(claims_csv).write_parquet(source)
+    target = tmp_path / ("scores.parquet" if engine == "local" else "scores")  # Spark writes part files
+    _score("claims", engine, source, target, trained)
+    _same_claims(pd.read_parquet(target), http_claims)
 
 
 @pytest.fixture(scope="module")
@@ -125,16 +126,13 @@ def _same_messages(out: pd.DataFrame, http: pd.DataFrame) -> None:
     assert max(abs(p - a["probability"]) for p, a in zip(p_complaint, http["complaint"], strict=True)) <= 1e-6
 
 
-def test_local_engine_scores_messages_as_the_http_service(messages_csv, http_messages, trained, tmp_path):
-    _score("messages", "local", messages_csv, tmp_path / "messages.parquet", trained)
-    _same_messages(pd.read_parquet(tmp_path / "messages.parquet"), http_messages)
-
-
-@pytest.mark.spark
-@needs_java
-def test_spark_engine_scores_messages_as_the_http_service(messages_csv, http_messages, trained, tmp_path):
-    _score("messages", "spark", messages_csv, tmp_path / "messages", trained)
-    _same_messages(pd.read_parquet(tmp_path / "messages"), http_messages)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_messages_scored_by_either_engine_equal_the_http_service(
+    engine, messages_csv, http_messages, trained, tmp_path
+):
+    target = tmp_path / ("messages.parquet" if engine == "local" else "messages")
+    _score("messages", engine, messages_csv, target, trained)
+    _same_messages(pd.read_parquet(target), http_messages)
 
 
 def test_a_table_without_the_claim_columns_is_refused_naming_them(trained, tmp_path):

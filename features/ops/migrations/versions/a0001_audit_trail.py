@@ -12,7 +12,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from features.ops import audit
+from features.ops import audit, migrate
 
 revision = "a0001"
 down_revision = None
@@ -23,10 +23,7 @@ TABLES = (audit.records, audit.head, audit.alias_state)
 
 def upgrade() -> None:
     bind = op.get_bind()
-    existing = set(sa.inspect(bind).get_table_names())
-    for table in TABLES:
-        if table.name not in existing:
-            table.create(bind)
+    migrate.create_missing(bind, TABLES)
     if "request_id" not in {c["name"] for c in sa.inspect(bind).get_columns("audit_record")}:
         op.add_column(
             "audit_record", sa.Column("request_id", sa.String(128), nullable=False, server_default="")
@@ -34,6 +31,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    for table in reversed(TABLES):
-        table.drop(bind, checkfirst=True)
+    migrate.drop_all(op.get_bind(), TABLES)

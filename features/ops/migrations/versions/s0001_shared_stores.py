@@ -9,10 +9,9 @@ Revision ID: s0001 (branch "stores": the database at stores.url)
 Revises:
 """
 
-import sqlalchemy as sa
 from alembic import op
 
-from features.ops import stores
+from features.ops import migrate, stores
 
 revision = "s0001"
 down_revision = None
@@ -23,14 +22,8 @@ TABLES = (stores.api_key, stores.prediction, stores.prediction_block, stores.cla
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    existing = set(sa.inspect(bind).get_table_names())
-    for table in TABLES:
-        if table.name not in existing:
-            table.create(bind)
+    migrate.create_missing(op.get_bind(), TABLES)
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    for table in reversed(TABLES):
-        table.drop(bind, checkfirst=True)
+    migrate.drop_all(op.get_bind(), TABLES)
