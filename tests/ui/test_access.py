@@ -34,6 +34,7 @@ def test_an_unknown_key_is_refused_at_sign_in(screen):
 def test_a_revoked_key_is_sent_back_to_sign_in(screen, trained):
     keys = load_settings(trained.settings_path).stores_url
     key = create_key(keys, "ui-revoked", "agent_assist", replace=True)
+    time.sleep(RELOAD_S + 0.2)  # every worker has read the new key by then
     tab = screen()
     tab.sign_in("/agent", key)
     page = tab.page
