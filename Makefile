@@ -62,6 +62,7 @@ serve: install
 
 train-sample: install
 	$(CCRISK) train fraud --data data_samples/claims_sample.csv
+	$(CCRISK) train fraud --data data_samples/health_claims_sample.csv --spec health_claims
 	for task in complaint complaint_topic intent; do $(CCRISK) train text --task $$task --sample || exit 1; done
 	$(CCRISK) train kb
 

@@ -23,7 +23,7 @@ from serving.platform.timeout import install_lean_timeout
 
 _SETTINGS = load_settings()
 prepare_environment(_SETTINGS)
-Claim = claim_model(load_spec(_SETTINGS.serving.claim_spec))
+Claim = claim_model(load_spec(_SETTINGS.claim_spec_source))
 _REASON = ReasonOut(feature="Fault", label="fault", value="Policy Holder", contribution=0.5, text="constant")
 _ANSWER = ClaimScore(
     claim_id=None,

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 REAL_CLAIMS = ROOT.parent / "shared" / "datasets" / "vehicle_claim_fraud" / "fraud_oracle_dev.csv.gz"
 SAMPLE_CLAIMS = ROOT / "data_samples" / "claims_sample.csv"
+SAMPLE_HEALTH = ROOT / "data_samples" / "health_claims_sample.csv"
 QUALITY_KEYS = ("roc_auc", "pr_auc", "brier", "precision_at_recall_95", "recall_at_top_5pct", "cv_auc_mean")
 
 
@@ -51,6 +52,16 @@ def train_sample(settings: Settings) -> Path:
 
     train_fraud(SAMPLE_CLAIMS, load_config(FraudTrainConfig, default_config_path("fraud")), settings)
     return SAMPLE_CLAIMS
+
+
+def train_health_sample(settings: Settings) -> None:
+    """The second line of business (health claims) on its sample: the service serves every line."""
+    from training.config import default_config_path, load_config
+    from training.fraud.config import FraudTrainConfig
+    from training.fraud.pipeline import train_fraud
+
+    cfg = load_config(FraudTrainConfig, default_config_path("fraud"), ["spec=health_claims"])
+    train_fraud(SAMPLE_HEALTH, cfg, settings)
 
 
 def _claims(data: Path, n: int) -> list[dict]:

@@ -138,6 +138,7 @@ def _train(settings, only: Sequence[str], quick: bool, console: Console) -> tupl
         quality.update(fraud_quality)
     else:
         data = fraud.train_sample(settings)
+    fraud.train_health_sample(settings)
     if "text" in only:
         console.log("training the contact-text models (quality)")
         quality["text"] = text.train_for_bench(settings)

@@ -24,6 +24,7 @@ from ccrisk.ops_cli import audit_app, keys_app, monitor_app, report_app
 from ccrisk.preflight import check_keys, open_stores
 from ccrisk.release_cli import compare, promote, rollback
 from ccrisk.score_cli import score_app
+from ccrisk.spec_cli import spec_app
 from ccrisk.text_cli import text_finetune_trial, train_text
 
 app = typer.Typer(help="ccrisk: claims fraud scoring and contact-center ML.", no_args_is_help=True)
@@ -42,6 +43,7 @@ app.add_typer(monitor_app, name="monitor")
 app.add_typer(bento_app, name="bento")
 app.add_typer(score_app, name="score")
 app.add_typer(db_app, name="db")
+app.add_typer(spec_app, name="spec")
 app.command("compare")(compare)
 app.command("promote")(promote)
 app.command("rollback")(rollback)
@@ -52,6 +54,7 @@ train_app.command("kb-encoder")(train_kb_encoder)
 logger = logging.getLogger("ccrisk")
 SAMPLE_CLAIMS = Path("data_samples/claims_sample.csv")
 SAMPLE_MESSAGES = Path("data_samples/contact_messages.csv")
+SAMPLE_HEALTH = Path("data_samples/health_claims_sample.csv")
 
 
 @app.callback()
@@ -69,6 +72,9 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug lo
 def train_fraud(
     data: Annotated[Path, typer.Option(help="claims CSV/Parquet with the spec's columns and target")],
     spec: Annotated[Optional[str], typer.Option(help="spec name or YAML path (overrides config)")] = None,
+    rules: Annotated[
+        Optional[Path], typer.Option(help="rules YAML (default: <spec>.rules.yaml beside the spec, if any)")
+    ] = None,
     config: Annotated[Optional[Path], typer.Option(help="pipeline config YAML")] = None,
     split: Annotated[
         Optional[str], typer.Option(help="stratified | time (on the spec's time column)")
@@ -87,13 +93,20 @@ def train_fraud(
 
     settings = load_cli_settings()
     overrides = list(set_ or []) + (["with_feedback=true"] if with_feedback else [])
-    for key, value in (("spec", spec), ("split.method", split), ("seed", seed), ("tuning.trials", trials)):
+    options = (
+        ("spec", spec),
+        ("rules", rules),
+        ("split.method", split),
+        ("seed", seed),
+        ("tuning.trials", trials),
+    )
+    for key, value in options:
         if value is not None:
             overrides.append(f"{key}={value}")
     with user_errors():
         cfg = load_config(FraudTrainConfig, config or default_config_path("fraud"), overrides)
         result = run(data, cfg, settings)
-    _print_result(result, settings.model("fraud").registered_name)
+    _print_result(result, result.registered_name)
 
 
 def _print_result(result, name: str) -> None:
@@ -103,6 +116,8 @@ def _print_result(result, name: str) -> None:
     for key in ("roc_auc", "pr_auc", "brier", "precision_at_recall_95", "recall_at_top_5pct", "cv_auc_mean"):
         table.add_row(key, f"{result.metrics[key]:.4f}")
     console.print(table)
+    for warning in result.fairness_warnings:
+        console.print(f"[yellow]fairness warning:[/] {warning}")
     print_decision(result)
 
 
@@ -120,6 +135,21 @@ def synth_claims(
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out, index=False)
     console.print(f"wrote {len(df)} claims ({df['FraudFound_P'].mean():.1%} fraud) to {out}")
+
+
+@data_app.command("synth-health")
+def synth_health(
+    out: Annotated[Path, typer.Option(help="CSV to write")] = SAMPLE_HEALTH,
+    rows: Annotated[int, typer.Option(min=50, help="number of claims")] = 1500,
+    seed: Annotated[int, typer.Option(help="random seed")] = 13,
+) -> None:
+    """Write seeded synthetic health-insurance claims (the health_claims line), with our own fraud signal."""
+    from training.fraud.synthetic_health import generate_health_claims
+
+    df = generate_health_claims(rows, seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
+    console.print(f"wrote {len(df)} health claims ({df['is_fraud'].mean():.1%} fraud) to {out}")
 
 
 @data_app.command("synth-messages")
@@ -177,7 +207,12 @@ def ensure_champion(
         console.print(f"no {name}@{settings.aliases.champion}: training on the sample data")
         kind = settings.model(family).kind
         if kind == "claims":
-            train_fraud(data=data)
+            default = family == settings.families("claims")[0]
+            table = settings.sample_data_of(family) or (data if default else None)
+            if table is None:
+                console.print(f"[red]models.{family}.sample_data is not set: nothing to train {name} on[/]")
+                raise typer.Exit(2)
+            train_fraud(data=table, spec=settings.spec_source(family))
         elif kind == "kb":
             train_kb()
         else:
@@ -190,12 +225,13 @@ def serve(
     host: Annotated[Optional[str], typer.Option(help="bind address (default 127.0.0.1)")] = None,
 ) -> None:
     """Run the BentoML service (loads the registry's champion models at start-up)."""
-    from features.claims.spec import load_spec
+    from features.claims.lines import claim_lines
     from serving.lifecycle.loader import ChampionUnavailable, check_champions
 
     settings = load_cli_settings()
     try:
-        check_champions(settings, load_spec(settings.serving.claim_spec))  # fail fast, before forking
+        lines = {line.family: line.spec for line in claim_lines(settings)}
+        check_champions(settings, lines)  # fail fast, before forking
     except ChampionUnavailable as exc:
         console.print(f"[red]cannot serve:[/] {exc}")
         raise typer.Exit(3) from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -28,11 +28,20 @@ Output = Annotated[
 
 
 @score_app.command("claims")
-def score_claims(input: Input, output: Output, engine: Engine = "local", master: Master = "local[2]") -> None:
-    """Fraud probability, risk band, top reasons, rules hit and model version for every claim (one
-    column per claim field, as the claim spec names them; its identifier column becomes claim_id)."""
-    from features.claims.rules import RuleBook, default_rules_path
-    from features.claims.spec import load_spec
+def score_claims(
+    input: Input,
+    output: Output,
+    engine: Engine = "local",
+    master: Master = "local[2]",
+    line: Annotated[
+        Optional[str], typer.Option(help="line of business: its family or spec name (default: the first)")
+    ] = None,
+) -> None:
+    """Fraud probability, risk band (after the rules' escalations), top reasons, rules hit and model
+    version for every claim (one column per claim field, as the line's claim spec names them; its
+    identifier column becomes claim_id)."""
+    from features.claims.lines import claim_lines
+    from features.claims.rules import RuleBook
 
     settings = load_cli_settings()
     started = time.perf_counter()
@@ -40,18 +49,24 @@ def score_claims(input: Input, output: Output, engine: Engine = "local", master:
         _exists(input)
         from ccrisk.batch.tables import champion
 
-        model = champion(settings, settings.families("claims")[0])
-        spec = load_spec(settings.serving.claim_spec)
-        rules = RuleBook(settings.rules_path or default_rules_path(spec.name), spec)
+        lines = claim_lines(settings)
+        chosen = [x for x in lines if line in (x.family, x.name)] if line else lines[:1]
+        if not chosen:
+            raise ValueError(f"--line {line}: not a line of mlflow.yaml; known: {[x.name for x in lines]}")
+        model = champion(settings, chosen[0].family)
+        spec = chosen[0].spec
+        rules = RuleBook(chosen[0].rules, spec)
+        shares = settings.model(chosen[0].family).capacity
+        capacity = shares.model_dump_json(exclude_none=True) if shares else ""
         n = settings.serving.reason_count
         if engine == "spark":
             from ccrisk.batch import spark
 
-            rows = spark.score_claims(spark.session(master), input, output, model, spec, rules, n)
+            rows = spark.score_claims(spark.session(master), input, output, model, spec, rules, n, capacity)
         else:
             from ccrisk.batch import local
 
-            rows = local.score_claims(input, output, model, spec, rules, n)
+            rows = local.score_claims(input, output, model, spec, rules, n, capacity=capacity)
     _done(rows, "claims", model.name, model.version, output, started)
 
 

@@ -9,16 +9,28 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from features.settings_sections import (  # noqa: F401  (importable from here)
+    RETIRED,
+    Aliases,
+    Capacity,
+    Gate,
+    ModelSettings,
+    MonitoringSettings,
+    SecuritySettings,
+    ServingSettings,
+    Shares,
+    StoreSettings,
+    Traffic,
+)
 
 logger = logging.getLogger(__name__)
 SETTINGS_ENV = "CCRISK_SETTINGS"  # path to another mlflow.yaml
 ENV_PREFIX = "CCRISK_"  # CCRISK_SERVING__WORKERS=4 overrides serving.workers (Settings)
-ORIGIN = r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$"  # a web origin: scheme, host, optional port
 OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
@@ -26,166 +38,6 @@ OFFLINE_ENV = {
     "DO_NOT_TRACK": "true",
     "BENTOML_DO_NOT_TRACK": "true",
 }
-
-
-class Gate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    metric: str
-    minimum: float = Field(description="absolute floor for the champion alias")
-    tolerance: float = Field(0.0, description="allowed shortfall against the current champion")
-    higher_is_better: bool = True
-
-
-class Traffic(BaseModel):
-    """Champion/challenger on live traffic (claims scoring; other families serve the champion)."""
-
-    model_config = ConfigDict(extra="forbid")
-    mode: Literal["off", "shadow", "split"] = Field(
-        "off",
-        description="shadow: the challenger also scores, off the response path; split: it answers a share",
-    )
-    split_percent: float = Field(
-        0.0, ge=0, le=100, description="split: sticky share (by claim id) to the challenger"
-    )
-
-
-class ModelSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: Literal["claims", "text", "kb"] = Field(
-        description="which pipeline trains it and which part of the service serves it"
-    )
-    registered_name: str
-    experiment: str
-    gate: Gate
-    traffic: Traffic = Traffic()
-
-
-class Aliases(BaseModel):
-    champion: str = "champion"
-    challenger: str = "challenger"
-
-
-RETIRED = {  # ignored with a warning: settled A/B switches (docs/decisions/0006-worker-runtime.md),
-    # and the files the shared stores replaced (stores.url; `ccrisk db upgrade` imports the default ones)
-    "serving": {
-        "claim_on_event_loop", "columnar_batches", "lean_request_timeout", "rebalance_connections",
-        "freeze_heap", "gc_thresholds", "switch_interval_ms", "polars_threads", "tracing", "feedback_db",
-    },
-    "security": {"audit", "keys_file"},
-}  # fmt: skip
-
-
-def _drop_retired(section: str, data: Any) -> Any:
-    if isinstance(data, dict) and RETIRED[section] & data.keys():
-        old = sorted(RETIRED[section] & data.keys())
-        logger.warning("%s.%s: retired settings, ignored; delete them from the file", section, ", ".join(old))
-        data = {k: v for k, v in data.items() if k not in RETIRED[section]}
-    return data
-
-
-class ServingSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _retired(cls, data: Any) -> Any:
-        return _drop_retired("serving", data)
-
-    host: str = "127.0.0.1"
-    port: int = 3000
-    claim_spec: str = "vehicle_claims"
-    rules_file: str | None = None
-    max_batch_claims: int = Field(10000, gt=0)
-    max_batch_texts: int = Field(256, gt=0, description="messages per /v1/contact/analyze_batch call")
-    max_batch_chars: int = Field(
-        200_000, gt=0, description="characters per /v1/contact/analyze_batch call (its cost grows with them)"
-    )
-    torch_threads: int = Field(
-        1,
-        ge=0,
-        description="sentence-encoder threads per worker (ONNX Runtime or torch); 0 = all cores",
-    )
-    reason_count: int = Field(3, ge=1, le=20)
-    workers: int = Field(2, ge=1, le=64, description="BentoML worker processes (each loads the models)")
-    model_source: Literal["registry", "bento"] = Field(
-        "registry",
-        description="registry: the MLflow registry's aliases, followed while serving; bento: the "
-        "champions packaged in the Bento being served (`ccrisk bento build`), no MLflow store needed",
-    )
-    alias_poll_s: float = Field(
-        15.0,
-        ge=0,
-        description="how often each worker checks the registry aliases (0 = only on reload_models)",
-    )
-    access_log: bool = Field(
-        False,
-        description="BentoML's access log (a line per request on the server's output); the audit "
-        "trail records every /v1 call (caller, endpoint, status, latency) either way",
-    )
-    ui_message_origins: list[Annotated[str, StringConstraints(pattern=ORIGIN)]] = Field(
-        default_factory=list,
-        description="origins (scheme://host[:port]) of phone systems that may frame /agent and hand "
-        "it a message with postMessage; the service's own origin always may",
-    )
-
-
-class SecuritySettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _retired(cls, data: Any) -> Any:
-        return _drop_retired("security", data)
-
-    auth: bool = Field(True, description="require an API key on /v1/* (false only for local experiments)")
-    rate_limit_per_minute: int = Field(
-        3000, ge=1, description="requests per key per minute, per worker process (token bucket)"
-    )
-    rate_burst: int = Field(200, ge=1, description="requests a key may send at once before limiting")
-    max_body_bytes: int = Field(16 * 1024 * 1024, gt=0, description="request bodies over this get 413")
-    audit_url: str | None = Field(
-        None, description="SQLAlchemy URL of the audit trail (default: sqlite:///<state_dir>/audit.sqlite)"
-    )
-    audit_key_file: str | None = Field(
-        None,
-        description="the audit chain's HMAC key, outside the audit store (default: <state_dir>/audit.key; "
-        "CCRISK_AUDIT_KEY overrides it)",
-    )
-    audit_anchor_file: str | None = Field(
-        None,
-        description="signed checkpoints of the chain head, outside the audit store "
-        "(default: <state_dir>/audit.anchor.jsonl; put it where the store's administrators cannot write)",
-    )
-    anonymous_per_minute: int = Field(
-        60,
-        ge=1,
-        description="calls without a valid key per client address and minute before 429 (per worker)",
-    )
-    refusal_summary_s: float = Field(
-        60.0,
-        gt=0,
-        description="refused anonymous calls from one address are audited as one record per interval",
-    )
-
-
-class StoreSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    url: str | None = Field(
-        None,
-        description="SQLAlchemy URL of the shared stores: API keys, prediction log, claims outcomes, KB "
-        "searches and feedback (default: sqlite:///<state_dir>/stores.sqlite; replicas share a "
-        "postgresql+psycopg://… one, migrated with `ccrisk db upgrade`)",
-    )
-
-
-class MonitoringSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    log_predictions: bool = True
-    psi_threshold: float = Field(0.2, gt=0, description="score PSI over this flags drift")
-    feature_drift_share: float = Field(
-        0.3, gt=0, le=1, description="dataset drift when this share of features drifts"
-    )
-    reference_rows: int = Field(5000, gt=0, description="training rows kept as the drift reference")
 
 
 class Settings(BaseSettings):
@@ -237,8 +89,31 @@ class Settings(BaseSettings):
 
     @property
     def rules_path(self) -> Path | None:
-        """`serving.rules_file` (relative to the settings file); None: the spec's shipped rules."""
-        given = self.serving.rules_file
+        """The default line's rules file as set (`serving.rules_file`); None: found from the spec."""
+        return self.rules_file_of(self.families("claims")[0])
+
+    @property
+    def claim_spec_source(self) -> str:
+        """The default line's spec (`serving.claim_spec`): a shipped spec's name, or a YAML file
+        (relative to the settings file)."""
+        return self.spec_source(self.families("claims")[0])
+
+    def spec_source(self, family: str) -> str:
+        """A claims family's spec: its `spec`, else (the first claims family) serving.claim_spec."""
+        default = family == self.families("claims")[0]
+        given = self.model(family).spec or (self.serving.claim_spec if default else None)
+        if given is None:
+            raise ValueError(f"models.{family}.spec: a second line of business needs its own claim spec")
+        return str(_resolve(self.root, Path(given))) if Path(given).suffix in (".yaml", ".yml") else given
+
+    def rules_file_of(self, family: str) -> Path | None:
+        """A claims family's rules file as set (`rules_file`; the first family: serving.rules_file)."""
+        default = family == self.families("claims")[0]
+        given = self.model(family).rules_file or (self.serving.rules_file if default else None)
+        return _resolve(self.root, Path(given)) if given else None
+
+    def sample_data_of(self, family: str) -> Path | None:
+        given = self.model(family).sample_data
         return _resolve(self.root, Path(given)) if given else None
 
     @property

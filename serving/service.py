@@ -10,6 +10,7 @@ BentoML's supervisor process imports this module as well and stays small (59 MB 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,7 +22,8 @@ from starlette.responses import Response
 from features.claims.api import BatchScore, ClaimFeedbackOut, ClaimScore, Explain, Outcome, claim_model
 from features.claims.batch import ClaimBatch
 from features.claims.csv_rows import CsvError, CsvTooLong, claim_rows
-from features.claims.spec import load_spec
+from features.claims.lines import claim_lines
+from features.claims.spec import ClaimSpec
 from features.claims.wire import BatchDecoder
 from features.contact.api import Channel, ContactAnalysis, ContactBatch, ContactMessage, KeyPhraseMode, Text
 from features.kb.api import KBFeedbackOut, KBFilters, KBSearchOut, Query, TopK, Verdict
@@ -29,6 +31,7 @@ from features.settings import load_settings, prepare_environment
 from serving.domain import records
 from serving.domain.batch_input import claims_batch_input
 from serving.domain.errors import TooManyClaims, TooManyTexts, UnknownQueryId
+from serving.domain.lines import line_endpoints
 from serving.platform.admin import monitoring_app
 from serving.platform.gateway import Gateway, note
 from serving.platform.runtime import prepare_worker, service_options, settle_heap
@@ -42,7 +45,8 @@ logger = logging.getLogger(__name__)
 
 _SETTINGS = load_settings()
 prepare_environment(_SETTINGS)
-_SPEC = load_spec(_SETTINGS.serving.claim_spec)
+_LINES = claim_lines(_SETTINGS)  # lines of business; the first is the default (/v1/claims/score)
+_SPEC = _LINES[0].spec
 Claim = claim_model(_SPEC)
 ClaimsCsv = Annotated[
     str,
@@ -66,7 +70,6 @@ class PayloadTooLarge(BentoMLException):
     error_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
 
 
-@bentoml.service(name="ccrisk", **service_options(_SETTINGS))
 class CCRisk:
     """Claims fraud scoring, contact-text analysis (complaint risk, topic, intent) and
     knowledge-base answers."""
@@ -84,11 +87,16 @@ class CCRisk:
 
         health.on_move(records.alias_mover(_SETTINGS))
         self.recorder = records.PredictionRecorder(_SETTINGS)
-        self.fraud = FraudService(_SETTINGS, _SPEC, on_shadow=self.recorder.claims)
+        self.lines = {
+            line.name: FraudService(_SETTINGS, line.spec, partial(self._log_claims, line.spec), line.family)
+            for line in _LINES
+        }
+        self.fraud = self.lines[_LINES[0].name]  # the default line
         self.contact = ContactService(_SETTINGS)
         self.kb = KBService(_SETTINGS)
         self.claim_feedback = ClaimFeedbackStore(_SETTINGS.stores_url)
-        slots = [*self.fraud.slots(), *self.contact.slots.values(), self.kb.slot]
+        fraud_slots = [slot for line in self.lines.values() for slot in line.slots()]
+        slots = [*fraud_slots, *self.contact.slots.values(), self.kb.slot]
         self.poller = AliasPoller(slots, _SETTINGS.serving.alias_poll_s)
         settle_heap()  # after every model is loaded: no full-heap GC pauses under traffic
 
@@ -218,10 +226,14 @@ class CCRisk:
         return self.poller.refresh_all()
 
     @bentoml.api(route="/v1/admin/reload_rules")
-    def reload_rules(self) -> dict[str, str]:
-        """Reload the business-rules file now (it is also reloaded when it changes)."""
-        self.fraud.rules.reload()
-        return {"rules_version": self.fraud.rules.version}
+    def reload_rules(self) -> dict[str, str | dict[str, str]]:
+        """Reload every line's business-rules file now, in the worker that takes the call (every
+        worker also reloads a file when it changes, before its next claim). rules_version: the
+        default line's; rules_versions: each line's."""
+        for line in self.lines.values():
+            line.rules.reload()
+        versions = {name: line.rules.version for name, line in self.lines.items()}
+        return {"rules_version": self.fraud.rules.version, "rules_versions": versions}
 
     def _analyze(
         self, messages: list[ContactMessage], key_phrases: str, single: bool = False
@@ -244,19 +256,30 @@ class CCRisk:
         self.recorder.contact(messages, out, masked)
         return out
 
-    def _score(self, claims: ClaimBatch | list, explain: str = "all") -> ScoredClaims:
+    def _score(
+        self, claims: ClaimBatch | list, explain: str = "all", line: str | None = None
+    ) -> ScoredClaims:
         claims = ClaimBatch.from_models(claims)
+        service = self.lines[line] if line else self.fraud
         try:
-            out = self.fraud.score(claims, explain)
+            out = service.score(claims, explain)
         except TooManyClaims as exc:
             raise PayloadTooLarge(str(exc)) from exc
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from exc
         note(*records.claims_outcome(out))
-        self.recorder.claims(claims, out)
+        self._log_claims(service.rules.spec, claims, out)
         return out
 
+    def _log_claims(self, spec: ClaimSpec, claims: ClaimBatch, scored: ScoredClaims) -> None:
+        """Served (and shadow) scores to the prediction log, without the claims' free text and ids."""
+        self.recorder.claims(claims.without(spec.private_columns), scored)
 
+
+for _line in _LINES:
+    for _name, _endpoint in line_endpoints(_line, _SETTINGS, Claim if _line.default else None).items():
+        setattr(CCRisk, _name, _endpoint)
+CCRisk = bentoml.service(name="ccrisk", **service_options(_SETTINGS))(CCRisk)
 CCRisk.add_asgi_middleware(Gateway, settings=_SETTINGS)
 CCRisk.add_asgi_middleware(Screens, settings=_SETTINGS)
 CCRisk.mount_asgi_app(monitoring_app(_SETTINGS), path="/v1/admin")

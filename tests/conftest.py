@@ -17,6 +17,7 @@ from tests.servers import api_keys, pytest_terminal_summary, server  # noqa: F40
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CLAIMS = ROOT / "data_samples" / "claims_sample.csv"
+SAMPLE_HEALTH = ROOT / "data_samples" / "health_claims_sample.csv"
 SHARED = ROOT.parent / "shared" / "datasets"
 REAL_CLAIMS = SHARED / "vehicle_claim_fraud" / "fraud_oracle_dev.csv.gz"
 FAST_TRAINING = ["folds=3", "num_boost_round=400", "early_stopping_rounds=50"]
@@ -61,6 +62,9 @@ def write_settings(folder: Path, security: dict | None = None, **serving) -> Pat
     data["tracking_uri"] = f"sqlite:///{folder}/mlflow.db"
     data["artifact_location"] = str(folder / "artifacts")
     data["serving"].update(serving)
+    for model in data["models"].values():  # the copy lives elsewhere: its sample tables stay the repo's
+        if model.get("sample_data"):
+            model["sample_data"] = str(ROOT / model["sample_data"])
     data.setdefault("security", {}).update(security or {})
     path = folder / "mlflow.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -75,6 +79,7 @@ class TrainedStore:
     result: object  # training.fraud.pipeline.TrainResult
     text_results: dict | None = None  # task -> training.text.pipeline.TextTrainResult
     kb_result: object = None  # training.kb.pipeline.KBResult
+    health_result: object = None  # the health_claims line's training.fraud.pipeline.TrainResult
 
     def env(self) -> dict[str, str]:
         """Environment for a subprocess (CLI or server) that uses this store."""
@@ -134,6 +139,9 @@ def trained(tmp_path_factory) -> TrainedStore:
     prepare_environment(settings)
     cfg = load_config(FraudTrainConfig, default_config_path("fraud"), FAST_TRAINING)
     store.result = train_fraud(SAMPLE_CLAIMS, cfg, settings)
+    store.health_result = train_fraud(
+        SAMPLE_HEALTH, cfg.model_copy(update={"spec": "health_claims"}), settings
+    )
     store.text_results = {
         task: train_text(None, load_text_config(task, overrides=FAST_TEXT, sample=True), settings)
         for task in TEXT_TASKS

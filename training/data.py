@@ -30,14 +30,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_table(path: Path) -> pl.DataFrame:
-    """CSV (optionally .gz) or Parquet; raises with the fix when the file cannot be read."""
+def read_table(path: Path, as_text: bool = False) -> pl.DataFrame:
+    """CSV (optionally .gz) or Parquet; raises with the fix when the file cannot be read.
+    `as_text`: a CSV's cells as text, untyped (for guessing their types)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data file {path} not found; pass --data with an existing file")
     if path.suffix == ".parquet":
         return pl.read_parquet(path)
     try:
-        return pl.read_csv(path, infer_schema_length=10000)
+        return pl.read_csv(path, infer_schema_length=0 if as_text else 10000)
     except pl.exceptions.PolarsError as exc:
         raise ValueError(f"could not read {path} as CSV ({exc}); pass a CSV or Parquet file") from exc

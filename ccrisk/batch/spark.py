@@ -68,26 +68,34 @@ def _read(spark, source: Path, types: dict[str, str]):
     return frame.select(*[col(c).cast(types[c]).alias(c) if c in types else col(c) for c in frame.columns])
 
 
-def rules_udf(rules_file: str, spec: ClaimSpec):
-    """The rule ids each claim hits, as a pandas UDF. It refers to `features` and pandas only (it
-    is pickled to the executors, which have `features/` from addPyFile, not `ccrisk`)."""
+def rules_udf(rules_file: str | None, spec: ClaimSpec):
+    """RuleBook.act as a pandas UDF of (claims, the model's bands). It refers to `features` and
+    pandas only (it is pickled to the executors, which have `features/` from addPyFile, not
+    `ccrisk`); `rules_file` None: a spec without rules."""
     from pyspark.sql.functions import pandas_udf
-    from pyspark.sql.types import ArrayType, StringType
+    from pyspark.sql.types import ArrayType, BooleanType, StringType, StructField, StructType
 
-    @pandas_udf(ArrayType(StringType()))
-    def rules_hit(claims: pd.DataFrame) -> pd.Series:
+    columns = StructType([
+        StructField("rules_hit", ArrayType(StringType())), StructField("risk_band", StringType()),
+        StructField("band_raised_by", StringType()), StructField("manual_review", BooleanType()),
+    ])  # fmt: skip
+
+    @pandas_udf(columns)
+    def rules_act(claims: pd.DataFrame, bands: pd.Series) -> pd.DataFrame:
         from pyspark import SparkFiles
 
-        book = cached_rulebook(SparkFiles.get(rules_file), spec)
-        return pd.Series([[h.id for h in row] for row in book.evaluate(claims)])
+        book = cached_rulebook(SparkFiles.get(rules_file) if rules_file else None, spec)
+        return pd.DataFrame(book.act(claims, bands.tolist()))
 
-    return rules_hit
+    return rules_act
 
 
 def score_claims(
-    spark, source: Path, target: Path, model: Champion, spec: ClaimSpec, rules: RuleBook, reason_count: int
-) -> int:
-    """Score every claim of `source` into the Parquet folder `target`; the number of claims."""
+    spark, source: Path, target: Path, model: Champion, spec: ClaimSpec, rules: RuleBook, reason_count: int,
+    capacity: str = "",
+) -> int:  # fmt: skip
+    """Score every claim of `source` into the Parquet folder `target`; the number of claims.
+    `capacity`: the line's band shares as JSON (the model's `capacity` param), "" as trained."""
     from pyspark.sql.functions import col, lit, struct
 
     check_columns(column_names(source), list(spec.columns), "scoring claims", source)
@@ -95,21 +103,23 @@ def score_claims(
     frame = _read(spark, source, types)
     predict = mlflow.pyfunc.spark_udf(
         spark, model.uri, result_type="fraud_probability double, risk_band string, top_reasons string",
-        env_manager="local", params={"reason_count": reason_count, "explain": "all"},
+        env_manager="local",
+        params={"reason_count": reason_count, "explain": "all", **({"capacity": capacity} if capacity else {})},  # noqa: E501
     )  # fmt: skip
-    spark.sparkContext.addFile(str(rules.path))
+    if rules.path is not None:
+        spark.sparkContext.addFile(str(rules.path))
     claims = struct(*[col(c) for c in spec.columns])
     claim_id = (
         col(spec.identifier).cast("string") if spec.identifier in frame.columns else lit(None).cast("string")
     )
-    out = frame.select(
-        claim_id.alias("claim_id"),
-        predict(claims).alias("s"),
-        rules_udf(rules.path.name, spec)(claims).alias("rules_hit"),
+    rules_act = rules_udf(rules.path.name if rules.path else None, spec)
+    out = frame.select(claim_id.alias("claim_id"), claims.alias("claims"), predict(claims).alias("s")).select(
+        "claim_id", "s.fraud_probability", col("s.risk_band").alias("model_risk_band"), "s.top_reasons",
+        rules_act(col("claims"), col("s.risk_band")).alias("r"),
     ).select(
-        "claim_id", "s.fraud_probability", "s.risk_band", "s.top_reasons", "rules_hit",
-        lit(model.name).alias("model_name"), lit(model.version).alias("model_version"),
-        lit(rules.version).alias("rules_version"),
+        "claim_id", "fraud_probability", "r.risk_band", "model_risk_band", "r.band_raised_by",
+        "r.manual_review", "top_reasons", "r.rules_hit", lit(model.name).alias("model_name"),
+        lit(model.version).alias("model_version"), lit(rules.version).alias("rules_version"),
     )  # fmt: skip
     out.select(*CLAIM_COLUMNS).write.mode("overwrite").parquet(str(target))
     return spark.read.parquet(str(target)).count()

@@ -13,14 +13,20 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as pads
 
 from ccrisk.common import champion_version
+from features.claims.api import text_codes
 from features.claims.spec import ClaimSpec
 from features.settings import Settings
 
 CLAIM_ID, MESSAGE_ID, TEXT = "claim_id", "message_id", "text"
 FORMATS = {".csv": "csv", ".gz": "csv", ".parquet": "parquet", ".pq": "parquet"}
 # The claims output: one row per input claim, in input order within each output file.
-CLAIM_COLUMNS = ["claim_id", "fraud_probability", "risk_band", "top_reasons", "rules_hit",
-                 "model_name", "model_version", "rules_version"]  # fmt: skip
+CLAIM_SCHEMA = pa.schema([
+    ("claim_id", pa.string()), ("fraud_probability", pa.float64()), ("risk_band", pa.string()),
+    ("model_risk_band", pa.string()), ("band_raised_by", pa.string()), ("manual_review", pa.bool_()),
+    ("top_reasons", pa.string()), ("rules_hit", pa.list_(pa.string())), ("model_name", pa.string()),
+    ("model_version", pa.string()), ("rules_version", pa.string()),
+])  # fmt: skip
+CLAIM_COLUMNS = CLAIM_SCHEMA.names
 
 
 @dataclass(frozen=True)
@@ -58,8 +64,12 @@ def input_format(path: Path) -> str:
 
 def claim_schema(spec: ClaimSpec) -> dict[str, pa.DataType]:
     """Column types from the spec: category levels as text (matched as the spec writes them)."""
-    types = {"integer": pa.int64(), "number": pa.float64(), "nominal": pa.string(), "ordinal": pa.string()}
-    out = {name: types[col.type] for name, col in spec.columns.items()}
+    types = {"integer": pa.int64(), "number": pa.float64()}
+    # text missing codes ('?') keep a numeric column as text; the encoder reads numbers from it
+    out = {
+        name: types[col.type] if col.is_numeric and not text_codes(col) else pa.string()
+        for name, col in spec.columns.items()
+    }
     if spec.identifier:
         out[spec.identifier] = pa.string()
     return out

@@ -23,6 +23,7 @@ from bentoml.exceptions import NotFound
 from packaging.requirements import Requirement
 
 from ccrisk.common import champion_version
+from features.claims.spec import RULES_SUFFIX
 from features.registry import ARTIFACT_HASH_TAG
 from features.settings import OFFLINE_ENV, Settings, find_settings_file
 from serving.lifecycle.packaged import MLFLOW_FOLDER, RUN_ID, SHA256, VERSION
@@ -80,13 +81,11 @@ def bento_settings(settings_file: Path, ctx: Path) -> dict:
     serving = data.setdefault("serving", {})
     serving["model_source"] = "bento"
     data["state_dir"] = BENTO_STATE_DIR
-    for key, folder in (("claim_spec", "specs"), ("rules_file", "rules")):
-        value = serving.get(key)
-        if value and value.endswith((".yaml", ".yml")):
-            source = (root / Path(value).expanduser()).resolve()
-            (ctx / folder).mkdir(exist_ok=True)
-            shutil.copy(source, ctx / folder / source.name)
-            serving[key] = f"{folder}/{source.name}"
+    lines = [m for m in (data.get("models") or {}).values() if m.get("kind") == "claims"]
+    for section, key, folder in [(serving, "claim_spec", "specs"), (serving, "rules_file", "rules")] + [
+        (m, k, f) for m in lines for k, f in (("spec", "specs"), ("rules_file", "rules"))
+    ]:
+        _copy_in(section, key, folder, root, ctx)
     for section, key in (("security", "audit_key_file"), ("security", "audit_anchor_file")):
         value = (data.get(section) or {}).get(key)
         if value and not Path(value).expanduser().is_absolute():
@@ -95,6 +94,21 @@ def bento_settings(settings_file: Path, ctx: Path) -> dict:
             )
             data[section][key] = None
     return data
+
+
+def _copy_in(section: dict, key: str, folder: str, root: Path, ctx: Path) -> None:
+    """A spec or rules file a setting names, copied into the Bento and the setting pointed at the
+    copy; a spec's rules beside it travel with it."""
+    value = section.get(key)
+    if not (value and value.endswith((".yaml", ".yml"))):
+        return
+    source = (root / Path(value).expanduser()).resolve()
+    (ctx / folder).mkdir(exist_ok=True)
+    shutil.copy(source, ctx / folder / source.name)
+    section[key] = f"{folder}/{source.name}"
+    beside = source.with_name(source.stem + RULES_SUFFIX)  # rules found beside the spec
+    if folder == "specs" and beside.is_file():
+        shutil.copy(beside, ctx / folder / beside.name)
 
 
 def runtime_packages() -> list[str]:

@@ -88,8 +88,6 @@ def _champion_run(settings: Settings, model_name: str):
 def _reference(settings: Settings, model_name: str) -> tuple[pd.DataFrame, ClaimSpec, str]:
     import mlflow
 
-    from features.claims.spec import load_spec
-
     mv, run = _champion_run(settings, model_name)
     if "spec.name" not in run.data.params:
         raise ValueError(f"model: drift reports need claim fields; {model_name} is not a claims model")
@@ -99,7 +97,23 @@ def _reference(settings: Settings, model_name: str) -> tuple[pd.DataFrame, Claim
         raise ValueError(
             f"{model_name} v{mv.version} has no {REFERENCE_ARTIFACT}; re-train it to log a drift reference"
         ) from exc
-    return pd.read_parquet(path), load_spec(run.data.params["spec.name"]), str(mv.version)
+    return pd.read_parquet(path), logged_spec(mv.run_id, run.data.params["spec.name"]), str(mv.version)
+
+
+def logged_spec(run_id: str, name: str) -> ClaimSpec:
+    """The spec a fraud run logged with its model (wherever its file was); a run from before that
+    artifact: the shipped spec of that name."""
+    import mlflow
+    import yaml
+
+    from features.claims.spec import SPEC_ARTIFACT, load_spec
+
+    try:
+        text = mlflow.artifacts.load_text(f"runs:/{run_id}/{SPEC_ARTIFACT}")
+    except Exception:  # an older run: no logged copy
+        logger.warning("run %s has no %s; using the shipped spec %r", run_id, SPEC_ARTIFACT, name)
+        return load_spec(name)
+    return ClaimSpec.model_validate(yaml.safe_load(text))
 
 
 def drift_report(settings: Settings, model_name: str, window_s: float) -> dict:

@@ -68,6 +68,13 @@ class ClaimBatch:
             return pl.DataFrame(self.columns, schema_overrides=dict.fromkeys(text, pl.Utf8), strict=False)
         return sent.with_columns(pl.col(c).cast(pl.Utf8) for c in text) if text else sent
 
+    def without(self, names: Sequence[str]) -> ClaimBatch:
+        """The claims without the columns `names` (free text and ids, kept out of the prediction log)."""
+        gone = set(names) & set(self.columns)
+        if not gone:
+            return self
+        return ClaimBatch(self.ids, {n: c for n, c in self.columns.items() if n not in gone})
+
     def take(self, positions: Sequence[int]) -> ClaimBatch:
         """The claims at `positions`, in that order (split mode scores two parts)."""
         return ClaimBatch(

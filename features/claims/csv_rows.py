@@ -30,6 +30,8 @@ def _parser(column: ColumnSpec) -> Callable[[str], Any]:
     if column.is_categorical:
         levels = {str(v): v for v in reversed([*column.levels, *column.missing_codes])}
         return lambda cell: levels.get(cell, cell)
+    if not column.is_numeric:  # dates, free text, ids: the text itself
+        return lambda cell: cell
     integer = column.type == "integer"
 
     def number(cell: str) -> Any:

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from features.claims.spec import CalendarGap, ClaimSpec, ColumnSpec, PartsMismatch
+from features.claims.derived import CalendarGap, DerivedFeature, PartsMismatch
+from features.claims.spec import ClaimSpec, ColumnSpec
 from features.claims.transform import DAYS_PER_MONTH
 
 MAX_EXACT = 2**53  # beyond this an int does not survive Polars' float cast unchanged
@@ -40,9 +41,12 @@ class RowColumn:
         self.name = name
         self.categorical = cs.is_categorical
         self.int_coded = bool(cs.levels) and all(isinstance(v, int) for v in cs.levels)
-        self.as_text = cs.is_categorical and cs.unknown == "missing"  # read as text (serving/domain/fraud.py)
+        self.as_text = cs.open_levels  # read as text (serving/domain/fraud.py)
         self.codes = {text: float(i) for i, text in enumerate(cs.level_strings())}
-        self.missing = {float(v) for v in cs.missing_codes} if not cs.is_categorical else set()
+        # top_levels: a value outside the learned levels (and the missing codes) is "other"
+        self.other = float(len(cs.levels)) if cs.top_levels is not None and cs.levels else None
+        self.missing_text = set(cs.missing_strings())
+        self.missing = set(cs.missing_numbers()) if not cs.is_categorical else set()
 
     def frame_value(self, v: Any) -> Any:
         """The value as the served frame holds it (text for open-vocabulary categories)."""
@@ -73,7 +77,12 @@ class RowColumn:
     def code(self, v: Any) -> float | None:
         """transform._category_codes"""
         text = self.text(v)
-        return None if text is None else self.codes.get(text)
+        if text is None:
+            return None
+        code = self.codes.get(text)
+        if code is None and self.other is not None and text not in self.missing_text:
+            return self.other
+        return code
 
     def number(self, v: Any) -> float | None:
         """transform._numeric"""
@@ -112,11 +121,15 @@ class RowEncoder:
     def __init__(self, spec: ClaimSpec):
         self.spec = spec
         self.columns = {c: RowColumn(c, cs) for c, cs in spec.columns.items()}
-        self.required = [c for c, s in spec.columns.items() if s.feature]
+        self.required = spec.needed_columns
+        self.features = [c for c, s in spec.columns.items() if s.feature]
 
-    def derived(self, d: CalendarGap | PartsMismatch, row: dict[str, Any]) -> float | None:
-        """transform.derived_expr"""
+    def derived(self, d: DerivedFeature, row: dict[str, Any]) -> float | None:
+        """transform.derived_expr (the calendar gap and the parts mismatch; the Polars path
+        computes the other kinds)"""
         cols = self.columns
+        if not isinstance(d, CalendarGap | PartsMismatch):
+            raise NotPlain(f"{d.name}: a {d.kind} feature")
         if isinstance(d, PartsMismatch):
             whole = _frame_text(cols[d.column], row[d.column])
             parts = [_frame_text(cols[p], row[p]) for p in d.parts]
@@ -138,7 +151,7 @@ class RowEncoder:
         absent = [c for c in self.required if c not in row]
         if absent:
             raise NotPlain(f"columns {absent} are absent")
-        out = [self.columns[c].encoded(row[c]) for c in self.required]
+        out = [self.columns[c].encoded(row[c]) for c in self.features]
         return out + [self.derived(d, row) for d in self.spec.derived]
 
     def encode(self, rows: list[dict[str, Any]]) -> tuple[np.ndarray, list[list[float | None]]]:

@@ -14,7 +14,6 @@ import hashlib
 import logging
 import operator
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from features.claims.api import RuleHit  # the API model; also importable from here
 from features.claims.rowpath import RowEncoder
-from features.claims.spec import ClaimSpec
+from features.claims.spec import ClaimSpec, default_rules_path, find_rules  # noqa: F401  (importable from here)
 from features.claims.transform import _as_text, column_expr, derived_expr, to_polars
 
 logger = logging.getLogger(__name__)
@@ -58,6 +57,10 @@ class Rule(BaseModel):
     id: str
     description: str
     severity: Literal["low", "medium", "high"]
+    escalate: Literal["medium", "high"] | None = Field(
+        None, description="raise the claim's risk band to at least this (the probability stays the model's)"
+    )
+    review: bool = Field(False, description="send the claim to manual review")
     when: Leaf | Group
 
 
@@ -66,10 +69,6 @@ class RuleLibrary(BaseModel):
     version: str
     spec: str = Field(description="name of the claim spec the rules are written against")
     rules: list[Rule]
-
-
-def default_rules_path(spec_name: str) -> Path:
-    return Path(str(resources.files("features.claims") / "rules" / f"{spec_name}.yaml"))
 
 
 def _compare(expr: pl.Expr, op: str, value: Any) -> pl.Expr:
@@ -170,15 +169,16 @@ def condition_expr(cond: Leaf | Group, spec: ClaimSpec) -> pl.Expr:
 class RuleBook:
     """A rule library bound to a spec, compiled once, reloaded when its file changes."""
 
-    def __init__(self, path: Path, spec: ClaimSpec):
-        self.path = Path(path)
+    def __init__(self, path: Path | None, spec: ClaimSpec):
+        self.path = Path(path) if path is not None else None  # None: a spec without rules
         self.spec = spec
         self._mtime = -1.0
         self.reload()
 
     def reload(self) -> None:
-        text = self.path.read_text()
-        library = RuleLibrary.model_validate(yaml.safe_load(text))
+        text = self.path.read_text() if self.path else ""
+        data = yaml.safe_load(text) if self.path else {"version": "none", "spec": self.spec.name, "rules": []}
+        library = RuleLibrary.model_validate(data)
         if library.spec != self.spec.name:
             raise ValueError(
                 f"rules {self.path} are written for spec {library.spec!r}, not {self.spec.name!r}"
@@ -190,11 +190,13 @@ class RuleBook:
         digest = hashlib.sha256(text.encode()).hexdigest()[:8]
         self.library, self.compiled = library, compiled
         self.version = f"{library.version}+{digest}"
-        self._mtime = self.path.stat().st_mtime
+        self._mtime = self.path.stat().st_mtime if self.path else 0.0
         logger.info("loaded %d rules, version %s", len(compiled), self.version)
 
     def reload_if_changed(self) -> bool:
         """Reload when the file's mtime moved; a broken edit keeps the last good rules."""
+        if self.path is None:
+            return False
         try:
             if self.path.stat().st_mtime == self._mtime:
                 return False
@@ -227,23 +229,57 @@ class RuleBook:
         hits, tests = self._row_rules
         return [[h for h, test in zip(hits, tests, strict=True) if test(row)] for row in rows]
 
+    def act(self, frame: pl.DataFrame | pd.DataFrame, bands: list[str]) -> dict[str, list]:
+        """Batch scoring's rule columns for claims the model put in `bands`: rules_hit (ids),
+        risk_band (after escalations), band_raised_by and manual_review (apply_actions)."""
+        hits = self.evaluate(frame)
+        final, raised_by, review = apply_actions(list(bands), hits)
+        ids = [[h.id for h in row] for row in hits]
+        return {"rules_hit": ids, "risk_band": final, "band_raised_by": raised_by, "manual_review": review}
+
     def evaluate(self, frame: pl.DataFrame | pd.DataFrame) -> list[list[RuleHit]]:
         """Rule hits per row, in library order (one Polars pass over the raw rows)."""
         rules, exprs = self.snapshot()
+        if not rules:
+            return [[] for _ in range(len(frame))]
         return self.hits(rules, to_polars(frame).select(exprs))
 
 
 _BOOKS: dict[tuple[str, str], RuleBook] = {}
 
 
-def cached_rulebook(path: str | Path, spec: ClaimSpec) -> RuleBook:
+def cached_rulebook(path: str | Path | None, spec: ClaimSpec) -> RuleBook:
     """One RuleBook per file and spec in this process: a Spark executor's rules UDF compiles the
     library once, not once a batch (ccrisk/batch/spark.py)."""
     key = (str(path), spec.name)
     if key not in _BOOKS:
-        _BOOKS[key] = RuleBook(Path(path), spec)
+        _BOOKS[key] = RuleBook(Path(path) if path else None, spec)
     return _BOOKS[key]
 
 
 def _hit(rule: Rule) -> RuleHit:
-    return RuleHit(id=rule.id, description=rule.description, severity=rule.severity)
+    return RuleHit(
+        id=rule.id,
+        description=rule.description,
+        severity=rule.severity,
+        escalate=rule.escalate,
+        review=rule.review,
+    )
+
+
+BAND_ORDER = {"low": 0, "medium": 1, "high": 2}
+
+
+def apply_actions(
+    bands: list[str], hits: list[list[RuleHit]]
+) -> tuple[list[str], list[str | None], list[bool]]:
+    """Rules that act: each claim's band raised to the highest `escalate` of the rules it hit (the
+    first such rule, in library order, is named), and manual review when any hit rule asks for it.
+    Returns (bands, the rule that raised each band or None, manual review flags)."""
+    out, raised_by, review = list(bands), [None] * len(bands), [False] * len(bands)
+    for i, row in enumerate(hits):
+        for hit in row:
+            review[i] = review[i] or hit.review
+            if hit.escalate and BAND_ORDER[hit.escalate] > BAND_ORDER[out[i]]:
+                out[i], raised_by[i] = hit.escalate, hit.id
+    return out, raised_by, review

@@ -7,6 +7,7 @@ MLflow as a pyfunc; serving (and anyone else) loads it with
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,13 +21,12 @@ import polars as pl
 from scipy.special import expit
 
 from features.claims.api import EXPLAIN_MODES
+from features.claims.bands import ALL_LOB, BANDS, Bands  # noqa: F401  (models pickled before bands.py find it here)
 from features.claims.rowpath import RowEncoder
 from features.claims.spec import ClaimSpec
 from features.claims.transform import ClaimEncoder, to_matrix, to_polars
 
 logger = logging.getLogger(__name__)
-BANDS = ("low", "medium", "high")
-ALL_LOB = "__all__"
 SINGLE_THREAD_ROWS = 256  # below this, one LightGBM thread beats thread start-up costs
 
 
@@ -46,30 +46,6 @@ class Calibrator:
             # per-call input checks (about 1 ms, a tenth of a served claim's model time)
             return expit(raw * coef[0, 0] + self.estimator.intercept_[0])
         return self.estimator.predict_proba(raw.reshape(-1, 1))[:, 1]
-
-
-@dataclass
-class Bands:
-    """Probability cut-offs per line of business: {lob: (medium_from, high_from)}."""
-
-    column: str | None
-    cutoffs: dict[str, tuple[float, float]]
-
-    def assign(self, probability: np.ndarray, lob: list[Any] | None) -> list[str]:
-        """ "high" from the line's high cut-off, else "medium" from its medium one, else "low"
-        (cut-offs of a line not in `cutoffs`: the overall ones). Vectorised: a Python loop
-        over a 10,000-claim batch cost ~7 ms."""
-        probability = np.asarray(probability, dtype=float)
-        fallback = self.cutoffs[ALL_LOB]
-        if lob is None:
-            medium, high = fallback
-        else:
-            keys = [str(v) for v in lob]
-            found = {key: self.cutoffs.get(key, fallback) for key in set(keys)}
-            cut = np.array([found[key] for key in keys], dtype=float).reshape(-1, 2)
-            medium, high = cut[:, 0], cut[:, 1]
-        level = np.where(probability >= high, 2, np.where(probability >= medium, 1, 0))
-        return [BANDS[i] for i in level.tolist()]
 
 
 @dataclass
@@ -134,6 +110,18 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         _ = self.models, self.encoder, self.row_encoder  # build once, at load time, not on the first request
+
+    def with_capacity(self, capacity: dict[str, Any]) -> FraudScorer:
+        """This scorer (sharing its loaded boosters) with band cut-offs for other shares."""
+        by_value = {
+            k: (v.get("high_share"), v.get("medium_share")) for k, v in capacity.get("by_value", {}).items()
+        }
+        clone = object.__new__(FraudScorer)
+        clone.__dict__.update(self.__dict__)
+        clone.bands = self.bands.with_capacity(
+            capacity.get("high_share"), capacity.get("medium_share"), by_value
+        )
+        return clone
 
     def raw_scores(self, x: np.ndarray) -> np.ndarray:
         threads = 1 if len(x) < SINGLE_THREAD_ROWS else 0
@@ -219,12 +207,22 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
         rows = np.arange(len(x)) if explain != "flagged" else np.flatnonzero(np.array(bands) != "low")
         if explain != "none" and len(rows):
             contrib = self.contributions(x[rows])
-            top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
+            ranked = contrib
+            silent = self._reasonless()
+            if silent:  # protected attributes used as features are never given as reasons
+                ranked = contrib.copy()
+                ranked[:, silent] = -np.inf
+            top = np.argsort(-ranked, axis=1, kind="stable")[:, :k]
             names = self.spec.feature_names
             encoded, raw = lookup(sorted({names[j] for j in np.unique(top)}), rows)
             for i, row_reasons in zip(rows, self._reasons(top, contrib, encoded, raw), strict=True):
                 reasons[i] = row_reasons
         return probability, bands, reasons
+
+    def _reasonless(self) -> list[int]:
+        """Matrix positions of the features that are never reasons (`protected: no_reasons`)."""
+        return [i for i, n in enumerate(self.spec.feature_names) if n in self.spec.columns
+                and self.spec.columns[n].protected == "no_reasons"]  # fmt: skip
 
     def _reasons(self, top: np.ndarray, contrib: np.ndarray, encoded: dict, raw: dict) -> list[list[Reason]]:
         """Top-k features per row by contribution, strongest risk-raising first, in words."""
@@ -235,6 +233,8 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
             reasons = []
             for j in row:
                 name = names[j]
+                if name in self.spec.columns and self.spec.columns[name].protected:
+                    continue  # fewer features than reasons asked for: a protected one came last
                 enc = encoded[name][i]
                 value = "unknown" if enc is None else str(raw[name][i]) if name in raw else f"{enc:g}"
                 text = templates[name].format(value=value)
@@ -247,9 +247,12 @@ class FraudScorer(mlflow.pyfunc.PythonModel):
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None):
         """pyfunc entry point: raw claim rows in, probability / band / top reasons out.
 
-        params: reason_count (default 3); explain = all | flagged | none (default all)."""
+        params: reason_count (default 3); explain = all | flagged | none (default all); capacity =
+        band shares as JSON, {"high_share", "medium_share", "by_value": {value: {...}}} (default: as
+        trained; what batch scoring passes from the line's `capacity` setting)."""
         params = params or {}
-        a = self.assess(model_input, int(params.get("reason_count", 3)), str(params.get("explain", "all")))
+        scorer = self.with_capacity(json.loads(params["capacity"])) if params.get("capacity") else self
+        a = scorer.assess(model_input, int(params.get("reason_count", 3)), str(params.get("explain", "all")))
         reasons = ["; ".join(r.text for r in row) for row in a.reasons]
         return pd.DataFrame(
             {"fraud_probability": a.probability, "risk_band": a.bands, "top_reasons": reasons},

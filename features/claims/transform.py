@@ -14,10 +14,21 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from features.claims.spec import CalendarGap, ClaimSpec, ColumnSpec, PartsMismatch
+from features.claims.derived import (
+    CalendarGap,
+    DatePart,
+    DaysBetween,
+    DerivedFeature,
+    Equals,
+    PartsMismatch,
+    Ratio,
+)
+from features.claims.spec import ClaimSpec, ColumnSpec
 
 logger = logging.getLogger(__name__)
 DAYS_PER_MONTH = 365.25 / 12
+# A date column read from Parquet arrives typed; as text it is ISO, whatever the spec's format.
+ISO_FORMATS = {"date": "%Y-%m-%d", "datetime": "%Y-%m-%d %H:%M:%S%.f"}
 
 
 class SchemaError(ValueError):
@@ -45,14 +56,33 @@ def _category_codes(col: str, spec: ColumnSpec) -> pl.Expr:
 
     A non-strict cast to an Enum of the levels does this lookup at half the cost of
     `replace_strict` (which builds its hash map on every call: ~0.2 ms a column for one row)."""
+    if not spec.levels:  # top_levels not learned yet (a spec as written, not a trained model's)
+        return pl.lit(None, pl.Float64)
     enum = pl.Enum(spec.level_strings())  # distinct: ColumnSpec refuses repeated levels
-    return _as_text(col, spec).cast(enum, strict=False).to_physical().cast(pl.Float64)
+    codes = _as_text(col, spec).cast(enum, strict=False).to_physical().cast(pl.Float64)
+    if spec.top_levels is None:
+        return codes
+    text = _as_text(col, spec)  # top_levels: any other value is the one level after the learned ones
+    unknown = text.is_null() | text.is_in(spec.missing_strings())
+    return pl.when(unknown).then(None).otherwise(codes.fill_null(float(len(spec.levels))))
 
 
 def _numeric(col: str, spec: ColumnSpec) -> pl.Expr:
-    value = pl.col(col).cast(pl.Float64, strict=False)
-    missing = [float(v) for v in spec.missing_codes]
+    value = pl.col(col).cast(pl.Float64, strict=False)  # a text code such as '?' becomes null here
+    missing = spec.missing_numbers()
     return pl.when(value.is_in(missing)).then(None).otherwise(value) if missing else value
+
+
+def date_expr(col: str, spec: ColumnSpec) -> pl.Expr:
+    """A date or datetime column parsed with its format (null: missing code or unparsable)."""
+    dtype = pl.Date if spec.type == "date" else pl.Datetime("us")
+    text = pl.col(col).cast(pl.Utf8).str.strip_chars()
+    if spec.missing_codes:
+        text = pl.when(text.is_in(spec.missing_strings())).then(None).otherwise(text)
+    parsed = text.str.strptime(dtype, spec.date_format, strict=False)
+    if spec.date_format == ISO_FORMATS[spec.type]:
+        return parsed
+    return pl.coalesce(parsed, text.str.strptime(dtype, ISO_FORMATS[spec.type], strict=False))
 
 
 def column_expr(col: str, spec: ColumnSpec) -> pl.Expr:
@@ -77,9 +107,42 @@ def _parts_mismatch(d: PartsMismatch) -> pl.Expr:
     return (pl.col(d.column).cast(pl.Utf8) != joined).cast(pl.Float64).alias(d.name)
 
 
-def derived_expr(d: CalendarGap | PartsMismatch, spec: ClaimSpec) -> pl.Expr:
-    """A derived feature computed from raw columns."""
-    return _calendar_gap(d, spec) if isinstance(d, CalendarGap) else _parts_mismatch(d)
+def _date_part(d: DatePart, spec: ClaimSpec) -> pl.Expr:
+    value = date_expr(d.column, spec.columns[d.column]).dt
+    part = {"day_of_week": value.weekday, "month": value.month, "day_of_month": value.day, "hour": value.hour}
+    return part[d.part]().cast(pl.Float64)
+
+
+def _as_compared_text(col: str, spec: ClaimSpec) -> pl.Expr:
+    cs = spec.columns[col]
+    if cs.is_categorical:
+        return _as_text(col, cs)
+    return _numeric(col, cs).cast(pl.Utf8) if cs.is_numeric else pl.col(col).cast(pl.Utf8)
+
+
+def derived_expr(d: DerivedFeature, spec: ClaimSpec) -> pl.Expr:
+    """A derived feature computed from raw columns (Float64, null = missing)."""
+    c = spec.columns
+    if isinstance(d, CalendarGap):
+        return _calendar_gap(d, spec)
+    if isinstance(d, PartsMismatch):
+        return _parts_mismatch(d)
+    if isinstance(d, DaysBetween):
+        start, end = (
+            date_expr(x, c[x]).cast(pl.Datetime("us")) for x in (d.start, d.end)
+        )  # date or datetime
+        gap = end - start
+        expr = gap.dt.total_seconds() / 86400.0
+    elif isinstance(d, DatePart):
+        expr = _date_part(d, spec)
+    elif isinstance(d, Ratio):
+        den = _numeric(d.denominator, c[d.denominator])
+        expr = pl.when(den == 0).then(None).otherwise(_numeric(d.numerator, c[d.numerator]) / den)
+    else:
+        assert isinstance(d, Equals)
+        same = _as_compared_text(d.column, spec) == _as_compared_text(d.other, spec)
+        expr = same.cast(pl.Float64)
+    return expr.cast(pl.Float64).alias(d.name)
 
 
 class ClaimEncoder:
@@ -87,8 +150,8 @@ class ClaimEncoder:
 
     def __init__(self, spec: ClaimSpec):
         self.spec = spec
-        self.required = [c for c, s in spec.columns.items() if s.feature]
-        exprs = [column_expr(c, spec.columns[c]) for c in self.required]
+        self.required = spec.needed_columns
+        exprs = [column_expr(c, spec.columns[c]) for c in spec.columns if spec.columns[c].feature]
         self.exprs = exprs + [derived_expr(d, spec) for d in spec.derived]
 
     def features(self, frame: pl.DataFrame | pd.DataFrame, extra: Sequence[pl.Expr] = ()) -> pl.DataFrame:
@@ -128,57 +191,15 @@ def categorical_indices(spec: ClaimSpec) -> list[int]:
     ]
 
 
-def unknown_values(frame: pl.DataFrame, col: str, spec: ColumnSpec) -> list[str]:
-    """Distinct non-null values of a categorical column outside its levels and missing codes."""
-    allowed = set(spec.level_strings()) | set(spec.missing_strings())
-    values = frame.select(_as_text(col, spec).drop_nulls().unique()).to_series().to_list()
-    return sorted(v for v in values if v not in allowed)
-
-
-def validate(frame: pl.DataFrame, spec: ClaimSpec, *, require_target: bool = True) -> pl.DataFrame:
-    """Strict checks for training data; raises SchemaError naming the column, value and fix."""
-    needed = list(spec.columns) + ([spec.target] if require_target and spec.target else [])
-    absent = [c for c in needed if c not in frame.columns]
-    if absent:
-        raise SchemaError(
-            absent[0],
-            f"missing from the data (all missing: {absent}); rename the file's columns "
-            f"or pass --spec with a spec for this table (spec {spec.name!r} expects them)",
-        )
-    for col, cs in spec.columns.items():
-        if cs.is_categorical:
-            bad = unknown_values(frame, col, cs)
-            if bad:
-                raise SchemaError(
-                    col,
-                    f"{len(bad)} value(s) not in the spec, e.g. {bad[:5]}; add them to "
-                    f"`levels` (or `missing_codes`) of {col} in spec {spec.name!r}",
-                )
-        else:
-            _check_numeric(frame, col, cs)
-    if require_target and spec.target:
-        _check_target(frame, spec.target)
-    return frame
-
-
-def _check_numeric(frame: pl.DataFrame, col: str, cs: ColumnSpec) -> None:
-    raw = frame.get_column(col)
-    values = raw.cast(pl.Float64, strict=False)
-    if values.null_count() > raw.null_count():
-        example = raw.filter(values.is_null() & raw.is_not_null()).head(3).to_list()
-        raise SchemaError(col, f"non-numeric values such as {example}; expected {cs.type}")
-    lo = cs.min if cs.min is not None else -np.inf
-    hi = cs.max if cs.max is not None else np.inf
-    outside = values.filter((values < lo) | (values > hi))
-    if len(outside):
-        raise SchemaError(
-            col,
-            f"{len(outside)} value(s) outside [{cs.min}, {cs.max}], e.g. {outside[0]}; "
-            "fix the data or widen min/max in the spec",
-        )
-
-
-def _check_target(frame: pl.DataFrame, target: str) -> None:
-    values = set(frame.get_column(target).cast(pl.Int64, strict=False).unique().to_list())
-    if not values <= {0, 1} or len(values) < 2:
-        raise SchemaError(target, f"the target must hold both 0 and 1 (found {sorted(values, key=str)})")
+def learn_levels(frame: pl.DataFrame, spec: ClaimSpec) -> ClaimSpec:
+    """The spec with each `top_levels` column's levels learned from `frame` (training rows): its
+    most frequent values, ties broken by value, missing codes left out."""
+    learned: dict[str, list[str]] = {}
+    for col in spec.learned_columns:
+        cs = spec.columns[col]
+        text = frame.select(_as_text(col, cs).alias("v")).drop_nulls()
+        text = text.filter(~pl.col("v").is_in(cs.missing_strings()))
+        counts = text.group_by("v").len().sort(["len", "v"], descending=[True, False])
+        learned[col] = counts.head(cs.top_levels).get_column("v").to_list()
+        logger.info("%s: %d levels learned (of %d seen)", col, len(learned[col]), counts.height)
+    return spec.with_levels(learned)

@@ -10,13 +10,13 @@ from functools import partial
 
 from pydantic import BaseModel
 
-from features.claims.api import ModelRef
+from features.claims.api import ModelRef, text_codes
 from features.claims.batch import ClaimBatch
 from features.claims.rowpath import NotPlain
-from features.claims.rules import RuleBook, default_rules_path
+from features.claims.rules import RuleBook, apply_actions, find_rules
 from features.claims.spec import ClaimSpec
 from features.ops.traffic import assign
-from features.settings import Settings
+from features.settings import Capacity, Settings
 from serving.domain.errors import TooManyClaims
 from serving.domain.scored import ScoredClaims, scatter
 from serving.lifecycle.loader import LoadedModel, check_spec
@@ -34,13 +34,22 @@ class FraudService:
     """Holds the champion (and, in shadow/split mode, the challenger) and the live rule book;
     turns claims into scored responses."""
 
-    def __init__(self, settings: Settings, api_spec: ClaimSpec, on_shadow: ShadowSink | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        api_spec: ClaimSpec,
+        on_shadow: ShadowSink | None = None,
+        family: str | None = None,
+    ):
+        """One line of business: `family` (default: the first claims family) served with `api_spec`."""
         self.settings = settings
-        self.traffic = settings.model("fraud").traffic
-        check = partial(check_spec, api_spec=api_spec)
-        self.champion = ModelSlot(settings, "fraud", settings.aliases.champion, check=check)
+        family = family or settings.families("claims")[0]
+        self.family = family
+        self.traffic = settings.model(family).traffic
+        check = partial(_prepare, api_spec=api_spec, capacity=settings.model(family).capacity)
+        self.champion = ModelSlot(settings, family, settings.aliases.champion, check=check)
         self.challenger = (
-            ModelSlot(settings, "fraud", settings.aliases.challenger, required=False, check=check)
+            ModelSlot(settings, family, settings.aliases.challenger, required=False, check=check)
             if self.traffic.mode != "off"
             else None
         )
@@ -48,7 +57,8 @@ class FraudService:
         self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="shadow")
         self._shadow_room = threading.BoundedSemaphore(SHADOW_BACKLOG)
         self.shadow_dropped = 0
-        self.rules = RuleBook(settings.rules_path or default_rules_path(api_spec.name), api_spec)
+        rules = find_rules(settings.spec_source(family), api_spec.name, settings.rules_file_of(family))
+        self.rules = RuleBook(rules, api_spec)
         self.max_batch = settings.serving.max_batch_claims
         self.reason_count = settings.serving.reason_count
 
@@ -107,14 +117,18 @@ class FraudService:
             scored = (a, hits)
         a, hits = scored
         n = len(claims)
+        bands, raised_by, review = apply_actions(a.bands, hits)
         return ScoredClaims(
             claim_ids=list(claims.ids),
             probability=a.probability.tolist(),
-            bands=a.bands,
+            bands=bands,
             reasons=a.reasons,
             hits=hits,
             models=[self.model_ref(model)] * n,
             variants=[variant] * n,
+            model_bands=a.bands,
+            raised_by=raised_by,
+            review=review,
         )
 
     def _assess_rows(self, scorer, claims: ClaimBatch, explain: str) -> tuple | None:
@@ -146,6 +160,16 @@ class FraudService:
             self._shadow_room.release()
 
 
+def _prepare(loaded: LoadedModel, api_spec: ClaimSpec, capacity: Capacity | None) -> None:
+    """Each loaded version: trained on the API's spec, with the line's capacity (band shares) set
+    from the settings, not retrained (features/claims/bands.py)."""
+    check_spec(loaded, api_spec)
+    if capacity is not None:
+        scorer = loaded.python_model
+        scorer.bands = scorer.bands.with_capacity(*capacity.as_args())
+
+
 def _text_columns(spec: ClaimSpec) -> list[str]:
-    """Categorical columns read as text (open vocabularies may mix ints and strings in JSON)."""
-    return [c for c, cs in spec.columns.items() if cs.is_categorical and cs.unknown == "missing"]
+    """Columns read as text: open categories, and numbers beside text codes ('?'), which JSON may
+    send as text or as numbers in one batch."""
+    return [c for c, cs in spec.columns.items() if cs.open_levels or text_codes(cs)]

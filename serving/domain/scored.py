@@ -31,6 +31,9 @@ class ScoredClaims:
     hits: list[list[RuleHit]]
     models: list[ModelRef]
     variants: list[str]
+    model_bands: list[str]  # before the rules' escalations (`bands` is after them)
+    raised_by: list[str | None]
+    review: list[bool]
 
     @property
     def count(self) -> int:
@@ -43,12 +46,15 @@ class ScoredClaims:
                 claim_id=c,
                 fraud_probability=p,
                 risk_band=b,
+                model_risk_band=mb,
+                band_raised_by=rb,
+                manual_review=mr,
                 reasons=[ReasonOut.model_construct(**r.__dict__) for r in rs],
                 rules_hit=hs,
                 model=m,
                 variant=v,
             )
-            for c, p, b, rs, hs, m, v in self._rows()
+            for c, p, b, rs, hs, m, v, mb, rb, mr in self._rows()
         ]
 
     def to_model(self) -> BatchScore:
@@ -66,12 +72,15 @@ class ScoredClaims:
                 "claim_id": c,
                 "fraud_probability": p,
                 "risk_band": b,
+                "model_risk_band": mb,
+                "band_raised_by": rb,
+                "manual_review": mr,
                 "reasons": [r.__dict__ for r in rs],  # Reason's fields are ReasonOut's, in order
                 "rules_hit": [hits[id(h)] for h in hs],
                 "model": models[id(m)],
                 "variant": v,
             }
-            for c, p, b, rs, hs, m, v in self._rows()
+            for c, p, b, rs, hs, m, v, mb, rb, mr in self._rows()
         ]
         return to_json({"count": len(results), "results": results})
 
@@ -84,6 +93,9 @@ class ScoredClaims:
             self.hits,
             self.models,
             self.variants,
+            self.model_bands,
+            self.raised_by,
+            self.review,
             strict=True,
         )
 

@@ -108,13 +108,23 @@ def check_spec(loaded: LoadedModel, api_spec: ClaimSpec) -> None:
     if trained.name != api_spec.name or set(trained.columns) != set(api_spec.columns):
         raise ChampionUnavailable(
             f"{loaded.name} v{loaded.version} was trained on spec {trained.name!r}, but the API is "
-            f"built from {api_spec.name!r}; set serving.claim_spec in mlflow.yaml to the model's spec"
+            f"built from {api_spec.name!r}; set the line's spec in mlflow.yaml (serving.claim_spec, or "
+            "models.<family>.spec) to the model's spec"
         )
 
 
-def check_champions(settings: Settings, api_spec: ClaimSpec) -> None:
-    """Called by `ccrisk serve` before starting the server: fail fast and clearly."""
+def check_champions(settings: Settings, api_specs: dict[str, ClaimSpec]) -> None:
+    """Called by `ccrisk serve` before starting the server: fail fast and clearly. `api_specs`:
+    each claims family's spec, which its champion must have been trained on."""
     for family in settings.families():
         loaded = load_champion(settings, family)
         if settings.model(family).kind == "claims":
-            check_spec(loaded, api_spec)
+            check_spec(loaded, api_specs[family])
+            capacity = settings.model(family).capacity
+            try:
+                if capacity is not None:
+                    loaded.python_model.bands.with_capacity(*capacity.as_args())
+            except ValueError as exc:
+                raise ChampionUnavailable(
+                    f"models.{family}.capacity: {loaded.name} v{loaded.version}: {exc}"
+                ) from exc

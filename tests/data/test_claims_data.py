@@ -3,7 +3,8 @@
 import polars as pl
 import pytest
 
-from features.claims.transform import encode, validate
+from features.claims.checks import validate
+from features.claims.transform import encode
 from tests.conftest import REAL_CLAIMS, SAMPLE_CLAIMS, require_real
 from training.fraud.synthetic import generate_claims
 

@@ -51,6 +51,9 @@ def http_claims(server, claims_csv, spec) -> pd.DataFrame:
             "claim_id": [x["claim_id"] for x in results],
             "fraud_probability": [x["fraud_probability"] for x in results],
             "risk_band": [x["risk_band"] for x in results],
+            "model_risk_band": [x["model_risk_band"] for x in results],
+            "band_raised_by": [x["band_raised_by"] for x in results],
+            "manual_review": [x["manual_review"] for x in results],
             "top_reasons": ["; ".join(r["text"] for r in x["reasons"]) for x in results],
             "rules_hit": [[h["id"] for h in x["rules_hit"]] for x in results],
             "model_version": [x["model"]["version"] for x in results],
@@ -63,8 +66,10 @@ def _same_claims(out: pd.DataFrame, http: pd.DataFrame) -> None:
     out = out.set_index("claim_id").loc[http.index]
     assert len(out) == len(http) == CLAIMS
     assert (out["fraud_probability"] - http["fraud_probability"]).abs().max() <= 1e-9
-    for column in ("risk_band", "top_reasons", "model_version", "rules_version"):
-        assert out[column].tolist() == http[column].tolist(), column
+    for column in ("risk_band", "model_risk_band", "band_raised_by", "manual_review", "top_reasons",
+                   "model_version", "rules_version"):  # fmt: skip
+        values = [None if pd.isna(v) else v for v in out[column].tolist()]  # a null as None, as in JSON
+        assert values == http[column].tolist(), column
     assert [list(x) for x in out["rules_hit"]] == http["rules_hit"].tolist()
     assert any(http["rules_hit"].map(len)) and http["top_reasons"].str.len().min() > 0  # not vacuous
 

@@ -3,6 +3,7 @@
 import os
 import time
 
+import httpx
 import mlflow
 import numpy as np
 import polars as pl
@@ -140,6 +141,8 @@ def test_editing_the_rules_file_changes_hits_without_retraining(server, trained)
             "id": "T-001",
             "description": "every claim",
             "severity": "low",
+            "escalate": "high",
+            "review": True,
             "when": {"field": "Sex", "op": "in", "value": ["Female", "Male"]},
         }
     )
@@ -149,7 +152,14 @@ def test_editing_the_rules_file_changes_hits_without_retraining(server, trained)
         after = server.post("/v1/claims/score", json={"claim": claim}).json()
         assert "T-001" in [h["id"] for h in after["rules_hit"]]
         assert after["model"]["rules_version"].startswith("test-edit+")
-        assert after["fraud_probability"] == before["fraud_probability"]
+        assert after["fraud_probability"] == before["fraud_probability"]  # the model's, unchanged
+        assert after["model_risk_band"] == before["risk_band"] and after["risk_band"] == "high"
+        assert after["band_raised_by"] == ("T-001" if before["risk_band"] != "high" else None)
+        assert after["manual_review"] is True
+        for _ in range(12):  # new connections, spread over the workers: each has reloaded the file
+            with httpx.Client(base_url=str(server.base_url), headers=server.headers, timeout=30) as fresh:
+                answer = fresh.post("/v1/claims/score", json={"claim": claim}).json()
+            assert answer["model"]["rules_version"] == after["model"]["rules_version"]
     finally:
         trained.rules_path.write_text(original)
         os.utime(trained.rules_path, (time.time() + 10, time.time() + 10))
@@ -193,3 +203,27 @@ def test_a_bad_claims_csv_is_refused_naming_the_fix(server, csv, status, words):
     r = server.post("/v1/claims/score_csv", json={"csv": csv})
     assert r.status_code == status, r.text
     assert words in r.json()["detail"]
+
+
+def test_two_lines_are_served_side_by_side(server):
+    """The health line beside the default vehicle one: its own endpoints, model, rules and spec."""
+    from features.claims.spec import load_spec
+
+    health = {"claim_id": "H-1", **load_spec("health_claims").example}
+    out = server.post("/v1/claims/health_claims/score", json={"claim": health})
+    assert out.status_code == 200, out.text
+    scored = out.json()
+    assert scored["model"]["name"] == "ccrisk-fraud-health_claims"
+    assert scored["model"]["rules_version"].startswith("2026.12.1+")
+    assert "HL-001" in [h["id"] for h in scored["rules_hit"]]  # treatment 19 days after the start
+    assert scored["model_risk_band"] != "low" or scored["band_raised_by"] == "HL-001"
+    assert not {"member_sex", "member_age"} & {r["feature"] for r in scored["reasons"]}  # protected
+    batch = server.post("/v1/claims/health_claims/score_batch", json={"claims": [health, health]}).json()
+    assert batch["count"] == 2 and batch["results"][0]["fraud_probability"] == scored["fraud_probability"]
+    vehicle = _claims(1)[0]
+    same = server.post("/v1/claims/vehicle_claims/score", json={"claim": vehicle}).json()
+    assert same == server.post("/v1/claims/score", json={"claim": vehicle}).json()
+    wrong = server.post("/v1/claims/health_claims/score", json={"claim": vehicle})
+    assert wrong.status_code == 400 and "claim.provider_type" in wrong.text
+    models = server.get("/readyz").json()["models"]
+    assert models["ccrisk-fraud-health_claims@champion"]["problem"] is None

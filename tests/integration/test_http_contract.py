@@ -15,6 +15,10 @@ PROBLEM = "application/problem+json"
 INVALID = {
     "/v1/claims/score": ({"claim": {"claim_id": "C-1", "Age": "old"}}, "claim"),
     "/v1/claims/score_batch": ({"claims": "EXAMPLE", "explain": "sometimes"}, "explain"),
+    "/v1/claims/vehicle_claims/score": ({"claim": {"claim_id": "C-1", "Age": "old"}}, "claim"),
+    "/v1/claims/vehicle_claims/score_batch": ({"claims": "EXAMPLE", "explain": "sometimes"}, "explain"),
+    "/v1/claims/health_claims/score": ({"claim": {"claim_id": "H-1", "policy_start": "soon"}}, "claim"),
+    "/v1/claims/health_claims/score_batch": ({"claims": [{"hospital_days": -1}]}, "claims"),
     "/v1/claims/score_csv": ({"csv": "Age\n40\n", "explain": "sometimes"}, "explain"),
     "/v1/claims/feedback": ({"claim_id": "C-1", "outcome": "maybe", "investigator": "x"}, "outcome"),
     "/v1/contact/analyze": ({"text": "hello", "key_phrases": "sometimes"}, "key_phrases"),

@@ -18,8 +18,9 @@ from packaging.utils import canonicalize_name
 from tests.conftest import SAMPLE_CLAIMS
 from tests.servers import outside_repo
 
-# Imported when installed, not needed: scikit-learn's progress bar tries `rich` (and rich its `pygments`).
-OPTIONAL = {"rich", "pygments"}
+# Imported when installed, not needed: scikit-learn's progress bar tries `rich` (and rich its
+# `pygments`); `torch.cuda` tries `pynvml` (nvidia-ml-py) when a code path imports it.
+OPTIONAL = {"rich", "pygments", "nvidia-ml-py"}
 
 LOAD_AND_PREDICT = """import importlib.util, json, sys
 import pandas as pd
@@ -34,12 +35,19 @@ print("RESULT " + json.dumps(out, default=str))
 """
 
 
-def _inputs(settings, spec) -> dict[str, list[dict]]:
-    claims = pd.read_csv(SAMPLE_CLAIMS).drop(columns=[spec.target]).head(5).to_dict(orient="records")
+def _inputs(settings) -> dict[str, list[dict]]:
+    from features.claims.lines import claim_lines
+
     texts = [{"text": "I want to complain: you charged me twice and nobody calls back"}]
     queries = [{"query": "how do I make a claim for a broken windscreen"}]
-    by_kind = {"claims": claims, "text": texts, "kb": queries}
-    return {settings.model(f).registered_name: by_kind[settings.model(f).kind] for f in settings.families()}
+    by_kind = {"text": texts, "kb": queries}
+    out = {settings.model(f).registered_name: by_kind[settings.model(f).kind] for f in settings.families()
+           if settings.model(f).kind != "claims"}  # fmt: skip
+    for line in claim_lines(settings):  # each line's claims, from its sample table
+        table = settings.sample_data_of(line.family) or SAMPLE_CLAIMS
+        claims = pd.read_csv(table).drop(columns=[line.spec.target]).head(5)
+        out[settings.model(line.family).registered_name] = claims.to_dict(orient="records")
+    return out
 
 
 def _requirements(name: str) -> set[str]:
@@ -54,14 +62,13 @@ def _requirements(name: str) -> set[str]:
 def standalone(trained, tmp_path_factory) -> dict:
     """Each champion loaded and run in a process of its own, started outside the repo, which
     cannot import it: name -> its input rows and what the process reported."""
-    from features.claims.spec import load_spec
     from features.settings import load_settings
 
     settings = load_settings(trained.settings_path)
     here = tmp_path_factory.mktemp("elsewhere")
     env = outside_repo(here, trained.env())
     out = {}
-    for name, rows in _inputs(settings, load_spec(settings.serving.claim_spec)).items():
+    for name, rows in _inputs(settings).items():
         proc = subprocess.run(
             [sys.executable, "-c", LOAD_AND_PREDICT, name, json.dumps(rows)],
             cwd=here, env=env, capture_output=True, text=True, timeout=300,

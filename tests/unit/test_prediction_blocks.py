@@ -44,6 +44,9 @@ def _scored(claims: list) -> ScoredClaims:
         hits=[[] for _ in claims],
         models=models,
         variants=["challenger" if m is CHALLENGER else "champion" for m in models],
+        model_bands=[("low", "medium", "high")[i % 3] for i in range(n)],
+        raised_by=[None] * n,
+        review=[False] * n,
     )
 
 

@@ -10,7 +10,9 @@ from serving.domain.scored import ScoredClaims, scatter
 
 CHAMPION = ModelRef(name="ccrisk-fraud", version="3", run_id="r3", rules_version="2026.11.1+abcd1234")
 CHALLENGER = ModelRef(name="ccrisk-fraud", version="4", run_id="r4", rules_version="2026.11.1+abcd1234")
-LATE = RuleHit(id="VC-001", description="claim soon after the policy started", severity="high")
+LATE = RuleHit(
+    id="VC-001", description="claim soon after the start", severity="high", escalate="high", review=True
+)
 NO_POLICE = RuleHit(id="VC-004", description="no police report, no witness", severity="medium")
 REASON = Reason("Fault", "Fault", "Policy Holder", 0.731204, 'Fault is "Policy Holder" (é, "quoted")')
 
@@ -25,6 +27,9 @@ def _batch(variant: str, ref: ModelRef, ids: list) -> ScoredClaims:
         hits=[[], [LATE], [LATE, NO_POLICE], []][:n],
         models=[ref] * n,
         variants=[variant] * n,
+        model_bands=["low", "low", "high", "low"][:n],
+        raised_by=[None, "VC-001", None, None][:n],
+        review=[False, True, True, False][:n],
     )
 
 

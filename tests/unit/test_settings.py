@@ -23,6 +23,7 @@ def test_all_registered_names_are_declared():
     names = {m.registered_name for m in s.models.values()}
     assert names == {
         "ccrisk-fraud",
+        "ccrisk-fraud-health_claims",  # the second line of business: ccrisk-fraud-<spec>
         "ccrisk-complaint",
         "ccrisk-complaint-topic",
         "ccrisk-intent",
@@ -61,7 +62,8 @@ def test_model_families_come_from_the_settings_file_claims_first():
     from features.settings import load_settings
 
     settings = load_settings()
-    assert settings.families() == ["fraud", "complaint", "complaint_topic", "intent", "kb"]
+    assert settings.families() == ["fraud", "fraud_health", "complaint", "complaint_topic", "intent", "kb"]
+    assert settings.families("claims") == ["fraud", "fraud_health"]
     assert settings.families("text") == ["complaint", "complaint_topic", "intent"]
     assert settings.families("kb") == ["kb"]
 

@@ -33,4 +33,4 @@ def test_the_rules_udf_loads_with_features_alone(tmp_path, spec):
     done = subprocess.run([sys.executable, "-c", LOAD, str(pickled)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "loaded rules_hit"
+    assert done.stdout.strip() == "loaded rules_act"

@@ -3,7 +3,8 @@ import math
 import polars as pl
 import pytest
 
-from features.claims.transform import SchemaError, encode, feature_frame, validate
+from features.claims.checks import validate
+from features.claims.transform import SchemaError, encode, feature_frame
 
 
 def _claim(spec, **changes):
@@ -91,7 +92,7 @@ def test_validate_rejects_non_numeric_and_out_of_range(spec):
 
 def test_validate_needs_both_classes(spec):
     df = _labelled(spec).with_columns(pl.lit(0).alias("FraudFound_P"))
-    with pytest.raises(SchemaError, match="'FraudFound_P': the target must hold both 0 and 1"):
+    with pytest.raises(SchemaError, match="'FraudFound_P': the target must hold two values"):
         validate(df, spec)
 
 

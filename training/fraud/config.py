@@ -27,11 +27,22 @@ class BandsConfig(BaseModel):
     min_group_rows: int = Field(200, ge=1)
 
 
+class FairnessConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_alert_ratio: float = Field(
+        0.8, ge=0, le=1, description="warn below this lowest/highest alert rate between protected groups"
+    )
+    min_group_rows: int = Field(30, ge=1, description="smaller groups of test claims are not reported")
+
+
 class FraudTrainConfig(BaseModel):
     """Everything the fraud pipeline needs besides the data path."""
 
     model_config = ConfigDict(extra="forbid")
     spec: str = "vehicle_claims"
+    rules: str | None = Field(
+        None, description="rules YAML; default: <spec>.rules.yaml beside a spec file, or the shipped rules"
+    )
     seed: int = 42
     split: SplitConfig = SplitConfig()
     folds: int = Field(5, ge=2, le=20)
@@ -44,6 +55,7 @@ class FraudTrainConfig(BaseModel):
     calibration: Literal["sigmoid", "isotonic"] = "sigmoid"
     bands: BandsConfig = BandsConfig()
     reason_count: int = Field(3, ge=1, le=20)
+    fairness: FairnessConfig = FairnessConfig()
     with_feedback: bool = Field(
         False, description="add served claims with investigators' outcomes (confirmed/legitimate) as rows"
     )

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
+from features.claims.checks import validate
 from features.claims.spec import ClaimSpec
-from features.claims.transform import validate
 from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
 from features.settings import Settings
 from training.data import Lineage, read_table, sha256_of

@@ -16,7 +16,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from features.claims.scorer import ALL_LOB, Bands, Calibrator
+from features.claims.bands import ALL_LOB, GRID, Bands, cutoffs_for
+from features.claims.scorer import Calibrator
 from features.claims.spec import ClaimSpec
 from training.fraud.config import BandsConfig, FraudTrainConfig
 
@@ -119,20 +120,18 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray, method: str) -> Calibrator:
 
 def fit_bands(prob: np.ndarray, lob: np.ndarray | None, lob_column: str | None, cfg: BandsConfig) -> Bands:
     """Cut-offs so the top `high_share` (then `medium_share`) of claims per line of business are
-    high (medium): the investigators' capacity, set from out-of-fold probabilities."""
-
-    def cutoffs(p: np.ndarray) -> tuple[float, float]:
-        high = float(np.quantile(p, 1 - cfg.high_share))
-        medium = float(np.quantile(p, 1 - cfg.high_share - cfg.medium_share))
-        return min(medium, high), high
-
-    table = {ALL_LOB: cutoffs(prob)}
+    high (medium): the investigators' capacity, set from out-of-fold probabilities, whose quantiles
+    the bands keep so that serving can set other shares (features/claims/bands.py)."""
+    groups = {ALL_LOB: prob}
     if lob is not None:
         for value in np.unique(lob.astype(str)):
             mask = lob.astype(str) == value
             if mask.sum() >= cfg.min_group_rows:
-                table[value] = cutoffs(prob[mask])
-    return Bands(lob_column if lob is not None else None, table)
+                groups[value] = prob[mask]
+    kept = {key: np.quantile(p, GRID).round(8) for key, p in groups.items()}
+    table = {key: cutoffs_for(q, cfg.high_share, cfg.medium_share) for key, q in kept.items()}
+    kept = {key: q.tolist() for key, q in kept.items()}
+    return Bands(lob_column if lob is not None else None, table, kept, (cfg.high_share, cfg.medium_share))
 
 
 def tune(x: np.ndarray, y: np.ndarray, cat_idx: list[int], cfg: FraudTrainConfig) -> dict[str, Any]:

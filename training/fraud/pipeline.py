@@ -19,21 +19,21 @@ from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 from mlflow.types.schema import AnyType
 from rich.progress import Progress
 
-from features.claims.rules import RuleBook, default_rules_path
+from features.claims.lines import model_for_spec
+from features.claims.rules import RuleBook, find_rules
 from features.claims.scorer import FraudScorer
-from features.claims.spec import ClaimSpec, load_spec, spec_path
-from features.claims.transform import categorical_indices, encode
+from features.claims.spec import SPEC_ARTIFACT, ClaimSpec, load_spec, spec_path
+from features.claims.transform import categorical_indices, encode, learn_levels
 from features.registry import GateDecision, decide
 from features.settings import Settings
 from training.data import Lineage
-from training.fraud import evaluate, fit
+from training.fraud import evaluate, fairness, fit
 from training.fraud.baseline import champion_baseline
 from training.fraud.config import FraudTrainConfig
 from training.fraud.data import load_claims
 from training.registry import apply_decision, ensure_experiment, log_and_register
 
 logger = logging.getLogger(__name__)
-FAMILY = "fraud"
 # MLflow hints that do not apply: our signature types numbers as AnyType, and the dataset source
 # is a local file path.
 NOISY_WARNINGS = ("Hint: Inferred schema contains integer", "The specified dataset source can be")
@@ -47,12 +47,16 @@ class TrainResult:
     metrics: dict[str, float]
     decision: GateDecision
     seconds: float
+    registered_name: str
+    fairness_warnings: list[str]
 
 
 def fit_scorer(
     frame: pl.DataFrame, spec: ClaimSpec, cfg: FraudTrainConfig, progress: Progress
 ) -> tuple[FraudScorer, dict]:
-    """Fit boosters on the training rows, the calibrator and bands on their out-of-fold scores."""
+    """Fit boosters on the training rows, the calibrator and bands on their out-of-fold scores;
+    `top_levels` columns get their levels from these rows (the scorer keeps that spec)."""
+    spec = learn_levels(frame, spec)
     x, y = encode(frame, spec), frame.get_column(spec.target).to_numpy()
     cat_idx = categorical_indices(spec)
     overrides: dict = {}
@@ -66,7 +70,7 @@ def fit_scorer(
     lob_col = spec.line_of_business
     lob = frame.get_column(lob_col).to_numpy() if lob_col else None
     bands = fit.fit_bands(calibrator(ens.oof_raw), lob, lob_col, cfg.bands)
-    rules = RuleBook(default_rules_path(spec.name), spec)
+    rules = RuleBook(find_rules(cfg.spec, spec.name, Path(cfg.rules) if cfg.rules else None), spec)
     boosters = [fit.refit_full(x, y, cat_idx, params, ens)] if cfg.ensemble == "refit" else ens.boosters
     importance = np.mean([b.feature_importance("gain") for b in boosters], axis=0)
     scorer = FraudScorer(
@@ -88,12 +92,12 @@ def fit_scorer(
 def input_schema(spec: ClaimSpec, example: pd.DataFrame) -> Schema:
     """Raw-claim input schema: numeric columns take ints or floats (AnyType: MLflow refuses
     int64 -> double, and NaN-holding floats -> long), text columns are strings, and the
-    identifier and non-feature columns are optional."""
+    identifier and the columns scoring does not read (free text, ids) are optional."""
     cols = []
     for name in example.columns:
         cs = spec.columns.get(name)
         numeric = cs is None or not cs.is_categorical or all(isinstance(v, int) for v in cs.levels)
-        required = cs is not None and cs.feature
+        required = name in spec.needed_columns  # features, and the dates derived ones read
         cols.append(ColSpec(AnyType() if numeric else "string", name, required=required))
     return Schema(cols)
 
@@ -111,7 +115,13 @@ def log_model(scorer: FraudScorer, test: pl.DataFrame, spec: ClaimSpec, name: st
     signature = ModelSignature(
         inputs=input_schema(spec, example),
         outputs=infer_signature(output).inputs,
-        params=ParamSchema([ParamSpec("reason_count", "long", 3), ParamSpec("explain", "string", "all")]),
+        params=ParamSchema(
+            [
+                ParamSpec("reason_count", "long", 3),
+                ParamSpec("explain", "string", "all"),
+                ParamSpec("capacity", "string", ""),
+            ]
+        ),
     )
     return log_and_register(scorer, signature, example, name, PIP_REQUIREMENTS)
 
@@ -119,8 +129,18 @@ def log_model(scorer: FraudScorer, test: pl.DataFrame, spec: ClaimSpec, name: st
 def train_fraud(data: Path, cfg: FraudTrainConfig, settings: Settings) -> TrainResult:
     """Run the whole pipeline inside one MLflow run; returns the registered version and gate."""
     start = time.monotonic()
-    model_cfg = settings.model(FAMILY)
     spec = load_spec(cfg.spec)
+    family, model_cfg = model_for_spec(settings, spec.name)
+    if family is None:
+        hint = "add it under `models:` (kind: claims, spec: ...) to serve it"
+        logger.warning(
+            "no line in mlflow.yaml has spec %r: registering %s; %s",
+            spec.name,
+            model_cfg.registered_name,
+            hint,
+        )
+    if cfg.rules is None and family is not None and settings.rules_file_of(family):
+        cfg = cfg.model_copy(update={"rules": str(settings.rules_file_of(family))})
     frame, lineage = load_claims(data, spec)
     feedback_count = 0
     if cfg.with_feedback:
@@ -134,11 +154,13 @@ def train_fraud(data: Path, cfg: FraudTrainConfig, settings: Settings) -> TrainR
         _log_inputs(cfg, spec, lineage, frame, train, test)
         mlflow.log_param("rows.feedback", feedback_count)
         scorer, cv = fit_scorer(train, spec, cfg, progress)
+        _log_spec(scorer.spec, cfg)
         p, bands = scorer.score(test)
         _log_reference(test, p, spec, settings.monitoring.reference_rows, cfg.seed)
         y = test.get_column(spec.target).to_numpy()
         metrics = {**evaluate.fraud_metrics(y, p), **evaluate.band_table(y, bands), **cv}
         mlflow.log_metrics({f"test_{k}" if not k.startswith("cv_") else k: v for k, v in metrics.items()})
+        fair = _log_fairness(test, y, p, bands, scorer.spec, cfg)
         _log_plots(y, p, scorer.metadata["feature_importance"])
         baseline = champion_baseline(model_cfg, settings.aliases.champion, test, spec, lineage, cfg)
         version = log_model(scorer, test, spec, model_cfg.registered_name)
@@ -147,7 +169,9 @@ def train_fraud(data: Path, cfg: FraudTrainConfig, settings: Settings) -> TrainR
         seconds = time.monotonic() - start
         mlflow.log_metric("train_seconds", seconds)
         mlflow.set_tags({"gate.decision": decision.alias, "gate.reason": decision.reason})
-    return TrainResult(run.info.run_id, version, metrics, decision, seconds)
+    return TrainResult(
+        run.info.run_id, version, metrics, decision, seconds, model_cfg.registered_name, fair.warnings
+    )
 
 
 def _log_inputs(
@@ -176,6 +200,29 @@ def _log_inputs(
         frame.to_pandas(), source=lineage.path, name=Path(lineage.path).name, digest=lineage.sha256[:20]
     )
     mlflow.log_input(dataset, context="training")
+
+
+def _log_fairness(test, y, p, bands, spec: ClaimSpec, cfg: FraudTrainConfig) -> fairness.FairnessReport:
+    """Per-group metrics of the protected columns (training/fraud/fairness.py), as metrics, a JSON
+    artifact and, when the alert rates of groups differ too much, a `fairness.warning` tag."""
+    report = fairness.protected_groups(test, y, p, bands, spec, cfg.fairness)
+    if report.groups:
+        mlflow.log_metrics(report.metrics())
+        mlflow.log_dict(
+            {"groups": report.groups, "alert_ratios": report.ratios}, "fairness/protected_groups.json"
+        )
+    if report.warnings:
+        mlflow.set_tag("fairness.warning", " | ".join(report.warnings))
+    return report
+
+
+def _log_spec(spec: ClaimSpec, cfg: FraudTrainConfig) -> None:
+    """The spec as the model uses it (learned levels included) and the rules it was trained beside:
+    what monitoring, reports and notebooks read, wherever the files were."""
+    mlflow.log_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False), SPEC_ARTIFACT)
+    rules = find_rules(cfg.spec, spec.name, Path(cfg.rules) if cfg.rules else None)
+    if rules is not None:
+        mlflow.log_artifact(str(rules), "config")
 
 
 def _with_feedback(
