@@ -132,9 +132,7 @@ def synth_claims(
     from training.fraud.synthetic import generate_claims
 
     df = generate_claims(load_spec("vehicle_claims"), rows, seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out, index=False)
-    console.print(f"wrote {len(df)} claims ({df['FraudFound_P'].mean():.1%} fraud) to {out}")
+    _write_sample(df, out, f"claims ({df['FraudFound_P'].mean():.1%} fraud)")
 
 
 @data_app.command("synth-health")
@@ -147,9 +145,7 @@ def synth_health(
     from training.fraud.synthetic_health import generate_health_claims
 
     df = generate_health_claims(rows, seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out, index=False)
-    console.print(f"wrote {len(df)} health claims ({df['is_fraud'].mean():.1%} fraud) to {out}")
+    _write_sample(df, out, f"health claims ({df['is_fraud'].mean():.1%} fraud)")
 
 
 @data_app.command("synth-messages")
@@ -162,9 +158,13 @@ def synth_messages(
     from training.text.synthetic import generate_messages
 
     df = generate_messages(rows, seed)
+    _write_sample(df, out, f"messages ({df['complaint'].mean():.0%} complaints)")
+
+
+def _write_sample(df, out: Path, what: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out, index=False)
-    console.print(f"wrote {len(df)} messages ({df['complaint'].mean():.0%} complaints) to {out}")
+    console.print(f"wrote {len(df)} {what} to {out}")
 
 
 @models_app.command("list")
