@@ -117,9 +117,11 @@ def test_the_request_model_types_dates_codes_and_text(spec):
     ok = {k: v[0] for k, v in ROWS.items() if k not in ("ref", "fraud")}
     assert claim.model_validate({**ok, "prior": "?"}).prior == "?"
     with pytest.raises(
-        ValidationError, match=r"expected a date in the format '%d/%m/%Y', e\.g\. '31/01/2024'"
+        ValidationError, match=r"expected a date in the format '%d/%m/%Y' or ISO 8601, e\.g\. '31/01/2024'"
     ):
         claim.model_validate({**ok, "loss": "31-01-2024"})
+    dated = claim.model_validate({**ok, "reported": "2024-03-11T09:00:00+01:00"})
+    assert (dated.loss, dated.reported) == ("2024-03-11", "2024-03-11 08:00:00")  # as ISO, in UTC
     with pytest.raises(ValidationError, match="prior"):
         claim.model_validate({**ok, "prior": "many"})
     assert claim.model_validate({**ok, "adjuster": "never seen"}).adjuster == "never seen"
