@@ -29,6 +29,7 @@ _ANSWER = ClaimScore(
     claim_id=None,
     fraud_probability=0.05,
     risk_band="low",
+    model_risk_band="low",
     reasons=[_REASON] * 3,
     rules_hit=[],
     model=ModelRef(name="floor", version="0", run_id="none", rules_version="none"),
