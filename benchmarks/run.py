@@ -198,6 +198,7 @@ def _screens(quick: bool, console: Console) -> dict:
         settings = load_settings(folder / "mlflow.yaml")
         prepare_environment(settings)
         fraud.train_sample(settings)
+        fraud.train_health_sample(settings)
         text.train_samples(settings)
         kb.train_sample(settings)
         messages, uploads = (20, 2) if quick else (100, 5)
