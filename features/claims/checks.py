@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from features.claims.spec import ClaimSpec, ColumnSpec
+from features.claims.spec import ClaimSpec, ColumnSpec, is_number
 from features.claims.transform import SchemaError, _as_text, date_expr
 
 EMPTY_TARGET = ("", "?", "na", "n/a", "null", "none")  # a target cell that says nothing
@@ -95,7 +95,7 @@ def target_labels(frame: pl.DataFrame, spec: ClaimSpec) -> pl.Series:
         )
     positive = [str(v).strip().lower() for v in spec.positive]
     hit = text.is_in(positive)
-    numbers = [float(v) for v in spec.positive if _is_number(v)]
+    numbers = [float(v) for v in spec.positive if is_number(v)]
     if numbers:
         hit = hit | raw.cast(pl.Float64, strict=False).is_in(numbers).fill_null(False)
     found = sorted(set(text.unique().to_list()))  # compared without case, as `positive` is
@@ -106,11 +106,3 @@ def target_labels(frame: pl.DataFrame, spec: ClaimSpec) -> pl.Series:
             "set `positive` in the spec to the value(s) that mean fraud, e.g. positive: [Y]",
         )
     return hit.cast(pl.Int8).alias(target)
-
-
-def _is_number(value: object) -> bool:
-    try:
-        float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
-    return not isinstance(value, bool)

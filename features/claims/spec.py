@@ -133,14 +133,17 @@ class ColumnSpec(BaseModel):
 
     def missing_numbers(self) -> list[float]:
         """The missing codes that are numbers (a numeric column's '?' is read as text)."""
-        return [float(v) for v in self.missing_codes if _number(v)]
+        return [float(v) for v in self.missing_codes if is_number(v)]
 
     def missing_words(self) -> list[str]:
         """The missing codes that are not numbers ('?', 'N/A')."""
-        return [str(v) for v in self.missing_codes if not _number(v)]
+        return [str(v) for v in self.missing_codes if not is_number(v)]
 
 
-def _number(value: Level) -> bool:
+def is_number(value: Level) -> bool:
+    """A level or code that reads as a number (1, "0", "2.5"); not '?' or 'N/A'."""
+    if isinstance(value, bool):
+        return False
     try:
         float(value)
     except ValueError:
