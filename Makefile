@@ -54,7 +54,7 @@ services:
 run: install
 	$(CCRISK) ensure-champion
 	$(CCRISK) keys create --role admin --name demo --replace
-	@echo "Screens: http://127.0.0.1:$(PORT)/agent and http://127.0.0.1:$(PORT)/claims (sign in with this key); API docs: http://127.0.0.1:$(PORT)/"
+	@echo "Screens: http://127.0.0.1:$(PORT)/agent, /claims and /admin (sign in with this key); API docs: http://127.0.0.1:$(PORT)/"
 	$(CCRISK) serve --port $(PORT)
 
 serve: install

@@ -16,11 +16,12 @@ import typer
 from rich.logging import RichHandler
 from rich.table import Table
 
+from ccrisk.access_cli import keys_app, tenants_app
 from ccrisk.bento_cli import bento_app
 from ccrisk.common import Overrides, console, load_cli_settings, print_decision, user_errors
 from ccrisk.db_cli import db_app
 from ccrisk.kb_cli import evaluate_app, kb_app, train_kb, train_kb_encoder
-from ccrisk.ops_cli import audit_app, keys_app, monitor_app, report_app
+from ccrisk.ops_cli import audit_app, monitor_app, report_app
 from ccrisk.preflight import check_keys, open_stores
 from ccrisk.release_cli import compare, promote, rollback
 from ccrisk.score_cli import score_app
@@ -37,6 +38,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(kb_app, name="kb")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(keys_app, name="keys")
+app.add_typer(tenants_app, name="tenants")
 app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
 app.add_typer(monitor_app, name="monitor")

@@ -45,7 +45,7 @@ def user_errors():
 
     try:
         yield
-    except (FileNotFoundError, ValueError, KeyError, ValidationError) as exc:
+    except (FileNotFoundError, ValueError, KeyError, PermissionError, ValidationError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
 

@@ -1,10 +1,11 @@
-"""`ccrisk keys …`, `ccrisk audit verify`, `ccrisk report hit-rate`, `ccrisk monitor drift`:
-the platform's access, audit and monitoring commands."""
+"""`ccrisk audit …`, `ccrisk report hit-rate`, `ccrisk monitor drift`: the platform's audit and
+monitoring commands (keys and tenants: ccrisk/access_cli.py)."""
 
 from __future__ import annotations
 
 import re
-import time
+import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -12,55 +13,9 @@ from rich.table import Table
 
 from ccrisk.common import console, load_cli_settings, user_errors
 
-keys_app = typer.Typer(help="API keys with roles (stored only as hashes).", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports on served traffic and investigators' outcomes.", no_args_is_help=True)
 monitor_app = typer.Typer(help="Drift of served inputs and scores against training.", no_args_is_help=True)
-
-
-@keys_app.command("create")
-def keys_create(
-    role: Annotated[str, typer.Option(help="claims_system | agent_assist | data_scientist | admin")],
-    name: Annotated[str, typer.Option(help="who holds the key (shown in the audit trail)")],
-    replace: Annotated[bool, typer.Option(help="replace an existing key of that name")] = False,
-    rate_limit: Annotated[
-        Optional[int],
-        typer.Option(help="this key's requests per minute (default: security.rate_limit_per_minute)"),
-    ] = None,
-) -> None:
-    """Create a key and print it once; only its SHA-256 is stored."""
-    from features.ops.keys import create_key
-
-    settings = load_cli_settings()
-    with user_errors():
-        key = create_key(settings.stores_url, name, role, replace=replace, rate_per_minute=rate_limit)
-    console.print(f"API key for [bold]{name}[/] ({role}); store it now, it is not shown again:")
-    print(key)
-
-
-@keys_app.command("revoke")
-def keys_revoke(name: Annotated[str, typer.Argument(help="the key's name")]) -> None:
-    """Revoke a key; a running server stops accepting it at its next request."""
-    from features.ops.keys import revoke_key
-
-    settings = load_cli_settings()
-    with user_errors():
-        revoke_key(settings.stores_url, name)
-    console.print(f"revoked {name}")
-
-
-@keys_app.command("list")
-def keys_list() -> None:
-    """Names, roles and creation times (never the keys)."""
-    from features.ops.keys import list_keys
-
-    settings = load_cli_settings()
-    table = Table("name", "role", "created")
-    for k in list_keys(settings.stores_url):
-        table.add_row(
-            k["name"], k["role"], time.strftime("%Y-%m-%d %H:%M", time.localtime(k.get("created", 0)))
-        )
-    console.print(table)
 
 
 @audit_app.command("verify")
@@ -91,6 +46,34 @@ def audit_adopt() -> None:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
     console.print(f"anchored: records 1..{seq} adopted; run `ccrisk audit verify` any time")
+
+
+@audit_app.command("export")
+def audit_export(
+    tenant: Annotated[
+        Optional[str], typer.Option(help="this tenant and those under it (default: all)")
+    ] = None,
+    since: Annotated[
+        Optional[str], typer.Option(help="records from this ISO 8601 date or time (UTC)")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv | jsonl")] = "csv",
+    out: Annotated[Optional[Path], typer.Option(help="write here (default: standard output)")] = None,
+) -> None:
+    """Write a tenant's trail (every call and admin action: who, on whom, what) as CSV or JSON Lines."""
+    from features.ops import audit_export as export
+    from features.ops.audit import open_audit
+    from features.ops.tenants import get, load_tenants, subtree
+
+    settings = load_cli_settings()
+    with user_errors():
+        tenants = load_tenants(settings.stores_url)
+        scope = subtree(tenants, get(tenants, tenant).name) if tenant else None
+        text = export.write(open_audit(settings).rows(export.parse_since(since), scope), fmt)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+        console.print(f"wrote {text.count(chr(10)) - (fmt == 'csv')} records to {out}")
 
 
 def parse_window(text: str) -> float:

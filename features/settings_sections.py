@@ -174,6 +174,9 @@ class SecuritySettings(BaseModel):
         description="signed checkpoints of the chain head, outside the audit store "
         "(default: <state_dir>/audit.anchor.jsonl; put it where the store's administrators cannot write)",
     )
+    rotation_grace_s: float = Field(
+        86400.0, ge=0, description="after a key is rotated, its old secret still works this many seconds"
+    )
     anonymous_per_minute: int = Field(
         60,
         ge=1,

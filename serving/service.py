@@ -32,8 +32,8 @@ from serving.domain import records
 from serving.domain.batch_input import claims_batch_input
 from serving.domain.errors import TooManyClaims, TooManyTexts, UnknownQueryId
 from serving.domain.lines import line_endpoints
-from serving.platform.admin import monitoring_app
-from serving.platform.gateway import Gateway, note
+from serving.platform.admin import admin_app
+from serving.platform.gateway import Gateway, caller_pin, caller_tenant, note
 from serving.platform.runtime import prepare_worker, service_options, settle_heap
 from serving.ui.api import ui_api_app
 from serving.ui.pages import Screens
@@ -116,7 +116,7 @@ class CCRisk:
     ) -> ClaimFeedbackOut:
         """An investigator's finding for a claim; acknowledged only once it is committed to disk.
         Outcomes become labels for `ccrisk train fraud --with-feedback` and feed `ccrisk report hit-rate`."""
-        feedback_id = self.claim_feedback.record(claim_id, outcome, investigator)
+        feedback_id = self.claim_feedback.record(claim_id, outcome, investigator, caller_tenant())
         model = self.fraud.loaded
         note(
             model.name, model.version, {"claim_id": claim_id, "outcome": outcome, "feedback_id": feedback_id}
@@ -193,7 +193,7 @@ class CCRisk:
         `no_confident_answer` is true when even the best article scores under the model's
         calibrated threshold. Keep `query_id` to send feedback."""
         try:
-            out = self.kb.search(query, top_k, filters)
+            out = self.kb.search(query, top_k, filters, caller_tenant())
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from exc
         note(*records.kb_outcome(out))
@@ -208,7 +208,7 @@ class CCRisk:
     ) -> KBFeedbackOut:
         """Whether an answer helped; acknowledged only once it is committed to disk."""
         try:
-            feedback_id = self.kb.feedback(query_id, article_id, feedback)
+            feedback_id = self.kb.feedback(query_id, article_id, feedback, caller_tenant())
             ref = self.kb.ref
             note(
                 ref.name, ref.version, {"query_id": query_id, "article_id": article_id, "feedback": feedback}
@@ -253,7 +253,7 @@ class CCRisk:
         for result, text in zip(out.results, masked, strict=True):
             result.masked_text = text
         note(*records.contact_outcome(out))
-        self.recorder.contact(messages, out, masked)
+        self.recorder.contact(messages, out, masked, caller_tenant())
         return out
 
     def _score(
@@ -261,19 +261,22 @@ class CCRisk:
     ) -> ScoredClaims:
         claims = ClaimBatch.from_models(claims)
         service = self.lines[line] if line else self.fraud
+        tenant = caller_tenant()
         try:
-            out = service.score(claims, explain)
+            out = service.score(claims, explain, caller_pin(), tenant)
         except TooManyClaims as exc:
             raise PayloadTooLarge(str(exc)) from exc
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from exc
         note(*records.claims_outcome(out))
-        self._log_claims(service.rules.spec, claims, out)
+        self._log_claims(service.rules.spec, claims, out, tenant)
         return out
 
-    def _log_claims(self, spec: ClaimSpec, claims: ClaimBatch, scored: ScoredClaims) -> None:
+    def _log_claims(
+        self, spec: ClaimSpec, claims: ClaimBatch, scored: ScoredClaims, tenant: str | None
+    ) -> None:
         """Served (and shadow) scores to the prediction log, without the claims' free text and ids."""
-        self.recorder.claims(claims.without(spec.private_columns), scored)
+        self.recorder.claims(claims.without(spec.private_columns), scored, tenant)
 
 
 for _line in _LINES:
@@ -282,5 +285,5 @@ for _line in _LINES:
 CCRisk = bentoml.service(name="ccrisk", **service_options(_SETTINGS))(CCRisk)
 CCRisk.add_asgi_middleware(Gateway, settings=_SETTINGS)
 CCRisk.add_asgi_middleware(Screens, settings=_SETTINGS)
-CCRisk.mount_asgi_app(monitoring_app(_SETTINGS), path="/v1/admin")
+CCRisk.mount_asgi_app(admin_app(_SETTINGS), path="/v1/admin")
 CCRisk.mount_asgi_app(ui_api_app(_SETTINGS), path="/v1/ui")

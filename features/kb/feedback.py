@@ -33,8 +33,15 @@ class FeedbackStore:
     def __init__(self, url: str):
         self.db = open_database(url)
 
-    def record_search(self, query: str, article_ids: list[str], model_version: str, kb_version: str) -> str:
-        """Store a served search (query masked); returns the query id feedback refers to."""
+    def record_search(
+        self,
+        query: str,
+        article_ids: list[str],
+        model_version: str,
+        kb_version: str,
+        tenant: str | None = None,
+    ) -> str:
+        """Store a served search of `tenant` (query masked); returns the query id feedback refers to."""
         query_id = uuid.uuid4().hex
         row = {
             "query_id": query_id,
@@ -43,24 +50,27 @@ class FeedbackStore:
             "article_ids": json.dumps(article_ids),
             "model_version": model_version,
             "kb_version": kb_version,
+            "tenant": tenant,
         }
         with self.db.write() as conn:
             conn.execute(kb_search.insert(), row)
         return query_id
 
-    def record_feedback(self, query_id: str, article_id: str, verdict: str) -> int:
-        """Commit one feedback row; returns its id once it is committed."""
+    def record_feedback(self, query_id: str, article_id: str, verdict: str, tenant: str | None = None) -> int:
+        """Commit one feedback row; returns its id once it is committed. A tenant's agents give
+        feedback only on its own searches (another tenant's query id is unknown to them)."""
         if verdict not in VERDICTS:
             raise ValueError(f"verdict: {verdict!r} is not one of {', '.join(VERDICTS)}")
         with self.db.write() as conn:
             answers = conn.execute(
-                sa.select(kb_search.c.article_ids).where(kb_search.c.query_id == query_id)
+                sa.select(kb_search.c.article_ids, kb_search.c.tenant).where(kb_search.c.query_id == query_id)
             ).first()
-            if answers is None:
+            if answers is None or (tenant is not None and answers.tenant not in (None, tenant)):
                 raise UnknownQuery(query_id)
             if article_id not in json.loads(answers[0]):
                 raise NotAnAnswer(f"article_id: {article_id!r} was not among the answers to query {query_id}")
-            row = {"query_id": query_id, "article_id": article_id, "verdict": verdict, "ts": time.time()}
+            row = {"query_id": query_id, "article_id": article_id, "verdict": verdict, "ts": time.time(),
+                   "tenant": tenant}  # fmt: skip
             return int(conn.execute(kb_feedback.insert().returning(kb_feedback.c.id), row).scalar_one())
 
     def feedback_rows(self) -> list[dict]:

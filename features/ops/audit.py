@@ -52,6 +52,7 @@ records = sa.Table(
     sa.Column("outcome", sa.Text, nullable=False),
     sa.Column("latency_ms", sa.Float, nullable=False),
     sa.Column("request_id", sa.String(128), nullable=False, server_default=""),
+    sa.Column("tenant", sa.String(64), nullable=False, server_default=""),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
@@ -83,6 +84,7 @@ _SQL_START_HEAD = "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)"
 _PRAGMAS = ("PRAGMA busy_timeout=30000", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL")
 HASHED = ("seq", "ts", "caller", "role", "endpoint", "status", "model", "model_version",
           "request_sha256", "request_hash_kind", "outcome", "latency_ms")  # fmt: skip
+OPTIONAL = ("request_id", "tenant")  # hashed when set (added after the first records)
 
 
 @dataclass
@@ -99,6 +101,7 @@ class AuditEntry:
     ts: float = field(default_factory=time.time)
     request_hash_kind: str = "canonical"
     request_id: str = ""  # the X-Request-ID the caller sent or the gateway gave the call
+    tenant: str = ""  # the caller's tenant; for an admin action, the tenant acted on
 
 
 CANONICAL_MAX_BYTES = 256 * 1024  # re-serialising an 8 MB batch costs ~0.3 s: hash such bodies as sent
@@ -134,9 +137,9 @@ def _chained(entries: list[AuditEntry], seq: int, prev: str, seal: Seal) -> list
 
 
 def payload(row: dict[str, Any]) -> str:
-    """The hashed fields of a record. The request id is hashed when the record has one: records
-    written before it existed keep the hashes they were written with."""
-    keys = (*HASHED, "request_id") if row.get("request_id") else HASHED
+    """The hashed fields of a record. The request id and the tenant are hashed when the record
+    has them: records written before they existed keep the hashes they were written with."""
+    keys = (*HASHED, *(k for k in OPTIONAL if row.get(k)))
     return json.dumps({k: row[k] for k in keys}, sort_keys=True, separators=(",", ":"))
 
 
@@ -244,10 +247,17 @@ class AuditLog:
             self._local.conn = conn
         return conn
 
-    def rows(self, since: float | None = None) -> list[dict[str, Any]]:
-        query = sa.select(records).order_by(records.c.seq)
+    def rows(
+        self, since: float | None = None, tenants: set[str] | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Records in order (from `since`, of `tenants` only when given); with `limit`, the latest."""
+        query = sa.select(records).order_by(records.c.seq.desc() if limit else records.c.seq)
         if since is not None:
             query = query.where(records.c.ts >= since)
+        if tenants is not None:
+            query = query.where(records.c.tenant.in_(sorted(tenants)))
+        if limit:
+            query = query.limit(limit)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 

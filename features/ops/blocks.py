@@ -33,6 +33,7 @@ class Block:
     model: str
     outputs: dict[str, list]
     inputs: dict[str, list[Any]] | pl.DataFrame
+    tenant: str | None = None  # the tenant whose call it was
 
     @property
     def size(self) -> int:
@@ -45,7 +46,13 @@ class Block:
         inputs = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
         outputs = zip(*(self.outputs[c] for c in ROW_COLUMNS), strict=True)
         return [
-            {"ts": self.ts, "model": self.model, **dict(zip(ROW_COLUMNS, out, strict=True)), "inputs": i}
+            {
+                "ts": self.ts,
+                "model": self.model,
+                **dict(zip(ROW_COLUMNS, out, strict=True)),
+                "inputs": i,
+                "tenant": self.tenant,
+            }
             for out, i in zip(outputs, inputs, strict=True)
         ]
 

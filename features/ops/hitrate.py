@@ -67,10 +67,14 @@ class HitRates:
         self.log = PredictionLog(settings.stores_url)
         self.feedback = ClaimFeedbackStore(settings.stores_url)
 
-    def table(self, model: str, window_s: float | None = None) -> pd.DataFrame:
-        """Predictions of `model` from the last `window_s` (all without), with the latest outcomes."""
+    def table(
+        self, model: str, window_s: float | None = None, tenants: set[str] | None = None
+    ) -> pd.DataFrame:
+        """Predictions of `model` from the last `window_s` (all without), with the latest outcomes;
+        only those `tenants` sent and recorded, when given."""
         since = time.time() - window_s if window_s else None
-        return hit_rates(self.log.frame(model, since, with_inputs=False), self.feedback.latest())
+        preds = self.log.frame(model, since, with_inputs=False, tenants=tenants)
+        return hit_rates(preds, self.feedback.latest(tenants))
 
 
 def hit_rate_json(table: pd.DataFrame) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sqlite3
 from pathlib import Path
 
@@ -76,6 +77,20 @@ def create_missing(bind: sa.Connection, tables: tuple[sa.Table, ...]) -> None:
             table.create(bind)
 
 
+def add_missing_columns(bind: sa.Connection, table: sa.Table, names: tuple[str, ...]) -> None:
+    """A later revision's upgrade: the columns `names` of `table`, as it defines them, where the
+    database lacks them (a first revision run after they were defined already made them)."""
+    from alembic import op
+
+    existing = {c["name"] for c in sa.inspect(bind).get_columns(table.name)}
+    for name in names:
+        if name not in existing:
+            column = table.c[name]
+            default = column.server_default.arg if column.server_default is not None else None
+            op.add_column(table.name, sa.Column(name, column.type, nullable=column.nullable,
+                                                server_default=default))  # fmt: skip
+
+
 def drop_all(bind: sa.Connection, tables: tuple[sa.Table, ...]) -> None:
     for table in reversed(tables):
         table.drop(bind, checkfirst=True)
@@ -110,7 +125,8 @@ def import_legacy(db: Database, state: Path) -> list[str]:
 
 def _key_row(entry: dict) -> dict:
     row = {k: entry[k] for k in ("name", "role", "sha256")}
-    return {**row, "rate_per_minute": entry.get("rate_per_minute"), "created": entry.get("created", 0.0)}
+    return {**row, "rate_per_minute": entry.get("rate_per_minute"), "created": entry.get("created", 0.0),
+            "key_id": secrets.token_hex(8), "tenant": stores.ROOT_TENANT}  # fmt: skip
 
 
 def _copy_tables(path: Path, tables: tuple[str, ...], db: Database) -> list[tuple[str, int]]:
@@ -120,8 +136,12 @@ def _copy_tables(path: Path, tables: tuple[str, ...], db: Database) -> list[tupl
         out = []
         for name in (t for t in tables if t in present):
             table = stores.metadata.tables[name]
-            cur = source.execute(f"SELECT {', '.join(table.c.keys())} FROM {name}")
-            rows = [dict(zip(table.c.keys(), r, strict=True)) for r in cur.fetchall()]
+            held = {r[1] for r in source.execute(f"PRAGMA table_info({name})")}
+            names = [c.name for c in table.c if c.name in held]  # columns added since are left empty
+            rows = [
+                dict(zip(names, r, strict=True))
+                for r in source.execute(f"SELECT {', '.join(names)} FROM {name}")
+            ]
             with db.write() as conn:
                 if rows and conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0:
                     conn.execute(table.insert(), rows)

@@ -31,7 +31,18 @@ from features.ops.stores import claim_feedback, open_database, prediction, predi
 logger = logging.getLogger(__name__)
 
 OUTCOMES = ("confirmed_fraud", "legitimate", "inconclusive")
-COLUMNS = ("ts", "model", "model_version", "variant", "entity_id", "band", "label", "score", "inputs")
+COLUMNS = (
+    "ts",
+    "model",
+    "model_version",
+    "variant",
+    "entity_id",
+    "band",
+    "label",
+    "score",
+    "tenant",
+    "inputs",
+)
 SCALARS = COLUMNS[:-1]  # every column but `inputs` (last), which is written as JSON
 # The writer waits this long after the first queued rows before writing, so that under load one
 # transaction (and one turn of the file lock the workers share) takes many requests' rows.
@@ -52,7 +63,8 @@ class PredictionLog:
             if data is None:
                 rows = rows + block.rows()
             else:
-                encoded.append({"ts": block.ts, "model": block.model, "row_count": block.size, "data": data})
+                encoded.append({"ts": block.ts, "model": block.model, "row_count": block.size, "data": data,
+                                "tenant": block.tenant})  # fmt: skip
         # pydantic-core's encoder: a quarter of json.dumps' time (a 10,000-claim batch: 38 vs 150 ms
         # on this thread, holding the GIL the next request needs). Compact; NaN written as NaN, as
         # json.dumps did, so readers (json.loads) see the same values.
@@ -64,22 +76,42 @@ class PredictionLog:
             if encoded:
                 conn.execute(INSERT_BLOCK, encoded)
 
-    def frame(self, model: str, since: float | None = None, with_inputs: bool = True) -> pd.DataFrame:
-        """Served predictions of `model` (since `since`), rows and blocks alike, in time order."""
+    def frame(
+        self,
+        model: str,
+        since: float | None = None,
+        with_inputs: bool = True,
+        tenants: set[str] | None = None,
+    ) -> pd.DataFrame:
+        """Served predictions of `model` (since `since`; of `tenants` only, when given), rows and
+        blocks alike, in time order."""
         cols = [prediction.c[c] for c in COLUMNS if with_inputs or c != "inputs"]
-        where = [prediction.c.model == model] + ([prediction.c.ts >= since] if since else [])
-        block_where = [prediction_block.c.model == model] + (
-            [prediction_block.c.ts >= since] if since else []
+        where, block_where = (
+            _filters(prediction, model, since, tenants),
+            _filters(prediction_block, model, since, tenants),
         )
-        blocks_query = sa.select(prediction_block.c.ts, prediction_block.c.model, prediction_block.c.data)
+        b = prediction_block.c
         with self.db.engine.connect() as conn:
             rows = pd.read_sql_query(sa.select(*cols).where(*where).order_by(prediction.c.id), conn)
-            blocks = conn.execute(blocks_query.where(*block_where).order_by(prediction_block.c.id)).all()
+            blocks = conn.execute(
+                sa.select(b.ts, b.model, b.data, b.tenant).where(*block_where).order_by(b.id)
+            ).all()
         if not blocks:
             return rows
-        parts = [rows, *(block_codec.decode(ts, name, data, with_inputs) for ts, name, data in blocks)]
-        frame = pd.concat([p for p in parts if not p.empty], ignore_index=True)
+        decoded = (block_codec.decode(ts, name, data, with_inputs).assign(tenant=tenant)
+                   for ts, name, data, tenant in blocks)  # fmt: skip
+        parts = [rows, *decoded]
+        frame = pd.concat([p for p in parts if not p.empty], ignore_index=True)[[c.name for c in cols]]
         return frame.sort_values("ts", kind="stable", ignore_index=True)
+
+
+def _filters(table: sa.Table, model: str, since: float | None, tenants: set[str] | None) -> list:
+    where = [table.c.model == model]
+    if since:
+        where.append(table.c.ts >= since)
+    if tenants is not None:
+        where.append(table.c.tenant.in_(sorted(tenants)))
+    return where
 
 
 class BackgroundWriter:
@@ -132,11 +164,12 @@ class ClaimFeedbackStore:
     def __init__(self, url: str):
         self.db = open_database(url)
 
-    def record(self, claim_id: str, outcome: str, investigator: str) -> int:
-        """Commit one outcome; returns its id once it is committed."""
+    def record(self, claim_id: str, outcome: str, investigator: str, tenant: str | None = None) -> int:
+        """Commit one outcome (from `tenant`); returns its id once it is committed."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome: {outcome!r} is not one of {', '.join(OUTCOMES)}")
-        row = {"claim_id": claim_id, "outcome": outcome, "investigator": investigator, "ts": time.time()}
+        row = {"claim_id": claim_id, "outcome": outcome, "investigator": investigator, "ts": time.time(),
+               "tenant": tenant}  # fmt: skip
         with self.db.write() as conn:
             return int(conn.execute(claim_feedback.insert().returning(claim_feedback.c.id), row).scalar_one())
 
@@ -145,5 +178,9 @@ class ClaimFeedbackStore:
         with self.db.engine.connect() as conn:
             return pd.read_sql_query(sa.select(claim_feedback).order_by(claim_feedback.c.id), conn)
 
-    def latest(self) -> pd.DataFrame:
-        return self.frame().drop_duplicates("claim_id", keep="last")
+    def latest(self, tenants: set[str] | None = None) -> pd.DataFrame:
+        """The latest outcome per claim (recorded by `tenants` only, when given)."""
+        frame = self.frame()
+        if tenants is not None:
+            frame = frame[frame["tenant"].isin(tenants)]
+        return frame.drop_duplicates("claim_id", keep="last")

@@ -1,5 +1,5 @@
-"""The shared stores behind one SQLAlchemy URL (`stores.url`): API keys, the prediction log, claims
-outcomes, KB searches and KB feedback. SQLite (`<state_dir>/stores.sqlite`) is the embedded
+"""The shared stores behind one SQLAlchemy URL (`stores.url`): tenants, API keys, the prediction log,
+claims outcomes, KB searches and KB feedback. SQLite (`<state_dir>/stores.sqlite`) is the embedded
 default; PostgreSQL (`postgresql+psycopg://…`) lets replicas share them. The audit trail has a URL
 of its own (`security.audit_url`), so that its database can have other administrators.
 
@@ -22,6 +22,8 @@ from features.ops.files import touch_private
 from features.ops.writelock import WriteLock, no_lock
 
 metadata = sa.MetaData()
+ROOT_TENANT = "insurer"  # the tenant of the insurer's own keys (made by migration s0002)
+TENANT = sa.String(64)
 api_key = sa.Table(
     "api_key",
     metadata,
@@ -30,6 +32,31 @@ api_key = sa.Table(
     sa.Column("sha256", sa.String(64), nullable=False, unique=True),
     sa.Column("rate_per_minute", sa.Integer),
     sa.Column("created", sa.Float, nullable=False),
+    sa.Column("key_id", sa.String(32)),  # the public handle of a key (admin routes, the trail)
+    sa.Column("tenant", TENANT, nullable=False, server_default=ROOT_TENANT),
+    sa.Column("expires", sa.Float),  # epoch seconds; None: never
+    sa.Column("previous_sha256", sa.String(64)),  # the key before the last rotation ...
+    sa.Column("previous_until", sa.Float),  # ... accepted until then (the grace period)
+    sa.Index("api_key_key_id", "key_id", unique=True),
+)
+tenant = sa.Table(
+    "tenant",
+    metadata,
+    sa.Column("name", TENANT, primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("parent", TENANT),  # None only for the root tenant
+    sa.Column("roles", sa.Text, nullable=False),  # comma-separated: the roles its keys may have
+    sa.Column("rate_per_minute", sa.Integer),  # all its keys together, per worker process
+    sa.Column("daily_quota", sa.Integer),  # calls per UTC day, all its keys and workers together
+    sa.Column("pin", sa.String(16)),  # "challenger": its claims are scored by the challenger
+    sa.Column("created", sa.Float, nullable=False),
+)
+tenant_usage = sa.Table(  # calls per tenant and UTC day, kept only for tenants with a daily quota
+    "tenant_usage",
+    metadata,
+    sa.Column("tenant", TENANT, primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("calls", sa.Integer, nullable=False),
 )
 prediction = sa.Table(
     "prediction",
@@ -44,6 +71,7 @@ prediction = sa.Table(
     sa.Column("label", sa.Text),
     sa.Column("score", sa.Float),
     sa.Column("inputs", sa.Text, nullable=False),
+    sa.Column("tenant", TENANT),
     sa.Index("prediction_model_ts", "model", "ts"),
     sa.Index("prediction_entity", "entity_id"),
 )
@@ -55,6 +83,7 @@ prediction_block = sa.Table(  # a large batch's rows, compressed (features/ops/b
     sa.Column("model", sa.Text, nullable=False),
     sa.Column("row_count", sa.Integer, nullable=False),
     sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("tenant", TENANT),
     sa.Index("prediction_block_model_ts", "model", "ts"),
 )
 claim_feedback = sa.Table(
@@ -65,6 +94,7 @@ claim_feedback = sa.Table(
     sa.Column("outcome", sa.Text, nullable=False),
     sa.Column("investigator", sa.Text, nullable=False),
     sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("tenant", TENANT),
 )
 kb_search = sa.Table(
     "kb_search",
@@ -75,6 +105,7 @@ kb_search = sa.Table(
     sa.Column("article_ids", sa.Text, nullable=False),
     sa.Column("model_version", sa.Text, nullable=False),
     sa.Column("kb_version", sa.Text, nullable=False),
+    sa.Column("tenant", TENANT),
 )
 kb_feedback = sa.Table(
     "kb_feedback",
@@ -84,6 +115,7 @@ kb_feedback = sa.Table(
     sa.Column("article_id", sa.Text, nullable=False),
     sa.Column("verdict", sa.Text, nullable=False),
     sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("tenant", TENANT),
 )
 _SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON")
 

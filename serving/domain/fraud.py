@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 ROW_PATH_MAX = 16  # batches up to this size are encoded without Polars (see _assess_rows)
 SHADOW_BACKLOG = 64  # shadow batches waiting at most; beyond that they are dropped, not queued
-ShadowSink = Callable[[ClaimBatch, ScoredClaims], None]
+ShadowSink = Callable[[ClaimBatch, ScoredClaims, str | None], None]  # claims, scores, tenant
 
 
 class FraudService:
@@ -50,7 +50,7 @@ class FraudService:
         self.champion = ModelSlot(settings, family, settings.aliases.champion, check=check)
         self.challenger = (
             ModelSlot(settings, family, settings.aliases.challenger, required=False, check=check)
-            if self.traffic.mode != "off"
+            if self.traffic.mode != "off" or _pilots(settings)
             else None
         )
         self.on_shadow = on_shadow
@@ -73,8 +73,12 @@ class FraudService:
         m = model or self.champion.current
         return ModelRef(name=m.name, version=m.version, run_id=m.run_id, rules_version=self.rules.version)
 
-    def score(self, claims: ClaimBatch | list[BaseModel], explain: str = "all") -> ScoredClaims:
-        """Claims (columns, or validated `claim_model` objects) scored in request order."""
+    def score(
+        self, claims: ClaimBatch | list[BaseModel], explain: str = "all", pin: str | None = None,
+        tenant: str | None = None,
+    ) -> ScoredClaims:  # fmt: skip
+        """Claims (columns, or validated `claim_model` objects) of `tenant` scored in request
+        order; a tenant pinned to the challenger (`pin`) has every claim scored by it."""
         claims = ClaimBatch.from_models(claims)
         if not len(claims):
             raise ValueError("claims: send at least one claim")
@@ -85,11 +89,16 @@ class FraudService:
         self.rules.reload_if_changed()
         champion = self.champion.current  # read once: an alias swap mid-request cannot mix versions
         challenger = self.challenger.current if self.challenger else None
+        if pin == "challenger":
+            if challenger is not None:
+                return self._assess(challenger, claims, explain, "challenger")
+            logger.warning("tenant %s is pinned to the challenger, but %s has none: the champion answers",
+                           tenant, self.family)  # fmt: skip
         mode = self.traffic.mode if challenger else "off"
         if mode != "split":  # every claim answered by the champion, in request order
             scored = self._assess(champion, claims, explain, "champion")
             if mode == "shadow":
-                self._submit_shadow(challenger, claims)
+                self._submit_shadow(challenger, claims, tenant)
             return scored
         return self._split(champion, challenger, claims, explain)
 
@@ -142,22 +151,30 @@ class FraudService:
             logger.debug("claims take the Polars path: %s", exc)
             return None
 
-    def _submit_shadow(self, challenger: LoadedModel, claims: ClaimBatch) -> None:
+    def _submit_shadow(self, challenger: LoadedModel, claims: ClaimBatch, tenant: str | None) -> None:
         """Score with the challenger on a helper thread; dropped (and counted) when it lags."""
         if not self._shadow_room.acquire(blocking=False):
             self.shadow_dropped += 1
             return
-        self._shadow_pool.submit(self._shadow, challenger, claims)
+        self._shadow_pool.submit(self._shadow, challenger, claims, tenant)
 
-    def _shadow(self, challenger: LoadedModel, claims: ClaimBatch) -> None:
+    def _shadow(self, challenger: LoadedModel, claims: ClaimBatch, tenant: str | None) -> None:
         try:
             scored = self._assess(challenger, claims, "none", "challenger")
             if self.on_shadow:
-                self.on_shadow(claims, scored)
+                self.on_shadow(claims, scored, tenant)
         except Exception:  # the shadow must never hurt the live path
             logger.exception("shadow scoring with %s v%s failed", challenger.name, challenger.version)
         finally:
             self._shadow_room.release()
+
+
+def _pilots(settings: Settings) -> bool:
+    """Whether a tenant is pinned to the challenger (then it is loaded even with traffic off; a
+    pin set later takes effect when the workers restart)."""
+    from features.ops.tenants import load_tenants
+
+    return any(t.pin == "challenger" for t in load_tenants(settings.stores_url).values())
 
 
 def _prepare(loaded: LoadedModel, api_spec: ClaimSpec, capacity: Capacity | None) -> None:

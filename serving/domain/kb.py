@@ -31,14 +31,16 @@ class KBService:
         m = self.slot.current
         return KBModelRef(name=m.name, version=m.version, kb_version=m.python_model.version)
 
-    def search(self, query: str, top_k: int, filters: KBFilters | None) -> KBSearchOut:
+    def search(
+        self, query: str, top_k: int, filters: KBFilters | None, tenant: str | None = None
+    ) -> KBSearchOut:
         if not query.strip():
             raise ValueError("query: the query is empty or white space only; send the question")
         loaded = self.slot.current  # read once per request
         ref = KBModelRef(name=loaded.name, version=loaded.version, kb_version=loaded.python_model.version)
         result = loaded.python_model.search(query, top_k, filters.as_dict() if filters else None)
         ids = [h.article_id for h in result.hits]
-        query_id = self.store.record_search(query, ids, ref.version, ref.kb_version)
+        query_id = self.store.record_search(query, ids, ref.version, ref.kb_version, tenant)
         return KBSearchOut(
             query_id=query_id,
             answers=[
@@ -49,9 +51,9 @@ class KBService:
             model=ref,
         )
 
-    def feedback(self, query_id: str, article_id: str, verdict: str) -> int:
+    def feedback(self, query_id: str, article_id: str, verdict: str, tenant: str | None = None) -> int:
         try:
-            return self.store.record_feedback(query_id, article_id, verdict)
+            return self.store.record_feedback(query_id, article_id, verdict, tenant)
         except UnknownQuery as exc:
             raise UnknownQueryId(
                 f"query_id: {query_id!r} is unknown; send the query_id a /v1/kb/search response gave"

@@ -82,18 +82,19 @@ class PredictionRecorder:
         self.enabled = settings.monitoring.log_predictions
         self.writer = BackgroundWriter(PredictionLog(settings.stores_url), prepare=_mask_texts)
 
-    def claims(self, claims: ClaimBatch | list, batch: ScoredClaims) -> None:
-        """Served (and shadow) claim scores; each row keeps the variant and version that scored it.
-        A batch of BLOCK_MIN claims or more is logged as one block (features/ops/blocks.py)."""
+    def claims(self, claims: ClaimBatch | list, batch: ScoredClaims, tenant: str | None = None) -> None:
+        """Served (and shadow) claim scores of `tenant`'s call; each row keeps the variant and
+        version that scored it. A batch of BLOCK_MIN claims or more is logged as one block
+        (features/ops/blocks.py)."""
         if not self.enabled:
             return
         claims = ClaimBatch.from_models(claims)
         now = time.time()
         if len(claims) >= BLOCK_MIN and len({m.name for m in batch.models}) == 1:
-            self.writer.submit(_claim_block(now, claims, batch))
+            self.writer.submit(_claim_block(now, claims, batch, tenant))
             return
         rows = [
-            _row(now, m, v, b, p, inputs, i)
+            _row(now, m, v, b, p, inputs, i, tenant)
             for inputs, i, p, b, m, v in zip(
                 claims.rows(), batch.claim_ids, batch.probability, batch.bands, batch.models, batch.variants,
                 strict=True,
@@ -102,7 +103,11 @@ class PredictionRecorder:
         self.writer.submit(rows)
 
     def contact(
-        self, messages: list[ContactMessage], batch: ContactBatch, masked: list[str] | None = None
+        self,
+        messages: list[ContactMessage],
+        batch: ContactBatch,
+        masked: list[str] | None = None,
+        tenant: str | None = None,
     ) -> None:
         """Log each message once per text model; `masked` (from `masked_texts`) saves the writer
         thread masking the texts itself."""
@@ -117,11 +122,11 @@ class PredictionRecorder:
             for ref in r.models:
                 out = outputs[ref.task]
                 label = getattr(out, "band", None) or out.label
-                rows.append(_row(now, ref, "champion", label, out.probability, inputs))
+                rows.append(_row(now, ref, "champion", label, out.probability, inputs, tenant=tenant))
         self.writer.submit(rows)
 
 
-def _claim_block(ts: float, claims: ClaimBatch, batch: ScoredClaims) -> Block:
+def _claim_block(ts: float, claims: ClaimBatch, batch: ScoredClaims, tenant: str | None) -> Block:
     outputs = {
         "model_version": [m.version for m in batch.models],
         "variant": list(batch.variants),
@@ -130,7 +135,7 @@ def _claim_block(ts: float, claims: ClaimBatch, batch: ScoredClaims) -> Block:
         "label": list(batch.bands),
         "score": list(batch.probability),
     }
-    return Block(ts=ts, model=batch.models[0].name, outputs=outputs, inputs=_inputs(claims))
+    return Block(ts=ts, model=batch.models[0].name, outputs=outputs, inputs=_inputs(claims), tenant=tenant)
 
 
 def _inputs(claims: ClaimBatch) -> Any:
@@ -139,7 +144,9 @@ def _inputs(claims: ClaimBatch) -> Any:
     return claims.as_sent if claims.as_sent is not None else claims.columns
 
 
-def _row(ts, ref, variant: str, label: str, score: float, inputs: dict, entity_id=None) -> dict[str, Any]:
+def _row(
+    ts, ref, variant: str, label: str, score: float, inputs: dict, entity_id=None, tenant=None
+) -> dict[str, Any]:
     """One prediction-log row; `label` is the band (fraud, complaint) or the predicted class."""
     return {
         "ts": ts,
@@ -150,6 +157,7 @@ def _row(ts, ref, variant: str, label: str, score: float, inputs: dict, entity_i
         "band": label,
         "label": label,
         "score": score,
+        "tenant": tenant,
         "inputs": inputs,
     }
 

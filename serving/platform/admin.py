@@ -1,4 +1,5 @@
-"""Read-only admin routes that are not model calls (plain GETs, mounted under /v1/admin)."""
+"""The admin routes that are not model calls, mounted under /v1/admin: the drift summaries, and
+the delegated administrators' keys, tenants and trail (serving/platform/access.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from features.settings import Settings
+from serving.platform.access import access_routes
 
 logger = logging.getLogger(__name__)
 
 
-def monitoring_app(settings: Settings) -> Starlette:
+def admin_app(settings: Settings) -> Starlette:
     """GET /v1/admin/monitoring: the latest drift summary per model (`ccrisk monitor drift`)."""
     folder = settings.monitoring_path
 
@@ -29,4 +31,4 @@ def monitoring_app(settings: Settings) -> Starlette:
         hint = None if summaries else "no drift report yet: run `ccrisk monitor drift --model NAME`"
         return JSONResponse({"models": summaries, "hint": hint})
 
-    return Starlette(routes=[Route("/monitoring", latest, methods=["GET"])])
+    return Starlette(routes=[Route("/monitoring", latest, methods=["GET"]), *access_routes(settings)])

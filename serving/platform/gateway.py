@@ -1,14 +1,14 @@
 """ASGI middleware in front of the service. Every response gets an `X-Request-ID` and every
 error answer is RFC 9457 problem details (serving/platform/problems.py). Every `/v1/*` call
-goes through API key -> role check -> rate limit -> body-size cap -> the endpoint ->
-hash-chained audit record (committed before the response leaves). Every call gets exactly one
+goes through API key -> role check -> rate limits and tenant quota (serving/platform/authorise.py)
+-> body-size cap -> the endpoint -> hash-chained audit record (committed before the response leaves). Every call gets exactly one
 record: refusals, unparseable bodies, internal errors (an audited 500 at once) and timeouts
 (the 504) included; refused anonymous calls are capped per address and summarised
 (serving/platform/limits.py). Health, readiness, metrics and the API docs stay open; `/readyz`
 reports the models' state (serving/lifecycle/health.py).
 
-Endpoints add the model and an outcome summary to the audit record with `note()`; it reaches
-them through a context variable that BentoML copies into the worker thread running the endpoint.
+Endpoints add the model and an outcome summary to the audit record with `note()` (admin routes:
+the action and the tenant acted on, `note_action()`); it reaches them through a context variable that BentoML copies into the worker thread running the endpoint.
 """
 
 from __future__ import annotations
@@ -28,21 +28,13 @@ from features.ops.audit import AuditEntry, AuditWriter, open_audit, request_sha2
 from features.ops.keys import Caller, KeyRing
 from features.settings import Settings
 from serving.lifecycle import health
+from serving.platform.authorise import Authoriser
 from serving.platform.balance import worker_load
 from serving.platform.limits import RateLimiter, RefusalTracker
 from serving.platform.problems import REQUEST_ID_SCOPE_KEY, Answer
 
 logger = logging.getLogger(__name__)
 
-# Which roles may call which path prefixes; `admin` may call everything.
-ACCESS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("/v1/claims/", frozenset({"claims_system"})),
-    ("/v1/contact/", frozenset({"agent_assist"})),
-    ("/v1/kb/", frozenset({"agent_assist"})),
-    ("/v1/admin/monitoring", frozenset({"data_scientist"})),
-    ("/v1/ui/session", frozenset({"claims_system", "agent_assist", "data_scientist"})),
-    ("/v1/ui/hit_rate", frozenset({"claims_system", "data_scientist"})),
-)
 CALLER_SCOPE_KEY = (
     "ccrisk.caller"  # the authorised caller, for routes that answer about it (serving/ui/api.py)
 )
@@ -63,18 +55,24 @@ def note(model: str, version: str, outcome: dict[str, Any]) -> None:
         call.update(model=model, model_version=str(version), outcome=outcome)
 
 
-def allowed(role: str, path: str) -> bool:
-    if role == "admin":
-        return True
-    return any(path.startswith(prefix) and role in roles for prefix, roles in ACCESS)
+def note_action(tenant: str, outcome: dict[str, Any]) -> None:
+    """Called by an admin route: what it did (or was refused) and the tenant acted on, which
+    the call's record carries instead of the caller's (so that tenant's admins see it)."""
+    call = _CALL.get()
+    if call is not None:
+        call.update(tenant=tenant, outcome=outcome)
 
 
-def _api_key(headers: dict[bytes, bytes]) -> str | None:
-    auth = headers.get(b"authorization", b"").decode("latin-1").strip()
-    if auth[:7].lower() == "bearer " and auth[7:].strip():
-        return auth[7:].strip()
-    key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
-    return key or None
+def caller_tenant() -> str | None:
+    """The tenant of the call being answered (None outside a call)."""
+    call = _CALL.get()
+    return call["caller"].tenant or None if call is not None else None
+
+
+def caller_pin() -> str | None:
+    """ "challenger" when the caller's tenant is pinned to the challenger for a pilot."""
+    call = _CALL.get()
+    return call.get("pin") if call is not None else None
 
 
 class BodyTooLarge(Exception):
@@ -116,10 +114,10 @@ class Gateway:
     def __init__(self, app, settings: Settings):
         self.app = app
         sec = settings.security
-        self.limiter = RateLimiter(sec.rate_limit_per_minute, sec.rate_burst)
         self.max_body = sec.max_body_bytes
         try:
-            self.keys = KeyRing(settings.stores_url) if sec.auth else None
+            keys = KeyRing(settings.stores_url) if sec.auth else None
+            self.access = Authoriser(keys, RateLimiter(sec.rate_limit_per_minute, sec.rate_burst))
             self.audit = AuditWriter(open_audit(settings))
         except Exception:
             exit_worker("cannot open the API keys or the audit trail")
@@ -167,7 +165,7 @@ class Gateway:
         digest, kind = request_sha256(body)
         caller = call["caller"]
         return AuditEntry(caller.name, caller.role, path, 0, digest, 0.0, request_hash_kind=kind,
-                          request_id=answer.request_id)  # fmt: skip
+                          request_id=answer.request_id, tenant=caller.tenant)  # fmt: skip
 
     def _summarise(self, network: str, refused: int, rate_limited: int, interval_s: float) -> None:
         """One audit record for the refused anonymous calls from one network in an interval."""
@@ -183,8 +181,11 @@ class Gateway:
 
     async def _call(self, scope, receive, answer: Answer, headers: dict[bytes, bytes], call: dict) -> None:
         path = scope["path"]
-        caller, denial = self._authorise(headers, path)
+        caller, denial = self.access.check(headers, path)
         call["caller"] = caller
+        if denial is None:
+            denial = await self.access.quota(caller)
+            call["pin"] = self.access.pin(caller)
         media = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
         if denial is None and scope["method"] == "POST" and media not in (b"application/json", b""):
             denial = (415, "Content-Type: send application/json", [])
@@ -220,29 +221,6 @@ class Gateway:
                 logger.exception("audit append failed for a refused call to %s", path)
             return await answer.refuse(status, message, extra)
         await self._forward(scope, receive, answer, body, entry, call)
-
-    def _authorise(self, headers, path: str) -> tuple[Caller, tuple | None]:
-        anonymous = Caller("anonymous", "none")
-        if self.keys is None:
-            return Caller("local", "admin"), None
-        key = _api_key(headers)
-        if key is None:
-            fix = "send 'Authorization: Bearer KEY' or 'X-API-Key: KEY' (ccrisk keys create makes one)"
-            return anonymous, (401, f"missing API key: {fix}", [(b"www-authenticate", b"Bearer")])
-        caller = self.keys.lookup(key)
-        if caller is None:
-            return anonymous, (401, "unknown or revoked API key", [(b"www-authenticate", b"Bearer")])
-        if not allowed(caller.role, path):
-            return caller, (403, f"role {caller.role!r} may not call {path}", [])
-        wait = self.limiter.take(caller.name, caller.rate_per_minute)
-        if wait:
-            retry = str(math.ceil(wait)).encode()
-            return caller, (
-                429,
-                f"rate limit for key {caller.name!r}: retry later",
-                [(b"retry-after", retry)],
-            )
-        return caller, None
 
     async def _forward(self, scope, receive, answer: Answer, body: bytes, entry: AuditEntry, call) -> None:
         replayed = False
@@ -284,7 +262,9 @@ class Gateway:
         entry.status = status
         entry.model = call.get("model", "")
         entry.model_version = call.get("model_version", "")
-        entry.outcome = call.get("outcome", {}) if status < 400 else {}
+        entry.tenant = call.get("tenant", entry.tenant)
+        outcome = call.get("outcome", {})
+        entry.outcome = outcome if status < 400 or "action" in outcome else {}  # refused admin actions too
         entry.latency_ms = (time.perf_counter() - call["start"]) * 1000
         return self.audit.submit(entry)
 

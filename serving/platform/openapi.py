@@ -20,12 +20,12 @@ SCHEMES = {
 }
 ERRORS = {
     400: "a field is invalid: `errors` names each one",
-    401: "no API key, or an unknown or revoked one",
-    403: "the key's role may not call this endpoint",
+    401: "no API key, or an unknown, revoked or expired one",
+    403: "the key's role (or tenant) may not call this endpoint",
     404: "the thing named does not exist (e.g. an unknown query_id)",
     413: "the body or the batch is over its limit: split it",
     415: "the body is not application/json",
-    429: "over the key's rate limit: retry after `Retry-After` seconds",
+    429: "over the key's or tenant's rate limit, or the tenant's daily quota: retry after `Retry-After`",
     500: "an internal error (recorded in the audit trail)",
     503: "a model is loading, or the audit trail is unavailable",
     504: "no answer within the request timeout",

@@ -3,7 +3,8 @@ authorises, rate-limits and audits them like every /v1 call):
 
 - `/v1/ui/session`: who the key belongs to, which screens its role may open (sign-in check), and
   what the screens need to know (the claims batch limit, the origins that may hand /agent a message);
-- `/v1/ui/hit_rate`: the claims screen's panel, from the same data as `ccrisk report hit-rate`.
+- `/v1/ui/hit_rate`: the claims screen's panel, from the same data as `ccrisk report hit-rate`
+  (a partner's keys see only the claims their tenant sent and reviewed).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from features.ops.stores import ROOT_TENANT
 from features.settings import Settings
-from serving.platform.gateway import CALLER_SCOPE_KEY, allowed
+from serving.platform.authorise import allowed
+from serving.platform.gateway import CALLER_SCOPE_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +29,7 @@ logger = logging.getLogger(__name__)
 SCREENS: dict[str, tuple[str, ...]] = {
     "agent": ("/v1/contact/analyze", "/v1/kb/search", "/v1/kb/feedback"),
     "claims": ("/v1/claims/score_csv", "/v1/claims/feedback", "/v1/ui/hit_rate"),
+    "admin": ("/v1/admin/keys", "/v1/admin/tenants", "/v1/admin/audit"),
 }
 MAX_DAYS = 3650
 
@@ -50,7 +54,7 @@ def ui_api_app(settings: Settings) -> Starlette:
         if caller is None:
             return JSONResponse({"detail": "no authorised caller: the gateway must run in front"}, 401)
         screens = screens_for(caller.role)
-        who = {"name": caller.name, "role": caller.role, "screens": screens}
+        who = {"name": caller.name, "role": caller.role, "tenant": caller.tenant, "screens": screens}
         return JSONResponse({**who, "limits": limits, "message_origins": origins})
 
     async def hit_rate(request: Request) -> JSONResponse:
@@ -60,7 +64,11 @@ def ui_api_app(settings: Settings) -> Starlette:
             return JSONResponse({"detail": detail}, status_code=400)
         from features.ops.hitrate import hit_rate_json
 
-        table = await asyncio.to_thread(lambda: stores().table(fraud_model, int(days) * 86400.0))
+        caller = request.scope.get(CALLER_SCOPE_KEY)
+        own = (
+            None if caller is None or caller.tenant == ROOT_TENANT else {caller.tenant}
+        )  # a partner: its own
+        table = await asyncio.to_thread(lambda: stores().table(fraud_model, int(days) * 86400.0, own))
         return JSONResponse({"model": fraud_model, "days": int(days), **hit_rate_json(table)})
 
     return Starlette(routes=[Route("/session", session), Route("/hit_rate", hit_rate)])

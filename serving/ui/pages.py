@@ -1,4 +1,4 @@
-"""ASGI middleware that serves the screens: `/agent`, `/claims` (built from `templates/`) and their
+"""ASGI middleware that serves the screens: `/agent`, `/claims`, `/admin` (built from `templates/`) and their
 scripts and stylesheet under `/ui/` (`static/`).
 
 Everything is in this package (no CDN, no build step). Pages carry a strict Content-Security-Policy
@@ -23,8 +23,8 @@ from features.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-PAGES = {"/agent": "agent", "/claims": "claims"}  # path -> template (templates/NAME.html) and script
-TITLES = {"agent": "Agent assist", "claims": "Claims review"}
+PAGES = {"/agent": "agent", "/claims": "claims", "/admin": "admin"}  # path -> template and script
+TITLES = {"agent": "Agent assist", "claims": "Claims review", "admin": "Keys and trail"}
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'self'{framers}; base-uri 'none'"

@@ -286,7 +286,7 @@ def test_screen_routes_say_who_signed_in_and_keep_to_roles(server, api_keys):
         "agent_assist": ["agent"],
         "claims_system": ["claims"],
         "data_scientist": [],
-        "admin": ["agent", "claims"],
+        "admin": ["agent", "claims", "admin"],
     }
     assert client(server).get("/v1/ui/session").status_code == 401
     assert client(server, api_keys["agent_assist"]).get("/v1/ui/hit_rate").status_code == 403

@@ -14,7 +14,9 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
+from features.ops import delegation
 from features.ops.audit import open_audit
+from features.ops.keys import issue_key
 from features.settings import load_settings
 from tests.conftest import FAST_TRAINING, SAMPLE_CLAIMS, write_settings
 from tests.integration.test_platform import sample_claims
@@ -48,6 +50,8 @@ def release_store(trained, api_keys, tmp_path_factory):
     versions = sorted(int(v.version) for v in client.search_model_versions("name='ccrisk-fraud'"))
     client.set_registered_model_alias("ccrisk-fraud", "champion", str(versions[0]))
     client.set_registered_model_alias("ccrisk-fraud", "challenger", str(versions[-1]))
+    stores = load_settings(path).stores_url  # a tenant piloting the challenger, whatever the traffic mode
+    delegation.create_tenant(stores, delegation.operator(), "pilot-west", ["claims_system"], pin="challenger")
     return folder, env, str(versions[0]), str(versions[-1])
 
 
@@ -61,7 +65,9 @@ def test_shadow_scores_with_the_challenger_and_leaves_the_answer_unchanged(relea
     claims = [Claim(**c) for c in sample_claims(spec, 30, "SH")]
     shadowed = []
     service = FraudService(
-        load_settings(_settings_file(folder, mode="shadow")), spec, on_shadow=lambda c, r: shadowed.append(r)
+        load_settings(_settings_file(folder, mode="shadow")),
+        spec,
+        on_shadow=lambda c, r, t: shadowed.append(r),
     )
     plain = FraudService(load_settings(_settings_file(folder, mode="off")), spec)
     live = service.score(claims, "none")
@@ -78,6 +84,21 @@ def test_shadow_scores_with_the_challenger_and_leaves_the_answer_unchanged(relea
     shadow = shadowed[0].results
     assert {r.model.version for r in shadow} == {challenger} and {r.variant for r in shadow} == {"challenger"}
     assert [r.claim_id for r in shadow] == [c.claim_id for c in claims]
+
+
+def test_a_tenant_pinned_to_the_challenger_is_scored_by_it_with_traffic_off(release_store, spec, monkeypatch):
+    from features.claims.api import claim_model
+    from serving.domain.fraud import FraudService
+
+    folder, env, champion, challenger = release_store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+    Claim = claim_model(spec)
+    claims = [Claim(**c) for c in sample_claims(spec, 10, "PN")]
+    service = FraudService(load_settings(_settings_file(folder, mode="off")), spec)
+    pinned = service.score(claims, "none", pin="challenger", tenant="pilot-west").results
+    assert {(r.model.version, r.variant) for r in pinned} == {(challenger, "challenger")}
+    plain = service.score(claims, "none").results
+    assert {(r.model.version, r.variant) for r in plain} == {(champion, "champion")}
 
 
 def _version_now(c: httpx.Client, claim: dict, want: str, timeout: float = 30.0) -> float:
@@ -112,6 +133,14 @@ def test_split_is_sticky_and_promote_rollback_reach_the_running_server(
         assert all(
             r["model"]["version"] == (challenger if r["variant"] == "challenger" else champion) for r in first
         )
+        pilot = issue_key(load_settings(folder / "mlflow.yaml").stores_url, "pilot-core", "claims_system",
+                          tenant="pilot-west").secret  # fmt: skip
+        time.sleep(1)  # every worker has read the key
+        p = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {pilot}"}, timeout=60)
+        piloted = p.post("/v1/claims/score_batch", json={"claims": claims, "explain": "none"}).json()[
+            "results"
+        ]
+        assert {(r["model"]["version"], r["variant"]) for r in piloted} == {(challenger, "challenger")}
 
         cli = [sys.executable, "-m", "ccrisk"]
         done = subprocess.run(

@@ -87,7 +87,7 @@ def test_a_broken_key_store_is_answered_500_and_audited(tmp_path):
             raise ValueError("keys file is not JSON")
 
     gw = _gateway(tmp_path, auth=True)
-    gw.app, gw.keys = _echo, Corrupt()
+    gw.app, gw.access.keys = _echo, Corrupt()
     assert _drive(gw, headers=[(b"x-api-key", b"k")])[0] == 500
     assert [r["status"] for r in _rows(gw, 1)] == [500]
 

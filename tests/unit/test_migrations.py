@@ -15,6 +15,7 @@ from features.ops.audit import AuditEntry, AuditLog
 from features.ops.keys import KeyRing, hash_key
 from features.ops.outcomes import ClaimFeedbackStore, PredictionLog
 from features.ops.stores import open_database
+from features.ops.tenants import load_tenants
 
 # The tables as earlier versions created them on start (before migrations existed).
 OLD_FEEDBACK = """
@@ -96,3 +97,25 @@ def test_one_database_may_hold_both_branches(tmp_path):
     AuditLog(url)
     assert migrate.current(db.engine, "stores") == migrate.head("stores")
     assert migrate.current(db.engine, "audit") == migrate.head("audit")
+
+
+def test_a_database_at_s0001_gets_tenants_and_its_keys_join_the_insurer(tmp_path):
+    path = tmp_path / "stores.sqlite"
+    with sqlite3.connect(path) as conn:  # every table as revision s0001 made it, one key in it
+        conn.executescript(OLD_FEEDBACK + OLD_PREDICTIONS)
+        conn.executescript(
+            "CREATE TABLE api_key (name VARCHAR(128) PRIMARY KEY, role VARCHAR(32) NOT NULL,"
+            " sha256 VARCHAR(64) NOT NULL UNIQUE, rate_per_minute INTEGER, created FLOAT NOT NULL);"
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY);"
+            "INSERT INTO alembic_version VALUES ('s0001');"
+        )
+        conn.execute(
+            "INSERT INTO api_key VALUES ('claims-core', 'claims_system', ?, NULL, 5.0)", (hash_key("k"),)
+        )
+    url = f"sqlite:///{path}"
+    db = open_database(url)
+    assert migrate.current(db.engine, "stores") == migrate.head("stores") == "s0002"
+    caller = KeyRing(url, env_value="").lookup("k")
+    assert (caller.name, caller.tenant, len(caller.key_id)) == ("claims-core", "insurer", 16)
+    assert "claims_system" in load_tenants(url)["insurer"].roles
+    assert PredictionLog(url).frame("ccrisk-fraud")["tenant"].tolist() == [None]

@@ -18,7 +18,7 @@ from features.ops.hitrate import hit_rates, wilson
 from features.ops.keys import KeyRing, create_key, hash_key, list_keys, revoke_key
 from features.ops.outcomes import BackgroundWriter, ClaimFeedbackStore, PredictionLog
 from features.ops.seal import Seal, load_key
-from serving.platform.gateway import allowed
+from serving.platform.authorise import allowed
 from serving.platform.limits import RateLimiter
 
 
@@ -47,7 +47,7 @@ def test_key_errors_name_the_fix(tmp_path):
     create_key(path, "x", "admin")
     with pytest.raises(ValueError, match="revoke it first"):
         create_key(path, "x", "admin")
-    with pytest.raises(KeyError, match="no key named 'y'"):
+    with pytest.raises(KeyError, match="no key with id or name 'y'"):
         revoke_key(path, "y")
     with pytest.raises(ValueError, match="must be name:role:sha256hex"):
         KeyRing(path, env_value="broken-entry")

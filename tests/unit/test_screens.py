@@ -80,7 +80,8 @@ def test_each_role_opens_the_screens_its_endpoints_allow():
     assert screens_for("agent_assist") == ["agent"]
     assert screens_for("claims_system") == ["claims"]
     assert screens_for("data_scientist") == []
-    assert screens_for("admin") == ["agent", "claims"]
+    assert screens_for("admin") == ["agent", "claims", "admin"]
+    assert screens_for("tenant_admin") == ["admin"]
 
 
 def test_the_panel_json_has_shares_per_version_and_no_nan():

@@ -71,7 +71,7 @@ export class ApiError extends Error {
 export function explain(status, problem, retryAfter) {
   const detail = problem && problem.detail ? problem.detail : "";
   if (status === 401) return "Your key was not accepted (revoked, expired or mistyped). Sign in again.";
-  if (status === 403) return "Your role is not allowed to do this. Ask an administrator for a key with the right role.";
+  if (status === 403) return `Not allowed${detail ? `: ${detail}` : ""}. Ask an administrator for a key with the right role or tenant.`;
   if (status === 413) return `Too much at once. ${detail} Send fewer claims or a shorter text.`;
   if (status === 400 || status === 422) return `Please fix the input: ${detail}`;
   if (status === 429) return `Too many requests. Wait ${retryAfter || "a few"} seconds, then retry.`;
