@@ -79,6 +79,21 @@ def keys_rotate(
     console.print(f"the old secret works until {_when(time.time() + grace)}")
 
 
+@keys_app.command("set-role")
+def keys_set_role(
+    key: Annotated[str, typer.Argument(help="the key's id or name")],
+    role: Annotated[str, typer.Argument(help=ROLE_HELP)],
+) -> None:
+    """Give a key another role its tenant allows (the secret stays the same)."""
+    from features.ops import delegation
+
+    settings = load_cli_settings()
+    with user_errors():
+        action = delegation.change_role(settings.stores_url, delegation.operator(), key, role)
+    _record(settings, action)
+    console.print(f"{action.target['name']}: {action.target['from_role']} -> {role}")
+
+
 @keys_app.command("revoke")
 def keys_revoke(key: Annotated[str, typer.Argument(help="the key's id or name")]) -> None:
     """Revoke a key; a running server stops accepting it at its next request."""
@@ -133,15 +148,17 @@ def tenants_set(
     rate_limit: Annotated[Optional[int], typer.Option(help="requests per minute (left out: none)")] = None,
     daily_quota: Annotated[Optional[int], typer.Option(help="calls per UTC day (left out: none)")] = None,
     pin: Annotated[Optional[str], typer.Option(help="challenger (left out: the champion)")] = None,
+    roles: Annotated[Optional[str], typer.Option(help="its roles, comma-separated (left out: kept)")] = None,
 ) -> None:
-    """Replace a tenant's limits and pin (what is left out is lifted)."""
+    """Replace a tenant's limits and pin (what is left out is lifted) and, with --roles, its roles."""
     from features.ops import delegation
 
     settings = load_cli_settings()
     with user_errors():
         tenant, action = delegation.change_tenant(
-            settings.stores_url, delegation.operator(), name, rate_limit, daily_quota, pin
-        )
+            settings.stores_url, delegation.operator(), name, rate_limit, daily_quota, pin,
+            roles.split(",") if roles else None,
+        )  # fmt: skip
     _record(settings, action)
     rate, quota = tenant.rate_per_minute or "-", tenant.daily_quota or "-"
     console.print(

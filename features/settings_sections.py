@@ -53,6 +53,14 @@ class Capacity(Shares):
         return self.high_share, self.medium_share, by_value
 
 
+class CardText(BaseModel):
+    """What a family's model cards say besides what training measures (training/model_card.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    intended_use: str | None = Field(None, description="what the model is for (default: its kind's)")
+    limits: list[str] = Field(default_factory=list, description="known limits, after its kind's")
+
+
 class ModelSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["claims", "text", "kb"] = Field(
@@ -75,6 +83,9 @@ class ModelSettings(BaseModel):
     )
     capacity: Capacity | None = Field(
         None, description="claims: band shares set at serve time, overall and per line-of-business value"
+    )
+    card: CardText = Field(
+        default_factory=CardText, description="what its model cards say beyond the measures"
     )
 
 

@@ -28,7 +28,7 @@ class Forbidden(PermissionError):
 
 @dataclass(frozen=True)
 class Action:
-    action: str  # key.create, key.rotate, key.revoke, tenant.create, tenant.change
+    action: str  # key.create, key.rotate, key.role, key.revoke, tenant.create, tenant.change
     tenant: str  # the tenant acted on
     target: dict[str, Any] = field(default_factory=dict)
 
@@ -63,15 +63,18 @@ def _manage(actor: Caller, tenants: dict[str, ts.Tenant], target: str) -> ts.Ten
     return ts.get(tenants, target)
 
 
+def _grantable(actor: Caller, owner: ts.Tenant, role: str) -> None:
+    if role == "admin" and actor.role != "admin":
+        raise Forbidden("role: only the insurer's admins grant 'admin'")
+    if role not in owner.roles:
+        raise Forbidden(f"role: tenant {owner.name!r} is allowed {', '.join(owner.roles)}, not {role!r}")
+
+
 def create_key(url: str, actor: Caller, tenant: str, role: str, name: str, expires_days: float | None = None,
                **options: Any) -> tuple[IssuedKey, Action]:  # fmt: skip
     """A key in `tenant`; `options`: `issue_key`'s rate_per_minute and replace."""
     tenants = ts.load_tenants(url)
-    owner = _manage(actor, tenants, tenant)
-    if role == "admin" and actor.role != "admin":
-        raise Forbidden("role: only the insurer's admins grant 'admin'")
-    if role not in owner.roles:
-        raise Forbidden(f"role: tenant {tenant!r} is allowed {', '.join(owner.roles)}, not {role!r}")
+    _grantable(actor, _manage(actor, tenants, tenant), role)
     issued = keystore.issue_key(url, name, role, tenant=tenant, expires_days=expires_days, **options)
     target = {"key_id": issued.key_id, "name": name, "role": role, "expires": issued.expires}
     return issued, Action("key.create", tenant, target)
@@ -83,6 +86,16 @@ def rotate_key(url: str, actor: Caller, ref: str, grace_s: float) -> tuple[Issue
     issued = keystore.rotate_key(url, found["key_id"], grace_s)
     target = {"key_id": issued.key_id, "name": issued.name, "role": issued.role, "grace_s": grace_s}
     return issued, Action("key.rotate", issued.tenant, target)
+
+
+def change_role(url: str, actor: Caller, ref: str, role: str) -> Action:
+    """Give key `ref` another role, under the same rules as a new key's."""
+    found = keystore.find_key(url, ref)
+    owner = _manage(actor, ts.load_tenants(url), found["tenant"])
+    _grantable(actor, owner, role)
+    keystore.set_role(url, found["key_id"], role)
+    target = {"key_id": found["key_id"], "name": found["name"], "from_role": found["role"], "role": role}
+    return Action("key.role", found["tenant"], target)
 
 
 def revoke_key(url: str, actor: Caller, ref: str) -> Action:
@@ -108,19 +121,28 @@ def create_tenant(url: str, actor: Caller, name: str, roles: list[str], parent: 
 
 
 def change_tenant(url: str, actor: Caller, name: str, rate_per_minute: int | None = None,
-                  daily_quota: int | None = None, pin: str | None = None,
+                  daily_quota: int | None = None, pin: str | None = None, roles: list[str] | None = None,
                   ) -> tuple[ts.Tenant, Action]:  # fmt: skip
-    """Set a tenant's limits and pin; a tenant admin may do so for the tenants under its own."""
+    """Set a tenant's limits, pin and (when given) roles; a tenant admin may do so for the
+    tenants under its own. A role taken away must be held by none of the tenant's keys."""
     tenants = ts.load_tenants(url)
-    _manage(actor, tenants, name)
+    before = _manage(actor, tenants, name)
     if actor.role != "admin" and name == actor.tenant:
         raise Forbidden(f"tenant: {actor.tenant!r}'s own limits are set by the tenant above it")
+    if roles is not None:
+        held = [k["name"] for k in keystore.list_keys(url, {name}) if k["role"] not in roles]
+        if held:
+            raise ValueError(
+                f"roles: keys {', '.join(held)} hold a role taken away; revoke or change them first"
+            )
     try:
-        changed = ts.set_limits(url, name, rate_per_minute, daily_quota, pin)
+        changed = ts.change(url, name, rate_per_minute, daily_quota, pin, roles)
     except PermissionError as exc:
         raise Forbidden(str(exc)) from exc
-    limits = {"rate_per_minute": rate_per_minute, "daily_quota": daily_quota, "pin": pin}
-    return changed, Action("tenant.change", name, limits)
+    target = {"rate_per_minute": rate_per_minute, "daily_quota": daily_quota, "pin": pin}
+    if roles is not None:
+        target.update(from_roles=list(before.roles), roles=list(changed.roles))
+    return changed, Action("tenant.change", name, target)
 
 
 def audit_scope(actor: Caller, tenants: dict[str, ts.Tenant], tenant: str | None) -> set[str] | None:

@@ -184,6 +184,17 @@ def rotate_key(url: str, ref: str, grace_s: float) -> IssuedKey:
     return IssuedKey(secret, found["key_id"], found["name"], found["tenant"], found["role"], found["expires"])
 
 
+def set_role(url: str, ref: str, role: str) -> dict:
+    """Give key `ref` (id or name) another role its tenant allows; the key as it was."""
+    found = find_key(url, ref)
+    owner = get(load_tenants(url), found["tenant"])
+    if _check_role(role) not in owner.roles:
+        raise PermissionError(f"role: tenant {owner.name!r} allows {', '.join(owner.roles)}, not {role!r}")
+    with open_database(url).write() as conn:
+        conn.execute(api_key.update().where(api_key.c.key_id == found["key_id"]).values(role=role))
+    return found
+
+
 def revoke_key(url: str, ref: str) -> dict:
     """Delete key `ref` (id or name) and its rotated-out secret; the key as it was."""
     found = find_key(url, ref)

@@ -136,14 +136,30 @@ def add_tenant(url: str, new: Tenant) -> None:
         conn.execute(tenant.insert(), {**new.__dict__, "roles": ",".join(new.roles)})
 
 
-def set_limits(url: str, name: str, rate: int | None, quota: int | None, pin: str | None) -> Tenant:
-    """Replace a tenant's rate, quota and pin (None: none); the tenant as it is now."""
+def change(url: str, name: str, rate: int | None, quota: int | None, pin: str | None,
+           roles: list[str] | None = None) -> Tenant:  # fmt: skip
+    """Replace a tenant's rate, quota and pin (None: none) and, when given, its roles (within its
+    parent's, and none a tenant under it still allows); the tenant as it is now."""
     tenants = load_tenants(url)
     current = get(tenants, name)
-    check_limits(tenants.get(current.parent or ""), rate, quota, pin)
+    parent = tenants.get(current.parent or "")
+    check_limits(parent, rate, quota, pin)
+    values: dict = {"rate_per_minute": rate, "daily_quota": quota, "pin": pin}
+    if roles is not None:
+        if parent is None:
+            raise ValueError(f"roles: the root tenant {name!r} holds every role")
+        roles = check_roles(roles)
+        beyond = [r for r in roles if r not in parent.roles or r == "admin"]
+        if beyond:
+            raise PermissionError(f"roles: {', '.join(beyond)} not allowed for {parent.name!r}'s tenants")
+        kept = [t.name for t in tenants.values() if t.parent == name and set(t.roles) - set(roles)]
+        if kept:
+            raise ValueError(
+                f"roles: {', '.join(kept)} under {name!r} still allow a role taken away; change them first"
+            )
+        values["roles"] = ",".join(roles)
     with open_database(url).write() as conn:
-        conn.execute(tenant.update().where(tenant.c.name == name),
-                     {"rate_per_minute": rate, "daily_quota": quota, "pin": pin})  # fmt: skip
+        conn.execute(tenant.update().where(tenant.c.name == name), values)
     return load_tenants(url)[name]
 
 

@@ -2,7 +2,7 @@
 caller's own tenants (features/ops/delegation.py decides what each caller may do).
 
 - `GET /keys`, `POST /keys` {tenant, role, name, expires_days?} -> 201 with the key (shown once),
-  `POST /keys/{key_id}/rotate`, `DELETE /keys/{key_id}`;
+  `POST /keys/{key_id}/rotate`, `PATCH /keys/{key_id}` {role}, `DELETE /keys/{key_id}`;
 - `GET /tenants`, `POST /tenants` {name, roles, parent?, kind?, rate_per_minute?, daily_quota?};
 - `GET /audit?tenant=&since=&limit=`: the latest records first.
 
@@ -40,6 +40,11 @@ class NewKey(BaseModel):
     role: str = Field(min_length=1, max_length=32)
     name: str = Field(min_length=1, max_length=128)
     expires_days: float | None = Field(None, gt=0, le=3650)
+
+
+class KeyChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: str = Field(min_length=1, max_length=32, description="a role the key's tenant allows")
 
 
 class NewTenant(BaseModel):
@@ -120,13 +125,23 @@ def access_routes(settings: Settings) -> list[Route]:
         if found is None:
             return _problem(404, f"key_id: no key {ref!r}; GET /v1/admin/keys lists yours")
 
+        change = None
+        if request.method == "PATCH":
+            try:
+                change = await _body(request, KeyChange)
+            except ValueError as exc:
+                return _problem(422, str(exc))
+
         def work():
             if request.method == "DELETE":
                 return 200, {"revoked": ref}, delegation.revoke_key(url, actor, ref)
+            if change is not None:
+                action = delegation.change_role(url, actor, ref, change.role)
+                return 200, {"key_id": ref, "role": change.role}, action
             issued, action = delegation.rotate_key(url, actor, ref, grace)
             return 200, _key_answer(issued, previous_valid_for_s=grace), action
 
-        attempt = "key.revoke" if request.method == "DELETE" else "key.rotate"
+        attempt = {"DELETE": "key.revoke", "PATCH": "key.role"}.get(request.method, "key.rotate")
         return await _act(request, attempt, found["tenant"], work)
 
     async def tenants(request: Request) -> JSONResponse:
@@ -172,7 +187,7 @@ def access_routes(settings: Settings) -> list[Route]:
 
     return [
         Route("/keys", keys, methods=["GET", "POST"]),
-        Route("/keys/{key_id}", one_key, methods=["DELETE"]),
+        Route("/keys/{key_id}", one_key, methods=["DELETE", "PATCH"]),
         Route("/keys/{key_id}/rotate", one_key, methods=["POST"]),
         Route("/tenants", tenants, methods=["GET", "POST"]),
         Route("/audit", audit, methods=["GET"]),

@@ -1,14 +1,15 @@
 """ASGI middleware in front of the service. Every response gets an `X-Request-ID` and every
 error answer is RFC 9457 problem details (serving/platform/problems.py). Every `/v1/*` call
 goes through API key -> role check -> rate limits and tenant quota (serving/platform/authorise.py)
--> body-size cap -> the endpoint -> hash-chained audit record (committed before the response leaves). Every call gets exactly one
-record: refusals, unparseable bodies, internal errors (an audited 500 at once) and timeouts
-(the 504) included; refused anonymous calls are capped per address and summarised
-(serving/platform/limits.py). Health, readiness, metrics and the API docs stay open; `/readyz`
-reports the models' state (serving/lifecycle/health.py).
+-> body-size cap -> the endpoint -> hash-chained audit record (committed before the response
+leaves). Every call gets exactly one record: refusals, unparseable bodies, internal errors (an
+audited 500 at once) and timeouts (the 504) included; refused anonymous calls are capped per
+address and summarised (serving/platform/limits.py). Health, readiness, metrics and the API docs
+stay open; `/readyz` reports the models' state (serving/lifecycle/health.py).
 
 Endpoints add the model and an outcome summary to the audit record with `note()` (admin routes:
-the action and the tenant acted on, `note_action()`); it reaches them through a context variable that BentoML copies into the worker thread running the endpoint.
+the action and the tenant acted on, `note_action()`); it reaches them through a context variable
+that BentoML copies into the worker thread running the endpoint.
 """
 
 from __future__ import annotations

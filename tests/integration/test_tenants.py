@@ -163,3 +163,21 @@ def test_a_tenants_searches_and_feedback_stay_its_own(server, broker, trained, a
     assert own.status_code == 200
     rows = open_audit(settings_of(trained)).rows(tenants={"employer-south"})
     assert {r["endpoint"] for r in rows} >= {"/v1/kb/search", "/v1/kb/feedback"}
+
+
+def test_a_broker_admin_changes_a_keys_role_within_its_tenants_roles(broker):
+    admin = broker["admin"]
+    made = admin.post(
+        "/v1/admin/keys", json={"tenant": "broker-north", "role": "claims_system", "name": "nb-flex"}
+    )
+    key_id = made.json()["key_id"]
+    changed = admin.patch(f"/v1/admin/keys/{key_id}", json={"role": "tenant_admin"})
+    assert changed.status_code == 200 and changed.json()["role"] == "tenant_admin"
+    refused = admin.patch(f"/v1/admin/keys/{key_id}", json={"role": "agent_assist"})
+    assert refused.status_code == 403 and "not 'agent_assist'" in refused.json()["detail"]
+    listed = {k["key_id"]: k["role"] for k in admin.get("/v1/admin/keys").json()["keys"]}
+    assert listed[key_id] == "tenant_admin"
+    records = admin.get("/v1/admin/audit", params={"limit": 20}).json()["records"]
+    role_change = next(r for r in records if r["outcome"].get("action") == "key.role" and r["status"] == 200)
+    target = {"key_id": key_id, "name": "nb-flex", "from_role": "claims_system", "role": "tenant_admin"}
+    assert role_change["outcome"]["target"] == target

@@ -123,3 +123,26 @@ def test_admin_actions_carry_the_tenant_acted_on_and_the_chain_verifies(tmp_path
     assert any("record 1: its content was edited" in p for p in log.verify())
     with pytest.raises(ValueError, match="ISO 8601"):
         parse_since("last week")
+
+
+def test_a_keys_role_and_a_tenants_roles_change_within_the_same_rules(url):
+    ann, boss = broker_admin(), delegation.operator()
+    delegation.create_key(url, ann, "broker-a", "claims_system", "flex")
+    action = delegation.change_role(url, ann, "flex", "tenant_admin")
+    assert (action.action, action.target["from_role"], action.target["role"]) == (
+        "key.role",
+        "claims_system",
+        "tenant_admin",
+    )
+    with pytest.raises(Forbidden, match="only the insurer's admins grant 'admin'"):
+        delegation.change_role(url, ann, "flex", "admin")
+    with pytest.raises(ValueError, match="keys flex hold a role taken away"):
+        delegation.change_tenant(url, boss, "broker-a", roles=["claims_system"])
+    delegation.change_role(url, ann, "flex", "claims_system")
+    changed, action = delegation.change_tenant(url, boss, "broker-a", roles=["claims_system"])
+    assert changed.roles == ("claims_system",) and action.target["from_roles"] == [
+        "claims_system",
+        "tenant_admin",
+    ]
+    with pytest.raises(ValueError, match="root tenant 'insurer' holds every role"):
+        delegation.change_tenant(url, boss, ROOT_TENANT, roles=["claims_system"])

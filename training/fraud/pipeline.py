@@ -29,8 +29,10 @@ from features.settings import Settings
 from training.data import Lineage
 from training.fraud import evaluate, fairness, fit
 from training.fraud.baseline import champion_baseline
+from training.fraud.card import fraud_card
 from training.fraud.config import FraudTrainConfig
 from training.fraud.data import load_claims
+from training.model_card import publish
 from training.registry import apply_decision, ensure_experiment, log_and_register
 
 logger = logging.getLogger(__name__)
@@ -166,6 +168,19 @@ def train_fraud(data: Path, cfg: FraudTrainConfig, settings: Settings) -> TrainR
         version = log_model(scorer, test, spec, model_cfg.registered_name)
         decision = decide(model_cfg.gate, metrics[model_cfg.gate.metric], baseline)
         apply_decision(model_cfg.registered_name, version, decision, settings)
+        card = fraud_card(
+            model_cfg.registered_name,
+            version,
+            run.info.run_id,
+            lineage,
+            scorer.spec,
+            y,
+            p,
+            fair,
+            decision,
+            cfg.seed,
+        )
+        publish(card, settings)
         seconds = time.monotonic() - start
         mlflow.log_metric("train_seconds", seconds)
         mlflow.set_tags({"gate.decision": decision.alias, "gate.reason": decision.reason})

@@ -29,6 +29,13 @@ def evaluate(
     model: KBRetriever, queries: Queries, method: str = "hybrid", batch: int = 64
 ) -> dict[str, float]:
     """Mean metrics over `queries`, and the mean in-process seconds per query."""
+    return summarise(*per_query(model, queries, method, batch))
+
+
+def per_query(
+    model: KBRetriever, queries: Queries, method: str = "hybrid", batch: int = 64
+) -> tuple[list[dict[str, float]], float]:
+    """Each query's metrics (in order), and the in-process seconds for all of them."""
     if not queries:
         raise ValueError("no evaluation queries")
     rows, start = [], time.perf_counter()
@@ -37,8 +44,12 @@ def evaluate(
         results = model.search_many([q for q, _ in part], top_k=10, method=method, snippets=False)
         for (_, relevant), r in zip(part, results, strict=True):
             rows.append(query_metrics([h.article_id for h in r.hits], relevant))
-    seconds = time.perf_counter() - start
+    return rows, time.perf_counter() - start
+
+
+def summarise(rows: list[dict[str, float]], seconds: float) -> dict[str, float]:
+    """The mean of each metric, the milliseconds per query and the number of queries."""
     metrics = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-    metrics["ms_per_query"] = 1000 * seconds / len(queries)
-    metrics["queries"] = float(len(queries))
+    metrics["ms_per_query"] = 1000 * seconds / len(rows)
+    metrics["queries"] = float(len(rows))
     return metrics

@@ -25,8 +25,10 @@ from features.kb.retriever import DEFAULT_TOP_K, QUERY_COLUMN, TOP_K_COLUMN, KBR
 from features.registry import NO_CHAMPION, Baseline, GateDecision, alias_version, decide
 from features.settings import Settings
 from training.kb import adapter, build, evaluate
+from training.kb.card import kb_card
 from training.kb.config import KBTrainConfig
 from training.kb.data import split_queries
+from training.model_card import publish
 from training.registry import apply_decision, ensure_experiment, log_and_register
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class KBResult:
     embedded: int  # chunks embedded anew (the rest came from the cache or the previous index)
     seconds: float
     test: build.Queries = field(default_factory=list)  # the held-out queries the metrics are on
+    per_query: list[dict[str, float]] = field(default_factory=list)  # the hybrid's metrics per test query
     run_id: str | None = None
     version: str | None = None
     decision: GateDecision | None = None
@@ -75,11 +78,16 @@ def fit_and_score(
     )
     if train and cfg.fusion.learn:
         index.fusion = _learn(index, train, cfg)
-    if test:
-        metrics = {m: evaluate.evaluate(model, test, m) for m in METHODS}
+    per_query: list[dict[str, float]] = []
+    for method in METHODS if test else ():
+        rows, seconds = evaluate.per_query(model, test, method)
+        metrics[method] = evaluate.summarise(rows, seconds)
+        per_query = rows if method == "hybrid" else per_query
     if refit and queries and cfg.fusion.learn:
         index.fusion = _learn(index, queries, cfg)
-    return KBResult(model, metrics, len(train), len(test), embedded, time.monotonic() - start, test)
+    return KBResult(
+        model, metrics, len(train), len(test), embedded, time.monotonic() - start, test, per_query
+    )
 
 
 def _learn(index, queries: build.Queries, cfg: KBTrainConfig):
@@ -143,6 +151,23 @@ def train_kb(
                 "challenger", "no evaluation queries: nothing to gate on", float("nan"), None
             )
         apply_decision(model_cfg.registered_name, version, decision, settings)
+        lineage = {
+            "source": source or cfg.kb,
+            "kb_version": model.version,
+            "articles": str(len(articles)),
+            "queries": f"{result.train_queries} to learn the fusion, {result.test_queries} to test",
+        }
+        card = kb_card(
+            model_cfg.registered_name,
+            version,
+            run.info.run_id,
+            lineage,
+            result.test,
+            result.per_query,
+            decision,
+            cfg.seed,
+        )
+        publish(card, settings)
         mlflow.set_tags(
             {"gate.decision": decision.alias, "gate.reason": decision.reason, "kb_version": model.version}
         )

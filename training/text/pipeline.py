@@ -25,8 +25,10 @@ from features.contact.tuned import blend
 from features.pii import mask_pii
 from features.registry import NO_CHAMPION, Baseline, GateDecision, alias_version, decide
 from features.settings import ModelSettings, Settings
+from training.model_card import publish
 from training.registry import apply_decision, ensure_experiment, log_and_register
 from training.text import evaluate, fit, tuned
+from training.text.card import text_card
 from training.text.config import TextTrainConfig
 from training.text.data import TextData, load_extra, load_text_table
 
@@ -90,6 +92,10 @@ def train_text(data_path: Path | None, cfg: TextTrainConfig, settings: Settings)
         version = log_model(model, data, model_cfg.registered_name, artifacts)
         decision = decide(model_cfg.gate, metrics[model_cfg.gate.metric], baseline)
         apply_decision(model_cfg.registered_name, version, decision, settings)
+        card = text_card(
+            model_cfg.registered_name, version, run.info.run_id, data, y, oof, classes, cfg, decision
+        )
+        publish(card, settings)
         seconds = time.monotonic() - start
         mlflow.log_metric("train_seconds", seconds)
         mlflow.set_tags({"task": cfg.task, "gate.decision": decision.alias, "gate.reason": decision.reason})
