@@ -11,8 +11,10 @@ run (a sample table, a fairness warning, a version kept from champion).
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import mlflow
 import numpy as np
@@ -88,7 +90,9 @@ def bootstrap(
     for _ in range(RESAMPLES):
         idx = rng.integers(0, n, n)
         try:
-            values = statistic(*(a[idx] for a in arrays))
+            with warnings.catch_warnings():  # a resample with one class: the metric is NaN, left out
+                warnings.simplefilter("ignore")
+                values = statistic(*(a[idx] for a in arrays))
         except ValueError:
             continue
         for k in names:
@@ -107,7 +111,7 @@ def length_groups(lengths: np.ndarray, edges: tuple[int, ...]) -> np.ndarray:
     """Each row's length bucket, e.g. edges (20, 60) -> "<20 words", "20-59 words", ">=60 words"."""
     labels = [
         f"<{edges[0]} words",
-        *(f"{a}-{b - 1} words" for a, b in zip(edges, edges[1:], strict=False)),
+        *(f"{a}-{b - 1} words" for a, b in pairwise(edges)),
         f">={edges[-1]} words",
     ]
     return np.asarray(labels, dtype=object)[np.searchsorted(edges, lengths, side="right")]

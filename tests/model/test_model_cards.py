@@ -46,7 +46,7 @@ def test_each_registered_version_has_a_card_in_its_run_and_the_registry(
         assert section in card, section
     rows = {m[0]: tuple(map(float, m[1:])) for m in INTERVAL.findall(card)}
     value, low, high = rows[gate_metric]
-    assert low <= value <= high and low < high  # a real interval around the measured value
+    assert low <= value <= high  # an interval around the measured value (a point where the sample is easy)
     assert "data.sha256" in card or "kb_version" in card
     assert "a demonstration only" in card or "questions only" in card  # trained on the project's samples
 
@@ -54,7 +54,8 @@ def test_each_registered_version_has_a_card_in_its_run_and_the_registry(
 def test_the_fraud_card_shows_the_metric_the_run_logged(trained):
     _, card = _card(trained, "ccrisk-fraud", trained.result)
     logged = trained.result.metrics["roc_auc"]
-    assert f"| roc_auc | {logged:.3f} |" in card
+    value, low, high = next(tuple(map(float, m[1:])) for m in INTERVAL.findall(card) if m[0] == "roc_auc")
+    assert f"{logged:.3f}" == f"{value:.3f}" and low < value < high
     for warning in trained.result.fairness_warnings:  # this run's own limits
         assert warning in card
 
