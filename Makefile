@@ -15,7 +15,7 @@ export BENTOML_DO_NOT_TRACK=true
 export DO_NOT_TRACK=true
 export BENTOML_HOME=$(CURDIR)/.ccrisk/bentoml
 
-.PHONY: install browser services run serve train-sample test test-all test-ui test-spark test-postgres lint format bench bench-quick mlflow-ui bento container clean
+.PHONY: install browser services run serve train-sample test test-all test-ui test-spark test-postgres lint format bench bench-quick mlflow-ui bento container notebooks clean
 
 install: $(STAMP)
 
@@ -110,6 +110,11 @@ container: bento
 	$(CCRISK) bento container --tag ccrisk:latest
 
 # The MLflow UI on this project's own tracking store (a bare `mlflow ui` opens an empty one).
+# Re-run every notebook in place on this project's champions, keeping outputs and plots.
+notebooks: install
+	$(CCRISK) ensure-champion
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+
 mlflow-ui: install
 	$(VENV)/bin/mlflow ui --port $(MLFLOW_PORT) --backend-store-uri \
 	  "$$($(PY) -c 'from features.settings import load_settings as s; print(s().resolved_tracking_uri())')"

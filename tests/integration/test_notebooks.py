@@ -1,47 +1,51 @@
-"""The notebooks run, cell by cell, against a freshly trained store (they rot silently otherwise).
+"""The notebooks run on a real Jupyter kernel (nbclient, as `jupyter nbconvert --execute` does),
+cell by cell, against a freshly trained store (they rot silently otherwise). A cell appended to a
+copy prints one expression over the notebook's variables as JSON for the test to check. The
+notebooks are kept with their outputs and plots (`make notebooks` runs them in place)."""
 
-Each notebook's code cells are executed in order in a subprocess started in `notebooks/` (as
-Jupyter would), with the store's environment; then one expression over the notebook's variables
-is printed as JSON for the test to check. No Jupyter kernel is needed."""
+from __future__ import annotations
 
 import json
-import subprocess
-import sys
+
+import nbformat
+import numpy as np
+from nbclient import NotebookClient
 
 from tests.conftest import ROOT
 
+FOLDER = ROOT / "notebooks"
 CHECKED = [  # every notebook, each with its test below
     "1.0-ccrisk-fraud-champion-tour.ipynb",
     "2.0-ccrisk-contact-and-kb-tour.ipynb",
+    "3.0-ccrisk-fraud-reasons.ipynb",
+    "4.0-ccrisk-kb-methods.ipynb",
 ]
-RUNNER = """
-import json, sys
-nb = json.load(open(sys.argv[1]))
-ns = {}
-for i, cell in enumerate(nb["cells"]):
-    if cell["cell_type"] == "code":
-        exec(compile("".join(cell["source"]), f"{sys.argv[1]}, cell {i}", "exec"), ns)
-print("RESULT " + json.dumps(eval(sys.argv[2], ns)))
-"""
+PLOTS = {"3.0-ccrisk-fraud-reasons.ipynb": 2, "4.0-ccrisk-kb-methods.ipynb": 1}
 
 
 def run_notebook(name: str, expression: str, env: dict) -> object:
-    path = ROOT / "notebooks" / name
-    done = subprocess.run(
-        [sys.executable, "-c", RUNNER, str(path), expression],
-        cwd=path.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    nb = nbformat.read(FOLDER / name, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(f"import json\nprint('RESULT ' + json.dumps({expression}))"))
+    client = NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(FOLDER)}}
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    client.execute(env=env)
+    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
+    line = next(x for x in text.splitlines() if x.startswith("RESULT "))
     return json.loads(line.removeprefix("RESULT "))
 
 
-def test_every_notebook_is_checked():
-    assert sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")) == sorted(CHECKED)
+def test_every_notebook_is_checked_and_kept_with_its_outputs_and_plots():
+    assert sorted(p.name for p in FOLDER.glob("*.ipynb")) == sorted(CHECKED)
+    for name in CHECKED:
+        nb = nbformat.read(FOLDER / name, as_version=4)
+        nbformat.validate(nb)
+        cells = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.execution_count for c in cells), f"{name}: run `make notebooks` to keep its outputs"
+        outputs = [o for c in cells for o in c.outputs]
+        assert not [o for o in outputs if o.output_type == "error"], name
+        plots = sum("image/png" in o.get("data", {}) for o in outputs)
+        assert plots >= PLOTS.get(name, 0), f"{name}: {plots} plots kept"
 
 
 def test_fraud_tour(trained):
@@ -73,3 +77,32 @@ def test_contact_and_kb_tour(trained):
     expected = [trained.text_results[t].version for t in ("complaint", "complaint_topic", "intent")]
     assert [str(v) for v in out["versions"]] == expected
     assert all(0 < f <= 1 for f in out["f1"])
+
+
+def test_fraud_reasons_are_the_treeshap_values_the_plots_draw(trained):
+    out = run_notebook(
+        "3.0-ccrisk-fraud-reasons.ipynb",
+        "{'gap': float(gap), 'claims': len(claims), 'top': top, 'probability': float(probability[top]),"
+        " 'row': contrib[top].tolist(), 'features': features, 'shape': list(explanation.values.shape),"
+        " 'reasons': [(r.feature, r.contribution) for r in reasons]}",
+        trained.env(),
+    )
+    assert out["gap"] < 1e-6, "TreeSHAP contributions must add up to the model's log-odds"
+    assert out["shape"] == [out["claims"], len(out["features"])] and out["probability"] > 0.5
+    row = dict(zip(out["features"], out["row"], strict=True))
+    assert out["reasons"], "the riskiest claim has reasons"
+    for feature, contribution in out["reasons"]:  # the service's reasons are the plotted values
+        assert abs(row[feature] - contribution) < 1e-5, feature
+    assert out["reasons"][0][1] == max(c for _, c in out["reasons"])
+    assert out["reasons"][0][1] >= np.sort(out["row"])[-3]  # among the strongest risk-raising features
+
+
+def test_kb_methods_compare_the_runs_held_out_metrics(trained):
+    out = run_notebook(
+        "4.0-ccrisk-kb-methods.ipynb",
+        "{'methods': list(table.index), 'ndcg': table['ndcg_at_10'].tolist(), 'speed': speed}",
+        trained.env(),
+    )
+    assert out["methods"] == ["hybrid", "dense", "bm25", "rrf"]
+    assert out["ndcg"][0] == trained.kb_result.metrics["hybrid"]["ndcg_at_10"]
+    assert all(0 < n <= 1 for n in out["ndcg"]) and all(ms > 0 for ms in out["speed"].values())
