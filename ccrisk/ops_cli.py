@@ -15,7 +15,7 @@ from ccrisk.common import console, load_cli_settings, user_errors
 
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports on served traffic and investigators' outcomes.", no_args_is_help=True)
-monitor_app = typer.Typer(help="Drift of served inputs and scores against training.", no_args_is_help=True)
+monitor_app = typer.Typer(help="Watch served models against training and thresholds.", no_args_is_help=True)
 
 
 @audit_app.command("verify")
@@ -105,6 +105,46 @@ def report_hit_rate(
     for row in table.itertuples(index=False):
         out.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
     console.print(out)
+
+
+@monitor_app.command("run")
+def monitor_run(
+    window: Annotated[str, typer.Option(help="served traffic this recent: 1d, 12h, 30m")] = "1d",
+) -> None:
+    """Watch every served model (drift, confidence, languages, answers, feedback) against the
+    thresholds in `monitoring:`; write an HTML report, log it to MLflow, set the server's gauges,
+    post alerts to `monitoring.alert_webhook`. Exit 1 when a threshold is crossed (for cron, Airflow)."""
+    from ccrisk.ops.watch import post_alerts, record, watch_all
+
+    settings = load_cli_settings()
+    with user_errors():
+        seconds = parse_window(window)
+    watch = watch_all(settings, seconds)
+    summary = record(settings, watch, seconds)
+    table = Table("model", "statistic", "value", "threshold", "rows", "note")
+    for s in watch.statistics:
+        value = "-" if s.value is None else f"{s.value:.3f}"
+        mark = "[red]crossed[/] " if s.crossed else ""
+        limit = (
+            "-"
+            if s.threshold is None
+            else f"{mark}{'<=' if s.direction == 'above' else '>='} {s.threshold:g}"
+        )
+        table.add_row(
+            s.model, s.name, value, limit, str(s.rows), s.note if s.judged else f"{s.note} (too few rows)"
+        )
+    console.print(table)
+    console.print(f"report: {summary['html']} (MLflow run {summary['mlflow_run']})")
+    alerts, hook = watch.alerts, settings.monitoring.alert_webhook
+    if alerts and hook:
+        try:
+            post_alerts(hook, summary, alerts)
+            console.print(f"alerts posted to {hook.split('?')[0]}")
+        except Exception as exc:  # the exit status still says a threshold was crossed
+            console.print(f"[red]error:[/] the alert webhook failed: {exc}")
+    if alerts:
+        console.print(f"[red]{len(alerts)} threshold(s) crossed[/]")
+        raise typer.Exit(1)
 
 
 @monitor_app.command("drift")

@@ -218,3 +218,32 @@ class MonitoringSettings(BaseModel):
         0.3, gt=0, le=1, description="dataset drift when this share of features drifts"
     )
     reference_rows: int = Field(5000, gt=0, description="training rows kept as the drift reference")
+    min_rows: int = Field(
+        100, ge=1, description="a statistic from fewer served rows is shown, not judged (PSI is noisy below)"
+    )
+    band_share_change: float = Field(
+        0.10, gt=0, le=1, description="fraud: a band's served share differs from training by more than this"
+    )
+    length_psi: float = Field(0.25, gt=0, description="text and KB: PSI of message or question length")
+    other_language_share: float = Field(
+        0.10, gt=0, le=1, description="text: share of messages (4+ words) not detected as English"
+    )
+    embedding_drift_auc: float = Field(
+        0.75, gt=0.5, le=1, description="text: a classifier tells served from training embeddings this well"
+    )
+    low_confidence: float = Field(
+        0.6, gt=0, lt=1, description="text: an answer below this probability is unsure"
+    )
+    low_confidence_share: float = Field(0.40, gt=0, le=1, description="text: share of unsure answers")
+    class_mix_psi: float = Field(
+        0.25, gt=0, description="text: PSI of the predicted classes against training"
+    )
+    no_answer_rate: float = Field(
+        0.40, gt=0, le=1, description="KB: share of searches with no confident answer"
+    )
+    feedback_acceptance: float = Field(
+        0.50, gt=0, le=1, description="KB: share of agents' feedback marked helpful, at least"
+    )
+    alert_webhook: str | None = Field(
+        None, description="`ccrisk monitor run` posts its alerts here as JSON (a chat or incident hook)"
+    )

@@ -83,6 +83,7 @@ class CCRisk:
         from serving.domain.fraud import FraudService
         from serving.domain.kb import KBService
         from serving.lifecycle import health
+        from serving.lifecycle.monitor_gauges import MonitorGauges
         from serving.lifecycle.slots import AliasPoller
 
         health.on_move(records.alias_mover(_SETTINGS))
@@ -98,6 +99,7 @@ class CCRisk:
         fraud_slots = [slot for line in self.lines.values() for slot in line.slots()]
         slots = [*fraud_slots, *self.contact.slots.values(), self.kb.slot]
         self.poller = AliasPoller(slots, _SETTINGS.serving.alias_poll_s)
+        MonitorGauges(_SETTINGS.monitoring_path / "statistics.json").start()
         settle_heap()  # after every model is loaded: no full-heap GC pauses under traffic
 
     @bentoml.api(route="/v1/claims/score")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import threading
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import polars as pl
@@ -188,3 +191,23 @@ def post_through(gateway, path: str = "/v1/claims/score", response_headers=()) -
     headers = [(b"content-type", b"application/json")]
     asyncio.run(gateway({"type": "http", "path": path, "method": "POST", "headers": headers}, receive, send))
     return sent
+
+
+@pytest.fixture
+def webhook():
+    """An HTTP receiver on loopback: (its URL, the JSON bodies posted to it)."""
+    got: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    receiver = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{receiver.server_port}/hook", got
+    receiver.shutdown()

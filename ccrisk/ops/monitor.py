@@ -42,7 +42,7 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
     return float(np.sum((cur - ref) * np.log(cur / ref)))
 
 
-def _categorical_psi(reference: pd.Series, current: pd.Series) -> tuple[float, float]:
+def categorical_psi(reference: pd.Series, current: pd.Series) -> tuple[float, float]:
     levels = sorted(set(reference.astype(str)) | set(current.astype(str)))
     ref = reference.astype(str).value_counts().reindex(levels, fill_value=0).to_numpy()
     cur = current.astype(str).value_counts().reindex(levels, fill_value=0).to_numpy()
@@ -58,7 +58,7 @@ def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, spec: ClaimSpe
             continue
         ref, cur = reference[name], current[name]
         if spec.columns[name].is_categorical:
-            value, p_value = _categorical_psi(ref, cur)
+            value, p_value = categorical_psi(ref, cur)
             test = "chi-square"
         else:
             r, c = pd.to_numeric(ref, errors="coerce"), pd.to_numeric(cur, errors="coerce")
@@ -85,7 +85,8 @@ def _champion_run(settings: Settings, model_name: str):
     return mv, MlflowClient().get_run(mv.run_id)
 
 
-def _reference(settings: Settings, model_name: str) -> tuple[pd.DataFrame, ClaimSpec, str]:
+def claims_reference(settings: Settings, model_name: str) -> tuple[pd.DataFrame, ClaimSpec, str]:
+    """The champion's drift reference (held-out rows and scores), its logged spec and version."""
     import mlflow
 
     mv, run = _champion_run(settings, model_name)
@@ -117,7 +118,7 @@ def logged_spec(run_id: str, name: str) -> ClaimSpec:
 
 
 def drift_report(settings: Settings, model_name: str, window_s: float) -> dict:
-    reference, spec, version = _reference(settings, model_name)
+    reference, spec, version = claims_reference(settings, model_name)
     served = PredictionLog(settings.stores_url).frame(model_name, time.time() - window_s)
     if served.empty:
         raise ValueError(f"no served predictions of {model_name} in the window; score some claims first")

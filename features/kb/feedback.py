@@ -40,8 +40,10 @@ class FeedbackStore:
         model_version: str,
         kb_version: str,
         tenant: str | None = None,
+        confident: bool | None = None,
     ) -> str:
-        """Store a served search of `tenant` (query masked); returns the query id feedback refers to."""
+        """Store a served search of `tenant` (query masked; whether it had a confident answer);
+        returns the query id feedback refers to."""
         query_id = uuid.uuid4().hex
         row = {
             "query_id": query_id,
@@ -51,6 +53,7 @@ class FeedbackStore:
             "model_version": model_version,
             "kb_version": kb_version,
             "tenant": tenant,
+            "confident": confident,
         }
         with self.db.write() as conn:
             conn.execute(kb_search.insert(), row)

@@ -106,6 +106,7 @@ kb_search = sa.Table(
     sa.Column("model_version", sa.Text, nullable=False),
     sa.Column("kb_version", sa.Text, nullable=False),
     sa.Column("tenant", TENANT),
+    sa.Column("confident", sa.Boolean),  # False: no confident answer (monitoring's no-answer rate)
 )
 kb_feedback = sa.Table(
     "kb_feedback",

@@ -40,7 +40,8 @@ class KBService:
         ref = KBModelRef(name=loaded.name, version=loaded.version, kb_version=loaded.python_model.version)
         result = loaded.python_model.search(query, top_k, filters.as_dict() if filters else None)
         ids = [h.article_id for h in result.hits]
-        query_id = self.store.record_search(query, ids, ref.version, ref.kb_version, tenant)
+        confident = not result.no_confident_answer
+        query_id = self.store.record_search(query, ids, ref.version, ref.kb_version, tenant, confident)
         return KBSearchOut(
             query_id=query_id,
             answers=[

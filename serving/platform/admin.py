@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 
 
 def admin_app(settings: Settings) -> Starlette:
-    """GET /v1/admin/monitoring: the latest drift summary per model (`ccrisk monitor drift`)."""
+    """GET /v1/admin/monitoring: the latest drift summary per model (`ccrisk monitor drift`) and
+    the latest `ccrisk monitor run` (every statistic against its threshold)."""
     folder = settings.monitoring_path
 
     async def latest(_request: Request) -> JSONResponse:
@@ -28,7 +29,13 @@ def admin_app(settings: Settings) -> Starlette:
                 summaries[path.parent.name] = json.loads(path.read_text())
             except (OSError, json.JSONDecodeError) as exc:
                 summaries[path.parent.name] = {"error": f"unreadable summary {path.name}: {exc}"}
-        hint = None if summaries else "no drift report yet: run `ccrisk monitor drift --model NAME`"
-        return JSONResponse({"models": summaries, "hint": hint})
+        statistics = None
+        if (folder / "statistics.json").is_file():
+            try:
+                statistics = json.loads((folder / "statistics.json").read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                statistics = {"error": f"unreadable statistics.json: {exc}"}
+        hint = None if summaries or statistics else "no report yet: run `ccrisk monitor run` (cron, Airflow)"
+        return JSONResponse({"models": summaries, "statistics": statistics, "hint": hint})
 
     return Starlette(routes=[Route("/monitoring", latest, methods=["GET"]), *access_routes(settings)])

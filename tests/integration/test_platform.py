@@ -37,10 +37,10 @@ def sample_claims(spec, n: int, prefix: str) -> list[dict]:
     ]
 
 
-def cli(trained, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+def cli(trained, *args: str, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "ccrisk", *args],
-        env={**trained.env(), "COLUMNS": "200"},
+        env={**(env or trained.env()), "COLUMNS": "200"},
         capture_output=True,
         text=True,
         timeout=timeout,

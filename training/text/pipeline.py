@@ -32,6 +32,7 @@ from training.text.card import text_card
 from training.text.config import TextTrainConfig
 from training.text.data import TextData, load_extra, load_text_table
 
+REFERENCE_ARTIFACT = "monitor_reference/text.json"  # read by ccrisk/ops/watch.py
 logger = logging.getLogger(__name__)
 PIP_REQUIREMENTS = [  # besides training.registry.BASE_REQUIREMENTS
     "scikit-learn",
@@ -77,6 +78,7 @@ def train_text(data_path: Path | None, cfg: TextTrainConfig, settings: Settings)
         oof, classes, folds = _cross_validate(prepared, y, emb, cfg, extra, progress)
         metrics = evaluate.text_metrics(y, oof, classes, cfg.positive)
         mlflow.log_metrics({f"cv_{k}": v for k, v in metrics.items()} | {"cv_folds": folds})
+        _log_reference(data.texts, oof, classes, cfg, settings.monitoring.reference_rows)
         _log_report(y, oof, classes)
         all_rows = (np.asarray(prepared, dtype=object), y, emb)
         x_all, y_all, emb_all = extra.join(*all_rows) if extra is not None else all_rows
@@ -201,6 +203,30 @@ def log_model(
         outputs=infer_signature(model.predict(None, example)).inputs,
     )
     return log_and_register(model, signature, example, name, PIP_REQUIREMENTS, artifacts)
+
+
+def _log_reference(
+    texts: list[str], oof: np.ndarray, classes: list[str], cfg: TextTrainConfig, rows: int
+) -> None:
+    """What `ccrisk monitor run` compares served messages with: every message's length, the
+    out-of-fold class and confidence, and a sample of the texts, PII-masked (REFERENCE_ARTIFACT)."""
+    import tempfile
+
+    from features.pii import mask_pii
+
+    pick = np.random.default_rng(cfg.seed).permutation(len(texts))[: min(rows, 500)]
+    reference = {
+        "classes": classes,
+        "positive": cfg.positive,
+        "lengths": [len(t.split()) for t in texts],
+        "predicted": [classes[i] for i in oof.argmax(axis=1)],
+        "confidence": oof.max(axis=1).round(4).tolist(),
+        "texts": [mask_pii(texts[i]) for i in sorted(pick)],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / REFERENCE_ARTIFACT.rsplit("/", 1)[1]
+        path.write_text(json.dumps(reference))
+        mlflow.log_artifact(str(path), REFERENCE_ARTIFACT.rsplit("/", 1)[0])
 
 
 def _log_inputs(cfg: TextTrainConfig, data: TextData, extras: list[TextData]) -> None:

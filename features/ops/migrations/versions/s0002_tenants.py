@@ -1,7 +1,7 @@
 """Tenants: the tenant and tenant_usage tables; keys get a key id, a tenant, an expiry and the
 hash they had before their last rotation; served predictions, outcomes, KB searches and feedback
-get the tenant that sent them. Existing keys go to the root tenant ("insurer"), which may hold
-every role.
+get the tenant that sent them, and a KB search whether it had a confident answer. Existing keys
+go to the root tenant ("insurer"), which may hold every role.
 
 A database made by s0001 after these columns were defined already has them: only what is
 missing is added.
@@ -34,6 +34,7 @@ def upgrade() -> None:
     migrate.add_missing_columns(bind, stores.api_key, KEY_COLUMNS)
     for name in TENANT_COLUMN:
         migrate.add_missing_columns(bind, stores.metadata.tables[name], ("tenant",))
+    migrate.add_missing_columns(bind, stores.kb_search, ("confident",))
     if "api_key_key_id" not in {i["name"] for i in sa.inspect(bind).get_indexes("api_key")}:
         op.create_index("api_key_key_id", "api_key", ["key_id"], unique=True)
     keys = sa.table("api_key", sa.column("name"), sa.column("key_id"))
@@ -59,4 +60,6 @@ def downgrade() -> None:
     for name in TENANT_COLUMN:
         with op.batch_alter_table(name) as batch:
             batch.drop_column("tenant")
+            if name == "kb_search":
+                batch.drop_column("confident")
     migrate.drop_all(bind, TABLES)
