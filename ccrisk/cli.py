@@ -23,7 +23,7 @@ from ccrisk.db_cli import db_app
 from ccrisk.kb_cli import evaluate_app, kb_app, train_kb, train_kb_encoder
 from ccrisk.ops_cli import audit_app, monitor_app, report_app
 from ccrisk.preflight import check_keys, open_stores
-from ccrisk.release_cli import compare, promote, rollback
+from ccrisk.release_cli import compare, promote, retrain, rollback
 from ccrisk.score_cli import score_app
 from ccrisk.spec_cli import spec_app
 from ccrisk.text_cli import text_finetune_trial, train_text
@@ -49,6 +49,7 @@ app.add_typer(spec_app, name="spec")
 app.command("compare")(compare)
 app.command("promote")(promote)
 app.command("rollback")(rollback)
+app.command("retrain")(retrain)
 train_app.command("text")(train_text)
 train_app.command("text-finetune-trial")(text_finetune_trial)
 train_app.command("kb")(train_kb)

@@ -1,14 +1,16 @@
-"""`ccrisk compare`, `ccrisk promote`, `ccrisk rollback`: champion/challenger from the CLI."""
+"""`ccrisk compare`, `ccrisk promote`, `ccrisk rollback`, `ccrisk retrain`: champion/challenger
+and the learning loop from the CLI."""
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from ccrisk.common import console, load_cli_settings, user_errors
+from ccrisk.common import Overrides, console, load_cli_settings, user_errors
 from ccrisk.ops_cli import parse_window
 
 
@@ -68,3 +70,39 @@ def rollback(model: Annotated[str, typer.Option(help="registered name or family"
     console.print(
         f"[yellow]{move.model}@champion: v{move.from_version} -> v{move.to_version}[/] ({move.reason})"
     )
+
+
+def retrain(
+    family: Annotated[
+        str, typer.Argument(help="a family of mlflow.yaml (fraud, fraud_health, complaint, kb, ...)")
+    ],
+    data: Annotated[
+        Optional[Path], typer.Option(help="the table (claims, messages) or KB to train on")
+    ] = None,
+    trials: Annotated[
+        Optional[int], typer.Option(help="claims: Optuna trials (MLflow child runs, pruned)")
+    ] = None,
+    shadow: Annotated[
+        Optional[str],
+        typer.Option(help="wait this long (30m, 2h) while shadow traffic scores the challenger"),
+    ] = None,
+    sample: Annotated[bool, typer.Option(help="text: train on the project's sample messages")] = False,
+    set_: Overrides = None,
+) -> None:
+    """Train with feedback -> challenger -> (shadow) -> compare -> promote when the gate passes;
+    every step is in the audit trail. Exit 1 when the challenger was kept, not promoted."""
+    from ccrisk.ops.retrain import retrain as run
+
+    settings = load_cli_settings()
+    with user_errors():
+        family = _family(settings, family)
+        shadow_s = parse_window(shadow) if shadow else 0.0
+        done = run(settings, family, data, trials, shadow_s, list(set_ or []), sample)
+    if done.comparison:
+        console.print_json(json.dumps(done.comparison))
+    colour = "green" if done.promoted else "yellow"
+    where = "champion" if done.promoted else "challenger (kept)"
+    console.print(f"[{colour}]{done.model} v{done.version} -> @{where}[/]: {done.reason}")
+    console.print("steps: " + " -> ".join(done.steps))
+    if not done.promoted:
+        raise typer.Exit(1)

@@ -35,9 +35,16 @@ def ensure_experiment(name: str, settings: Settings) -> str:
     return mlflow.create_experiment(name, artifact_location=location.as_uri())
 
 
-def apply_decision(name: str, version: str, decision: GateDecision, settings: Settings) -> None:
-    """Move the alias; tag the version with the gate outcome and the champion it replaced."""
+def apply_decision(
+    name: str, version: str, decision: GateDecision, settings: Settings, hold: bool = False
+) -> GateDecision:
+    """Move the alias; tag the version with the gate outcome and the champion it replaced. With
+    `hold` (`ccrisk retrain`), a version the gate would make champion becomes challenger until
+    it has been compared and promoted. The decision as applied."""
     client = MlflowClient()
+    if hold and decision.alias == "champion":
+        reason = f"{decision.reason}; held as challenger until `ccrisk retrain` compares and promotes it"
+        decision = GateDecision("challenger", reason, decision.candidate, decision.champion)
     alias = getattr(settings.aliases, decision.alias)
     previous = alias_version(name, settings.aliases.champion)
     tags = {
@@ -52,6 +59,7 @@ def apply_decision(name: str, version: str, decision: GateDecision, settings: Se
         client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, alias, version)
     logger.info("%s version %s -> @%s (%s)", name, version, alias, decision.reason)
+    return decision
 
 
 def log_and_register(

@@ -6,12 +6,13 @@ notebooks are kept with their outputs and plots (`make notebooks` runs them in p
 from __future__ import annotations
 
 import json
+import shutil
 
 import nbformat
 import numpy as np
 from nbclient import NotebookClient
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, write_settings
 
 FOLDER = ROOT / "notebooks"
 CHECKED = [  # every notebook, each with its test below
@@ -19,8 +20,13 @@ CHECKED = [  # every notebook, each with its test below
     "2.0-ccrisk-contact-and-kb-tour.ipynb",
     "3.0-ccrisk-fraud-reasons.ipynb",
     "4.0-ccrisk-kb-methods.ipynb",
+    "5.0-ccrisk-retraining.ipynb",
 ]
-PLOTS = {"3.0-ccrisk-fraud-reasons.ipynb": 2, "4.0-ccrisk-kb-methods.ipynb": 1}
+PLOTS = {
+    "3.0-ccrisk-fraud-reasons.ipynb": 2,
+    "4.0-ccrisk-kb-methods.ipynb": 1,
+    "5.0-ccrisk-retraining.ipynb": 1,
+}
 
 
 def run_notebook(name: str, expression: str, env: dict) -> object:
@@ -106,3 +112,21 @@ def test_kb_methods_compare_the_runs_held_out_metrics(trained):
     assert out["methods"] == ["hybrid", "dense", "bm25", "rrf"]
     assert out["ndcg"][0] == trained.kb_result.metrics["hybrid"]["ndcg_at_10"]
     assert all(0 < n <= 1 for n in out["ndcg"]) and all(ms > 0 for ms in out["speed"].values())
+
+
+def test_the_retraining_walkthrough_promotes_and_shows_its_trail_trials_and_card(trained, tmp_path):
+    shutil.copytree(trained.folder, tmp_path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("bentoml"))
+    env = {**trained.env(), "CCRISK_SETTINGS": str(write_settings(tmp_path)),
+           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}  # fmt: skip
+    out = run_notebook(
+        "5.0-ccrisk-retraining.ipynb",
+        "{'status': done.returncode, 'steps': steps['step'].tolist(), 'trials': len(trials),"
+        " 'states': sorted(set(trials['state'])), 'card': challenger.description[:40],"
+        " 'before': str(before.version), 'after': str(after.version)}",
+        env,
+    )
+    assert out["status"] == 0 and out["after"] != out["before"]
+    assert out["steps"] == ["cli:retrain.start", "cli:retrain.trained", "cli:retrain.compared", "cli:promote",
+                            "cli:retrain.promoted"]  # fmt: skip
+    assert out["trials"] == 6 and set(out["states"]) <= {"complete", "pruned"}
+    assert out["card"].startswith(f"# Model card: ccrisk-fraud v{out['after']}")

@@ -71,9 +71,10 @@ def fit_cv_ensemble(
     cat_idx: list[int],
     params: dict,
     cfg: FraudTrainConfig,
-    on_fold: Callable[[int], None] | None = None,
+    on_fold: Callable[[int, float], None] | None = None,
 ) -> CVEnsemble:
-    """One early-stopped booster per stratified fold; OOF raw scores for calibration."""
+    """One early-stopped booster per stratified fold; OOF raw scores for calibration. `on_fold`
+    gets each fold's index and validation AUC as it ends (it may raise to stop the fit)."""
     folds = StratifiedKFold(cfg.folds, shuffle=True, random_state=cfg.seed)
     oof = np.zeros(len(y))
     boosters, aucs, iters = [], [], []
@@ -93,7 +94,7 @@ def fit_cv_ensemble(
         booster.free_dataset()
         boosters.append(booster)
         if on_fold:
-            on_fold(k)
+            on_fold(k, aucs[-1])
     return CVEnsemble(boosters, oof, aucs, iters)
 
 
@@ -135,11 +136,28 @@ def fit_bands(prob: np.ndarray, lob: np.ndarray | None, lob_column: str | None, 
 
 
 def tune(x: np.ndarray, y: np.ndarray, cat_idx: list[int], cfg: FraudTrainConfig) -> dict[str, Any]:
-    """Optuna search (TPE) on mean CV AUC within `tuning.timeout_s`; returns the best overrides."""
+    """Optuna search (TPE) on mean CV AUC within `tuning.timeout_s`; returns the best overrides.
+    Each trial is an MLflow child run of the active run (its parameters, mean CV AUC, state); a
+    median pruner stops a trial whose running fold AUC trails the median of earlier trials."""
+    import mlflow
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     quick = cfg.model_copy(update={"folds": min(cfg.folds, 3)})
+
+    def logged(trial: optuna.Trial) -> float:
+        with mlflow.start_run(run_name=f"optuna trial {trial.number}", nested=True):
+            try:
+                value = objective(trial)
+            except optuna.TrialPruned:  # its cv_auc: the mean over the folds it reached
+                mlflow.log_params(trial.params)
+                mlflow.log_metric("cv_auc", trial.user_attrs["running_auc"])
+                mlflow.set_tag("optuna.state", "pruned")
+                raise
+            mlflow.log_params(trial.params)
+            mlflow.log_metric("cv_auc", value)
+            mlflow.set_tag("optuna.state", "complete")
+            return value
 
     def objective(trial: optuna.Trial) -> float:
         overrides = {
@@ -150,15 +168,29 @@ def tune(x: np.ndarray, y: np.ndarray, cat_idx: list[int], cfg: FraudTrainConfig
             "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 30, log=True),
             "cat_smooth": trial.suggest_float("cat_smooth", 1, 50, log=True),
         }
-        ens = fit_cv_ensemble(x, y, cat_idx, lgb_params(cfg, y, overrides), quick)
+        aucs: list[float] = []
+
+        def report(k: int, auc: float) -> None:
+            aucs.append(auc)
+            trial.set_user_attr("running_auc", float(np.mean(aucs)))
+            trial.report(float(np.mean(aucs)), k)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"fold {k}: mean AUC {np.mean(aucs):.4f} under the median")
+
+        ens = fit_cv_ensemble(x, y, cat_idx, lgb_params(cfg, y, overrides), quick, on_fold=report)
         return float(np.mean(ens.fold_auc))
 
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=cfg.seed))
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    sampler = optuna.samplers.TPESampler(seed=cfg.seed)
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
     start = time.monotonic()
-    study.optimize(objective, n_trials=cfg.tuning.trials, timeout=cfg.tuning.timeout_s)
+    study.optimize(logged, n_trials=cfg.tuning.trials, timeout=cfg.tuning.timeout_s)
+    pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
+    mlflow.log_metrics({"optuna_trials": len(study.trials), "optuna_pruned": pruned})
     logger.info(
-        "Optuna: %d trials in %.0fs, best CV AUC %.4f",
+        "Optuna: %d trials (%d pruned) in %.0fs, best CV AUC %.4f",
         len(study.trials),
+        pruned,
         time.monotonic() - start,
         study.best_value,
     )

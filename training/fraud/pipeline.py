@@ -67,7 +67,7 @@ def fit_scorer(
         overrides = fit.tune(x, y, cat_idx, cfg)
     task = progress.add_task("fitting fold models", total=cfg.folds)
     params = fit.lgb_params(cfg, y, overrides)
-    ens = fit.fit_cv_ensemble(x, y, cat_idx, params, cfg, on_fold=lambda _: progress.advance(task))
+    ens = fit.fit_cv_ensemble(x, y, cat_idx, params, cfg, on_fold=lambda *_: progress.advance(task))
     calibrator = fit.fit_calibrator(ens.oof_raw, y, cfg.calibration)
     lob_col = spec.line_of_business
     lob = frame.get_column(lob_col).to_numpy() if lob_col else None
@@ -128,8 +128,9 @@ def log_model(scorer: FraudScorer, test: pl.DataFrame, spec: ClaimSpec, name: st
     return log_and_register(scorer, signature, example, name, PIP_REQUIREMENTS)
 
 
-def train_fraud(data: Path, cfg: FraudTrainConfig, settings: Settings) -> TrainResult:
-    """Run the whole pipeline inside one MLflow run; returns the registered version and gate."""
+def train_fraud(data: Path, cfg: FraudTrainConfig, settings: Settings, hold: bool = False) -> TrainResult:
+    """Run the whole pipeline inside one MLflow run; returns the registered version and gate
+    (`hold`: a passing version becomes challenger, training/registry.py `apply_decision`)."""
     start = time.monotonic()
     spec = load_spec(cfg.spec)
     family, model_cfg = model_for_spec(settings, spec.name)
@@ -167,7 +168,7 @@ def train_fraud(data: Path, cfg: FraudTrainConfig, settings: Settings) -> TrainR
         baseline = champion_baseline(model_cfg, settings.aliases.champion, test, spec, lineage, cfg)
         version = log_model(scorer, test, spec, model_cfg.registered_name)
         decision = decide(model_cfg.gate, metrics[model_cfg.gate.metric], baseline)
-        apply_decision(model_cfg.registered_name, version, decision, settings)
+        decision = apply_decision(model_cfg.registered_name, version, decision, settings, hold)
         card = fraud_card(
             model_cfg.registered_name,
             version,

@@ -127,6 +127,7 @@ def train_kb(
     previous: KBRetriever | None = None,
     source: str = "",
     takedown: str | None = None,
+    hold: bool = False,
 ) -> KBResult:
     """Fit, log, register and gate a KB model; `previous` lends the vectors of unchanged chunks.
     A `takedown` (articles removed) goes to champion without the gate (training/kb/runs.py)."""
@@ -150,7 +151,9 @@ def train_kb(
             decision = GateDecision(
                 "challenger", "no evaluation queries: nothing to gate on", float("nan"), None
             )
-        apply_decision(model_cfg.registered_name, version, decision, settings)
+        decision = apply_decision(
+            model_cfg.registered_name, version, decision, settings, hold and not takedown
+        )
         lineage = {
             "source": source or cfg.kb,
             "kb_version": model.version,

@@ -55,8 +55,11 @@ class TextTrainResult:
     folds: int  # cross-validation folds used (fewer than configured for tiny classes)
 
 
-def train_text(data_path: Path | None, cfg: TextTrainConfig, settings: Settings) -> TextTrainResult:
-    """Cross-validate, fit on every row, log and register one task's model."""
+def train_text(
+    data_path: Path | None, cfg: TextTrainConfig, settings: Settings, hold: bool = False
+) -> TextTrainResult:
+    """Cross-validate, fit on every row, log and register one task's model (`hold`: as in
+    training/registry.py `apply_decision`)."""
     start = time.monotonic()
     model_cfg = settings.model(cfg.task)
     data = load_text_table(Path(data_path or cfg.data.path), cfg.data)
@@ -93,7 +96,7 @@ def train_text(data_path: Path | None, cfg: TextTrainConfig, settings: Settings)
         baseline = champion_baseline(model_cfg, settings.aliases.champion, data, cfg)
         version = log_model(model, data, model_cfg.registered_name, artifacts)
         decision = decide(model_cfg.gate, metrics[model_cfg.gate.metric], baseline)
-        apply_decision(model_cfg.registered_name, version, decision, settings)
+        decision = apply_decision(model_cfg.registered_name, version, decision, settings, hold)
         card = text_card(
             model_cfg.registered_name, version, run.info.run_id, data, y, oof, classes, cfg, decision
         )
