@@ -89,7 +89,7 @@ def test_fraud_reasons_are_the_treeshap_values_the_plots_draw(trained):
     out = run_notebook(
         "3.0-ccrisk-fraud-reasons.ipynb",
         "{'gap': float(gap), 'claims': len(claims), 'top': top, 'probability': float(probability[top]),"
-        " 'row': contrib[top].tolist(), 'features': features, 'shape': list(explanation.values.shape),"
+        " 'row': contrib[top].tolist(), 'features': features, 'shape': list(contrib.shape),"
         " 'reasons': [(r.feature, r.contribution) for r in reasons]}",
         trained.env(),
     )

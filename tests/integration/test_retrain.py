@@ -41,6 +41,9 @@ def _steps(path) -> list[str]:
 
 def test_retrain_trains_with_feedback_compares_and_promotes_with_every_step_audited(store):
     path, env, client = store
+    data = yaml.safe_load(path.read_text())  # the session's feedback may make it a little worse: let it pass
+    data["models"]["fraud"]["gate"]["tolerance"] = 0.5
+    path.write_text(yaml.safe_dump(data))
     before = str(client.get_model_version_by_alias("ccrisk-fraud", "champion").version)
     sets = [a for kv in FAST_TRAINING for a in ("--set", kv)]
     done = _retrain(env, "fraud", "--data", str(SAMPLE_CLAIMS), "--trials", "5", *sets)
