@@ -117,8 +117,11 @@ def logged_spec(run_id: str, name: str) -> ClaimSpec:
     return ClaimSpec.model_validate(yaml.safe_load(text))
 
 
-def drift_report(settings: Settings, model_name: str, window_s: float) -> dict:
-    reference, spec, version = claims_reference(settings, model_name)
+def drift_report(
+    settings: Settings, model_name: str, window_s: float, reference: tuple | None = None
+) -> dict:
+    """`reference`: `claims_reference`'s answer when the caller has it already."""
+    reference, spec, version = reference or claims_reference(settings, model_name)
     served = PredictionLog(settings.stores_url).frame(model_name, time.time() - window_s)
     if served.empty:
         raise ValueError(f"no served predictions of {model_name} in the window; score some claims first")

@@ -87,14 +87,15 @@ def _claims(settings: Settings, family: str, window_s: float, watch: Watch) -> N
     import mlflow
 
     mon, name = settings.monitoring, settings.model(family).registered_name
-    summary = drift_report(settings, name, window_s)
+    loaded = claims_reference(settings, name)  # downloaded once, for the drift tests and the bands
+    summary = drift_report(settings, name, window_s, loaded)
     rows = summary["rows"]
     watch.add(Statistic(name, "score_psi", summary["score_psi"], mon.psi_threshold, rows=rows), mon.min_rows)
     share = summary["drifted_feature_share"]
     watch.add(
         Statistic(name, "drifted_feature_share", share, mon.feature_drift_share, rows=rows), mon.min_rows
     )
-    reference = claims_reference(settings, name)[0]
+    reference = loaded[0]
     scorer = mlflow.pyfunc.load_model(f"models:/{name}@{settings.aliases.champion}").unwrap_python_model()
     lob = scorer.bands.column
     trained = scorer.bands.assign(
