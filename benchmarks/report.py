@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from benchmarks import batch, kb, pii, release, screens, text
+from benchmarks import batch, kb, kb_feedback, pii, release, screens, text
 
 ROOT = Path(__file__).resolve().parents[1]
 BARS = {
@@ -108,6 +108,7 @@ def markdown(report: dict) -> str:
     lines = [PERF_START, "", *_header_lines(report)]
     lines += text.markdown_lines(report)
     lines += kb.markdown_lines(report)
+    lines += kb_feedback.markdown_lines(report)
     lines += screens.markdown_lines(report)
     lines += _single_claim_lines(report["serving"]["fraud_single"])
     lines += _batch_lines(report["serving"]["fraud_batch"])
@@ -222,10 +223,11 @@ def _rounds_at(single: dict, c: int) -> str:
 
 
 RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
-# The README's results table: family, figure, the bar's key in report["bars"] (or a quality key).
+# The README's results table: family, figure, the bar's key in report["bars"] (or "quality:" and a
+# dotted path into report["quality"], a figure without a bar).
 RESULT_ROWS = (
-    ("fraud", "test ROC-AUC (vehicle claims, stratified 80/20)", "quality:roc_auc"),
-    ("fraud", "test PR-AUC", "quality:pr_auc"),
+    ("fraud", "test ROC-AUC (vehicle claims, stratified 80/20)", "quality:fraud.roc_auc"),
+    ("fraud", "test PR-AUC", "quality:fraud.pr_auc"),
     ("fraud", "one claim, req/s vs `mlflow models serve` at c=8", "fraud_rps_vs_mlflow_at_c8"),
     ("fraud", "one claim, p99 ms at c=8", "single_claim_p99_ms_at_c8"),
     ("fraud", "10,000-claim batch, share of raw `Booster.predict` speed", "batch_none_share_of_raw_predict"),
@@ -237,6 +239,10 @@ RESULT_ROWS = (
     ("knowledge base", "BankFAQs, nDCG@10", "kb_bankfaqs_ndcg_at_10"),
     ("knowledge base", "StackFAQ, nDCG@10", "kb_stackfaq_ndcg_at_10"),
     ("knowledge base", "one query, p95 ms at c=1", "kb_query_p95_ms_at_c1"),
+    ("knowledge base", "BankFAQs loop: nDCG@10 before feedback", "quality:kb_feedback.ndcg_at_10.before"),
+    ("knowledge base", "BankFAQs loop: after training on feedback", "quality:kb_feedback.ndcg_at_10.after"),
+    ("knowledge base", "BankFAQs loop: encoder tuned on it too", "quality:kb_feedback.ndcg_at_10.tuned"),
+    ("knowledge base", "BankFAQs loop: full labels (reference)", "quality:kb_feedback.ndcg_at_10.labels"),
     ("screens", "/agent in a browser: Enter to every panel filled, p95 ms", "agent_screen_p95_ms"),
     ("service", "RSS MB, every real model served, 2 workers", "rss_mb_all_models"),
     ("PII masking", "lowest recall of a type (labelled sentences)", "pii_min_recall_per_type"),
@@ -247,7 +253,6 @@ RESULT_ROWS = (
 
 def results_table(report: dict) -> str:
     """The README's table: one row per figure, with its bar and whether the run met it."""
-    fraud = report["quality"].get("fraud") or {}
     lines = [
         RESULTS_START,
         "",
@@ -259,7 +264,7 @@ def results_table(report: dict) -> str:
     ]
     for family, figure, key in RESULT_ROWS:
         if key.startswith("quality:"):
-            value = fraud.get(key.split(":", 1)[1]) if isinstance(fraud, dict) else None
+            value = _quality(report["quality"], key.split(":", 1)[1])
             if value is not None:
                 lines.append(f"| {family} | {figure} | | {value} | |")
             continue
@@ -269,6 +274,14 @@ def results_table(report: dict) -> str:
             met = "yes" if bar["met"] else "no"
             lines.append(f"| {family} | {figure} | {sign} {bar['bar']} | {bar['measured']} | {met} |")
     return "\n".join([*lines, "", RESULTS_END])
+
+
+def _quality(quality: dict, path: str):
+    """The figure at a dotted `path` (None where the run did not measure it)."""
+    value = quality
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _replace_block(path: Path, start: str, end: str, block: str) -> None:

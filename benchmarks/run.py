@@ -16,7 +16,7 @@ import mlflow
 import yaml
 from rich.console import Console
 
-from benchmarks import batch, fraud, kb, pii, release, screens, text
+from benchmarks import batch, fraud, kb, kb_feedback, pii, release, screens, text
 from benchmarks.report import check_bars, summary_table, update_docs
 from features.ops.keys import create_key
 from features.settings import load_settings, prepare_environment
@@ -116,6 +116,9 @@ def run_bench(quick: bool, console: Console, only: Sequence[str] = FAMILIES) -> 
             serving["batch_scoring"] = batch.measure(
                 env, folder, data, rows, settings.serving.max_batch_claims
             )
+        if "kb" in only:  # after every other measure in this store: it makes a BankFAQs KB champion
+            console.log("KB learning loop: BankFAQs traffic and agent feedback, retrain, before/after")
+            report["quality"]["kb_feedback"] = kb_feedback.measure(env, folder, settings)
         if "screens" in only:  # last: it points this process at a store of its own
             serving["screens"] = _screens(quick, console)
     report["bars"] = check_bars(report)

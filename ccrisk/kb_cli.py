@@ -25,10 +25,15 @@ def train_kb(
         Optional[Path],
         typer.Option(help="CSV query,article_id to learn the fusion and gate (default: config)"),
     ] = None,
+    with_feedback: Annotated[
+        bool, typer.Option(help="also learn from agents' helpful / not-helpful feedback in the stores")
+    ] = False,
     config: Annotated[Optional[Path], typer.Option(help="pipeline config YAML")] = None,
     set_: Overrides = None,
 ) -> None:
-    """Index a knowledge base (BM25 + MiniLM + learned fusion), log it to MLflow, register, gate."""
+    """Index a knowledge base (BM25 + MiniLM + learned fusion), log it to MLflow, register, gate.
+    With --with-feedback, answers agents marked helpful are positives and dismissed ones negatives
+    for the fusion and the query adapter (the held-out test queries stay curated only)."""
     from features.kb.articles import load_articles
     from training.kb.config import load_kb_config
     from training.kb.data import load_queries
@@ -36,7 +41,7 @@ def train_kb(
 
     settings = load_cli_settings()
     with user_errors():
-        cfg = load_kb_config(config, list(set_ or []))
+        cfg = load_kb_config(config, list(set_ or []) + (["with_feedback=true"] if with_feedback else []))
         kb_path = kb or Path(cfg.kb)
         articles = load_articles(kb_path)
         q_path = queries or (Path(cfg.queries) if cfg.queries else None)
@@ -84,11 +89,15 @@ def train_kb_encoder(
     batch_size: Annotated[
         Optional[int], typer.Option(min=2, help="pairs per batch (default: config tuning.batch_size)")
     ] = None,
+    with_feedback: Annotated[
+        bool, typer.Option(help="add the questions agents found a helpful answer for to the pairs")
+    ] = False,
     config: Annotated[Optional[Path], typer.Option(help="pipeline config YAML")] = None,
     set_: Overrides = None,
 ) -> None:
     """Fine-tune the KB bi-encoder on the training share of question -> answer pairs; retrieval on
     the held-out share before and after. Use the result with `ccrisk train kb --set encoder=FOLDER`."""
+    from features.kb.articles import load_articles
     from training.kb.config import load_kb_config
     from training.kb.runs import load_source, tune_encoder_run
 
@@ -96,10 +105,15 @@ def train_kb_encoder(
     with user_errors():
         given = {"epochs": epochs, "lr": lr, "batch_size": batch_size}
         flags = [f"tuning.{k}={v}" for k, v in given.items() if v is not None]
+        flags += ["with_feedback=true"] if with_feedback else []
         cfg = load_kb_config(config, list(set_ or []) + flags)
-        articles, queries, source = load_source(
-            dataset, data_root, kb or (Path(cfg.kb) if pairs else None), pairs
-        )
+        if with_feedback and pairs is None and dataset is None:  # the agents' feedback is the only pairs
+            kb_path = kb or Path(cfg.kb)
+            articles, queries, source = load_articles(kb_path), [], str(kb_path)
+        else:
+            articles, queries, source = load_source(
+                dataset, data_root, kb or (Path(cfg.kb) if pairs else None), pairs
+            )
         before, after, folder = tune_encoder_run(articles, queries, cfg, settings, source)
     _print_metrics(before, f"{source}: frozen encoder")
     _print_metrics(after, f"{source}: fine-tuned encoder")

@@ -1,8 +1,9 @@
 """`ccrisk retrain FAMILY`: the learning loop as one step, each step an audit record.
 
 1. **train**, with what the service learned: claims lines add the served claims investigators
-   reviewed (`with_feedback`); Optuna trials, when asked for, are MLflow child runs with a pruner.
-   The new version is registered as challenger, whatever the gate says (`hold`).
+   reviewed (`with_feedback`), the KB the answers agents marked helpful or dismissed; Optuna
+   trials, when asked for, are MLflow child runs with a pruner. The new version is registered
+   as challenger, whatever the gate says (`hold`).
 2. **shadow** (optional, `shadow_s`): wait while servers in `traffic.mode: shadow` (or split)
    score live traffic with the challenger too.
 3. **compare** champion and challenger on the traffic logged meanwhile (claims lines).
@@ -99,11 +100,16 @@ def _train(settings: Settings, family: str, data: Path | None, trials: int | Non
     from training.kb.data import load_queries
     from training.kb.pipeline import train_kb
 
-    cfg = load_kb_config(None, overrides)
+    cfg = load_kb_config(None, [*overrides, "with_feedback=true"])
     articles = load_articles(Path(data or cfg.kb))
     pairs = load_queries(Path(cfg.queries), articles) if cfg.queries else []
     result = train_kb(articles, pairs, cfg, settings, source=str(data or cfg.kb), hold=True)
-    return result.version, result.decision, result.run_id, {"feedback": "not yet used by KB training"}
+    return (
+        result.version,
+        result.decision,
+        result.run_id,
+        {"feedback": "agents' KB feedback", **result.feedback},
+    )
 
 
 def _compare(settings: Settings, name: str, since: float) -> dict:

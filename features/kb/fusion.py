@@ -129,13 +129,14 @@ class Fusion:
     ranker: str | None = None
     platt: tuple[float, float] = (1.0, 0.0)
     selection: dict | None = None  # training's out-of-fold nDCG@10 per kind tried
+    fixed: bool = False  # the configured default weights, kept (and calibrated) as they ranked best
 
     def __post_init__(self) -> None:
         self.weights = np.ascontiguousarray(self.weights, dtype=np.float64)
 
     @property
     def kind(self) -> str:
-        return "lambdarank" if self.ranker else "logistic"
+        return "lambdarank" if self.ranker else "default" if self.fixed else "logistic"
 
     def columns(self) -> list[int]:
         return [FEATURES.index(f) for f in self.features]

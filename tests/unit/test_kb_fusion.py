@@ -79,6 +79,26 @@ def test_auto_picks_the_ranker_when_relevance_is_not_linear():
     np.testing.assert_array_equal(again.proba(rows.x), proba)
 
 
+def test_the_default_weights_are_kept_calibrated_when_they_rank_best():
+    """One feature carries the relevance (with noise), the other 16 are noise: weights on that
+    feature alone rank at least as well out of fold as a logistic fusion fitted over all 17 on
+    60 queries, so they are kept, Platt-scaled, with their own threshold; weights that rank
+    upside down are not."""
+    rows = ranked_rows()
+    band = np.zeros(len(FEATURES))
+    band[1] = 1.0
+    rows.x[:, 1] = rows.y + np.random.default_rng(2).normal(0, 0.3, len(rows.y))
+    default = Fusion(band, -0.5, threshold=0.5, learned=False, features=FEATURES)
+    fusion, chosen = learning.learn(rows, FusionConfig(), seed=0, default=default)
+    assert set(chosen) == {"logistic", "default"} and chosen["default"] >= chosen["logistic"]
+    assert fusion.kind == "default" and fusion.fixed and fusion.learned
+    np.testing.assert_array_equal(fusion.weights, band)
+    assert fusion.platt != (1.0, 0.0) and 0 < fusion.threshold < 1
+    worse = Fusion(-band, 0.0, learned=False, features=FEATURES)  # ranks the labels upside down
+    fusion, chosen = learning.learn(rows, FusionConfig(), seed=0, default=worse)
+    assert fusion.kind == "logistic" and chosen["logistic"] > chosen["default"]
+
+
 def test_auto_keeps_the_logistic_fusion_with_few_queries():
     fusion, chosen = learning.learn(ranked_rows(), FusionConfig(), seed=0)  # 60 < ranker.min_queries
     assert list(chosen) == ["logistic"] and fusion.kind == "logistic"

@@ -24,6 +24,7 @@ from training.kb.config import AdapterConfig
 
 logger = logging.getLogger(__name__)
 Queries = list[tuple[str, set[str]]]
+Negatives = dict[str, set[str]]  # query text -> articles agents dismissed for it
 NO_PAIRS = "query adapter: no query points at an article of this KB; check the query file"
 
 
@@ -52,26 +53,32 @@ class Pairs:
     problem: Problem
 
 
-def prepare(index: KBIndex, queries: Queries, qvecs: np.ndarray, candidates: int) -> Pairs:
+def prepare(
+    index: KBIndex, queries: Queries, qvecs: np.ndarray, candidates: int, negatives: Negatives | None = None
+) -> Pairs:
     known = {a.id for a in index.articles}
     keep = np.array([i for i, (_, rel) in enumerate(queries) if rel & known], dtype=np.int64)
     if not len(keep):
         raise ValueError(NO_PAIRS)
     kept = np.asarray(qvecs, dtype=np.float32)[keep]
-    return Pairs(keep, kept, problem(index, [queries[i] for i in keep], kept, candidates))
+    return Pairs(keep, kept, problem(index, [queries[i] for i in keep], kept, candidates, negatives))
 
 
-def problem(index: KBIndex, queries: Queries, qvecs: np.ndarray, candidates: int) -> Problem:
-    """Each query's relevant articles first, then the frozen vector's top `candidates` articles."""
+def problem(
+    index: KBIndex, queries: Queries, qvecs: np.ndarray, candidates: int, negatives: Negatives | None = None
+) -> Problem:
+    """Each query's relevant articles first, then the articles agents dismissed for it (known
+    negatives), then the frozen vector's top `candidates` articles."""
     by_id = {a.id: i for i, a in enumerate(index.articles)}
     per_query = []
     for s in range(0, len(queries), 256):
         scores = index.article_max(qvecs[s : s + 256] @ index.embeddings.T)
         k = min(candidates, scores.shape[1])
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        for row, (_, rel) in zip(top, queries[s : s + 256], strict=True):
+        for row, (q, rel) in zip(top, queries[s : s + 256], strict=True):
             relevant = [by_id[r] for r in rel if r in by_id]
-            per_query.append((list(dict.fromkeys([*relevant, *row.tolist()])), set(relevant)))
+            dismissed = [by_id[r] for r in sorted((negatives or {}).get(q, ())) if r in by_id]
+            per_query.append((list(dict.fromkeys([*relevant, *dismissed, *row.tolist()])), set(relevant)))
     width = max(int(index.chunk_counts[arts].sum()) for arts, _ in per_query)
     slots_n = max(len(arts) for arts, _ in per_query)
     p = Problem(
@@ -98,11 +105,17 @@ def fit(index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig)
 
 
 def learn(
-    index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: AdapterConfig, seed: int
+    index: KBIndex,
+    queries: Queries,
+    qvecs: np.ndarray,
+    cfg: AdapterConfig,
+    seed: int,
+    negatives: Negatives | None = None,
 ) -> tuple[QueryAdapter, np.ndarray]:
     """The adapter fitted on every query, and each query's vector adapted by an adapter fitted on
-    the other folds' queries; the candidates are found once for all the fits."""
-    pairs = prepare(index, queries, qvecs, cfg.candidates)
+    the other folds' queries; the candidates are found once for all the fits. A query's
+    `negatives` join its candidates; a query without a relevant article is only adapted."""
+    pairs = prepare(index, queries, qvecs, cfg.candidates, negatives)
     full = _fit(index, pairs, np.arange(len(pairs.keep)), cfg)
     return full, _crossed(index, pairs, qvecs, cfg, seed)
 

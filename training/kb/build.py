@@ -101,16 +101,19 @@ def build_index(
     return index, computed + computed_titles
 
 
-def learn_fusion(index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: KBTrainConfig) -> Fusion:
+def learn_fusion(
+    index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: KBTrainConfig, negatives: dict | None = None
+) -> Fusion:
     """Learn the line-of-business prior (set on `index`) and the fusion (returned); see
-    `training/kb/fusion.py`. Keeps the current fusion when the candidates are all one class."""
+    `training/kb/fusion.py`. Keeps the current fusion when the candidates are all one class.
+    `negatives`: query -> articles agents dismissed (the only rows of a query without answers)."""
     prior, oof = fusion.learn_lob_prior(index, queries, qvecs, cfg.fusion, cfg.seed)
     index.set_lob_prior(prior)
-    rows, _ = fusion.candidate_rows(index, queries, qvecs, oof)
+    rows = fusion.candidate_rows(index, queries, qvecs, oof, negatives or {})
     if rows.y.sum() == 0 or rows.y.sum() == len(rows.y):
         logger.warning("fusion: the training queries' candidates are all one class; default weights kept")
         index.set_lob_prior(None)
         return index.fusion
-    learned, scores = fusion.learn(rows, cfg.fusion, cfg.seed)
+    learned, scores = fusion.learn(rows, cfg.fusion, cfg.seed, default_fusion(cfg))
     learned.selection = scores
     return learned

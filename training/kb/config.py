@@ -102,6 +102,9 @@ class KBTrainConfig(BaseModel):
     bm25_b: float = Field(0.75, ge=0, le=1)
     candidates: int = Field(50, ge=5, le=500, description="top articles taken from each retriever")
     snippet_words: int = Field(40, ge=5)
+    with_feedback: bool = Field(
+        False, description="also learn the fusion and adapter from agents' feedback in the stores"
+    )
     fusion: FusionConfig = FusionConfig()
     adapter: AdapterConfig = AdapterConfig()
     tuning: EncoderTuningConfig = EncoderTuningConfig()

@@ -79,23 +79,33 @@ def _first_lob(relevant: set[str], by_id: dict[str, str]) -> str:
 
 
 def candidate_rows(
-    index: KBIndex, queries: Queries, qvecs: np.ndarray, lob_proba: np.ndarray | None
-) -> tuple[Rows, list]:
-    """Feature rows and labels of every candidate of every query (and each query's candidates)."""
+    index: KBIndex,
+    queries: Queries,
+    qvecs: np.ndarray,
+    lob_proba: np.ndarray | None,
+    negatives: dict[str, set[str]] | None = None,
+) -> Rows:
+    """Feature rows and labels of every candidate of every query. A query with no relevant
+    article (agents dismissed every answer) keeps only the rows of its `negatives`: the other
+    candidates were never judged."""
     ids = np.array([a.id for a in index.articles])
-    xs, ys, spans, per_query, start = [], [], [], [], 0
-    for i, ((q, relevant), v) in enumerate(zip(queries, qvecs, strict=True)):
+    xs, ys, spans, relevant, start = [], [], [], [], 0
+    for i, ((q, rel), v) in enumerate(zip(queries, qvecs, strict=True)):
         cand = index.candidates_for(q, v, None, None if lob_proba is None else lob_proba[i])
-        labels = np.isin(ids[cand.articles], list(relevant)).astype(int)
-        xs.append(cand.features)
+        features, labels = cand.features, np.isin(ids[cand.articles], list(rel)).astype(int)
+        if not rel:
+            judged = np.isin(ids[cand.articles], list((negatives or {}).get(q, ())))
+            features, labels = features[judged], labels[judged]
+        if not len(labels):
+            continue
+        xs.append(features)
         ys.append(labels)
         spans.append((start, start + len(labels)))
+        relevant.append(len(rel))
         start += len(labels)
-        per_query.append((cand, labels))
-    relevant = [len(rel) for _, rel in queries]
     x = np.vstack(xs) if xs else np.zeros((0, len(FEATURES)))
     y = np.concatenate(ys) if ys else np.zeros(0, dtype=int)
-    return Rows(x, y, spans, relevant), per_query
+    return Rows(x, y, spans, relevant)
 
 
 def fit_logistic(rows: Rows, cfg: FusionConfig) -> Fusion:
@@ -153,29 +163,44 @@ def out_of_fold(rows: Rows, kind: str, cfg: FusionConfig, seed: int) -> np.ndarr
 
 
 def ndcg_at_10(rows: Rows, scores: np.ndarray) -> float:
-    """Mean nDCG@10 over the queries (relevant articles outside the candidates count as misses)."""
+    """Mean nDCG@10 over the queries with a relevant article (relevant articles outside the
+    candidates count as misses); queries known only by dismissed answers have no ideal ranking."""
     values = []
     for (lo, hi), n_rel in zip(rows.spans, rows.relevant, strict=True):
+        if not n_rel:
+            continue
         order = np.argsort(-scores[lo:hi], kind="stable")[:10]
         hits = rows.y[lo:hi][order]
         dcg = sum(h / math.log2(i + 2) for i, h in enumerate(hits))
-        ideal = sum(1 / math.log2(i + 2) for i in range(min(max(n_rel, 1), 10)))
+        ideal = sum(1 / math.log2(i + 2) for i in range(min(n_rel, 10)))
         values.append(dcg / ideal)
     return float(np.mean(values)) if values else 0.0
 
 
-def learn(rows: Rows, cfg: FusionConfig, seed: int) -> tuple[Fusion, dict[str, float]]:
+def learn(
+    rows: Rows, cfg: FusionConfig, seed: int, default: Fusion | None = None
+) -> tuple[Fusion, dict[str, float]]:
     """The fusion chosen by out-of-fold nDCG@10 (or the configured kind), Platt-scaled, with its
-    threshold; and the out-of-fold nDCG@10 of each kind tried."""
+    threshold; and the out-of-fold nDCG@10 of each kind tried. With `auto`, the `default`
+    weights compete too (nothing is fitted, so their scores are out of fold as they stand): a
+    fusion learned from few or one-sided pairs, such as agents' feedback, is kept only where it
+    ranks better than the weights it would replace."""
     kinds = ["logistic", "lambdarank"] if cfg.model == "auto" else [cfg.model]
     few = len(rows.spans) < (cfg.ranker.min_queries if cfg.model == "auto" else 2 * cfg.cv_folds)
     if few:  # too few queries to fit and judge a ranker: its out-of-fold estimate is noise
         kinds = ["logistic"]
     oof = {k: out_of_fold(rows, k, cfg, seed) for k in kinds}
+    if default is not None and cfg.model == "auto":
+        oof["default"] = default.raw(rows.x)
     scores = {k: ndcg_at_10(rows, v) for k, v in oof.items()}
-    kind = max(kinds, key=lambda k: scores[k])  # a tie goes to the first, the simpler model
+    kind = max(oof, key=lambda k: scores[k])  # a tie goes to the first, the simpler model
     logger.info("fusion out-of-fold nDCG@10: %s -> %s", scores, kind)
-    fusion = fit_ranker(rows, cfg, seed) if kind == "lambdarank" else fit_logistic(rows, cfg)
+    if kind == "default":
+        fusion = Fusion(
+            default.weights.copy(), default.bias, learned=True, features=default.features, fixed=True
+        )
+    else:
+        fusion = fit_ranker(rows, cfg, seed) if kind == "lambdarank" else fit_logistic(rows, cfg)
     platt = LogisticRegression(C=1e6, max_iter=1000).fit(oof[kind][:, None], rows.y)
     fusion.platt = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
     a, b = fusion.platt

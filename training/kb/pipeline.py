@@ -28,6 +28,7 @@ from training.kb import adapter, build, evaluate
 from training.kb.card import kb_card
 from training.kb.config import KBTrainConfig
 from training.kb.data import split_queries
+from training.kb.feedback import Feedback, Negatives, stored, training_queries
 from training.model_card import publish
 from training.registry import apply_decision, ensure_experiment, log_and_register
 
@@ -58,13 +59,20 @@ class KBResult:
     run_id: str | None = None
     version: str | None = None
     decision: GateDecision | None = None
+    feedback: dict[str, int] = field(default_factory=dict)  # what the agents' feedback added (counts)
 
 
 def fit_and_score(
-    articles: list[Article], queries: build.Queries, cfg: KBTrainConfig, cache: build.VectorCache, refit: bool
+    articles: list[Article],
+    queries: build.Queries,
+    cfg: KBTrainConfig,
+    cache: build.VectorCache,
+    refit: bool,
+    feedback: Feedback | None = None,
 ) -> KBResult:
-    """Build the index, learn the fusion on the training queries, score every method on the test
-    queries; with `refit`, the returned model's fusion is then learned from every query."""
+    """Build the index, learn the fusion (and adapter) on the training queries and the agents'
+    `feedback`, score every method on the test queries (curated only); with `refit`, the
+    returned model is then learned from every query and the feedback."""
     start = time.monotonic()
     with Progress() as progress:
         task = progress.add_task("embedding chunks", total=None)
@@ -76,31 +84,35 @@ def fit_and_score(
         if len(queries) < 2
         else split_queries(queries, cfg.test_share, cfg.max_test_queries, cfg.seed)
     )
-    if train and cfg.fusion.learn:
-        index.fusion = _learn(index, train, cfg)
+    learn_from = training_queries(train, feedback, held_out=test)
+    if learn_from[0] and cfg.fusion.learn:
+        index.fusion = _learn(index, *learn_from, cfg)
     per_query: list[dict[str, float]] = []
     for method in METHODS if test else ():
         rows, seconds = evaluate.per_query(model, test, method)
         metrics[method] = evaluate.summarise(rows, seconds)
         per_query = rows if method == "hybrid" else per_query
-    if refit and queries and cfg.fusion.learn:
-        index.fusion = _learn(index, queries, cfg)
+    learn_from = training_queries(queries, feedback)
+    if refit and learn_from[0] and cfg.fusion.learn:
+        index.fusion = _learn(index, *learn_from, cfg)
     return KBResult(
-        model, metrics, len(train), len(test), embedded, time.monotonic() - start, test, per_query
-    )
+        model, metrics, len(train), len(test), embedded, time.monotonic() - start, test, per_query,
+        feedback=feedback.counts() if feedback else {},
+    )  # fmt: skip
 
 
-def _learn(index, queries: build.Queries, cfg: KBTrainConfig):
+def _learn(index, queries: build.Queries, negatives: Negatives, cfg: KBTrainConfig):
     if len(queries) > cfg.fusion.max_train_queries:
         rng = np.random.default_rng(cfg.seed)
         queries = [queries[i] for i in rng.choice(len(queries), cfg.fusion.max_train_queries, replace=False)]
     path = str(encoder.resolve(cfg.encoder))
     qvecs = encoder.embed(path, [q for q, _ in queries], cfg.max_tokens)
     index.adapter = None
-    if cfg.adapter.learn and len(queries) >= cfg.adapter.min_queries:
-        logger.info("learning the query adapter on %d queries", len(queries))
-        index.adapter, qvecs = adapter.learn(index, queries, qvecs, cfg.adapter, cfg.seed)
-    return build.learn_fusion(index, queries, qvecs, cfg)
+    pairs = sum(1 for _, ids in queries if ids)
+    if cfg.adapter.learn and pairs >= cfg.adapter.min_queries:
+        logger.info("learning the query adapter on %d queries", pairs)
+        index.adapter, qvecs = adapter.learn(index, queries, qvecs, cfg.adapter, cfg.seed, negatives)
+    return build.learn_fusion(index, queries, qvecs, cfg, negatives)
 
 
 def vector_cache(
@@ -135,7 +147,9 @@ def train_kb(
     mlflow.set_experiment(experiment_id=ensure_experiment(model_cfg.experiment, settings))
     with mlflow.start_run(run_name="kb") as run, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The specified dataset source can be")
-        result = fit_and_score(articles, queries, cfg, vector_cache(cfg, settings, previous), refit=True)
+        feedback = stored(settings, articles) if cfg.with_feedback else None
+        cache = vector_cache(cfg, settings, previous)
+        result = fit_and_score(articles, queries, cfg, cache, refit=True, feedback=feedback)
         model = result.model
         model.metadata = {"test_metrics": result.metrics.get("hybrid", {}), "source": source}
         log_run(cfg, result, source)
@@ -160,6 +174,12 @@ def train_kb(
             "articles": str(len(articles)),
             "queries": f"{result.train_queries} to learn the fusion, {result.test_queries} to test",
         }
+        if result.feedback:
+            f = result.feedback
+            lineage["agents' feedback"] = (
+                f"{f['questions']} questions ({f['questions_helpful']} with a helpful answer, "
+                f"{f['dismissed']} dismissed answers)"
+            )
         card = kb_card(
             model_cfg.registered_name,
             version,
@@ -214,8 +234,10 @@ def log_run(cfg: KBTrainConfig, result: KBResult, source: str) -> None:
             "adapter.reg": cfg.adapter.reg,
             "queries.train": result.train_queries,
             "queries.test": result.test_queries,
+            "with_feedback": cfg.with_feedback,
         }
     )
+    mlflow.log_params({f"feedback.{k}": v for k, v in result.feedback.items()})
     for method, values in result.metrics.items():
         suffix = "" if method == "hybrid" else f"_{method}"
         mlflow.log_metrics({f"{k}{suffix}": v for k, v in values.items() if k != "queries"})

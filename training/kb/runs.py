@@ -24,6 +24,7 @@ from training.kb.build import Queries
 from training.kb.config import KBTrainConfig, load_kb_config
 from training.kb.data import load_dataset, load_queries, split_queries
 from training.kb.encoder_tune import finetune
+from training.kb.feedback import Feedback, stored, training_queries
 from training.registry import ensure_experiment
 
 logger = logging.getLogger(__name__)
@@ -115,23 +116,33 @@ def tune_encoder_run(
     experiment = settings.model(pipeline.FAMILY).experiment
     mlflow.set_experiment(experiment_id=ensure_experiment(experiment, settings))
     with mlflow.start_run(run_name=f"kb-encoder-{Path(source).name}"):
-        train, _ = split_queries(queries, cfg.test_share, cfg.max_test_queries, cfg.seed)
+        train, _ = _split(queries, cfg)
         mlflow.log_params({"source": source, **cfg.tuning.model_dump(), "train_queries": len(train)})
+        feedback = stored(settings, articles) if cfg.with_feedback else None
         before = pipeline.fit_and_score(
-            articles, queries, cfg, pipeline.vector_cache(cfg, settings), refit=False
+            articles, queries, cfg, pipeline.vector_cache(cfg, settings), refit=False, feedback=feedback
         )
-        out, seconds = cached_encoder(articles, queries, cfg, settings)
+        out, seconds = cached_encoder(articles, queries, cfg, settings, feedback)
         mlflow.log_metric("finetune_seconds", seconds)
         mlflow.set_tag("encoder_cached", str(seconds == 0.0).lower())
         tuned = cfg.model_copy(update={"encoder": str(out)})
         after = pipeline.fit_and_score(
-            articles, queries, tuned, pipeline.vector_cache(tuned, settings), refit=False
+            articles, queries, tuned, pipeline.vector_cache(tuned, settings), refit=False, feedback=feedback
         )
+        if feedback is not None:
+            mlflow.log_params({f"feedback.{k}": v for k, v in feedback.counts().items()})
         for tag, result in (("before", before), ("after", after)):
-            for method in ("dense", "hybrid"):
+            for method in ("dense", "hybrid") if result.metrics else ():
                 mlflow.log_metrics({f"{tag}_{method}_{k}": v for k, v in result.metrics[method].items()})
         mlflow.log_artifacts(str(out), artifact_path="encoder")
     return before, after, out
+
+
+def _split(queries: Queries, cfg: KBTrainConfig) -> tuple[Queries, Queries]:
+    """`fit_and_score`'s split: fewer than two queries are not split (nothing is held out)."""
+    if len(queries) < 2:
+        return [], []
+    return split_queries(queries, cfg.test_share, cfg.max_test_queries, cfg.seed)
 
 
 def encoder_key(pairs: list[tuple[str, str]], cfg: KBTrainConfig) -> str:
@@ -142,12 +153,18 @@ def encoder_key(pairs: list[tuple[str, str]], cfg: KBTrainConfig) -> str:
 
 
 def cached_encoder(
-    articles: list[Article], queries: Queries, cfg: KBTrainConfig, settings: Settings
+    articles: list[Article],
+    queries: Queries,
+    cfg: KBTrainConfig,
+    settings: Settings,
+    feedback: Feedback | None = None,
 ) -> tuple[Path, float]:
     """(folder, seconds spent fine-tuning; 0 when cached) of the encoder fine-tuned on the
-    training share of `queries`: the split `fit_and_score` holds out, so no test query is seen."""
-    train, _ = split_queries(queries, cfg.test_share, cfg.max_test_queries, cfg.seed)
-    pairs = answer_pairs(articles, train, cfg)
+    training share of `queries` (and the questions of `feedback` with a helpful answer): the
+    split `fit_and_score` holds out, so no test query is seen."""
+    train, test = _split(queries, cfg)
+    learn_from, _ = training_queries(train, feedback, held_out=test)
+    pairs = answer_pairs(articles, [(q, ids) for q, ids in learn_from if ids], cfg)
     folder = settings.state_path / "cache" / "kb_encoders" / encoder_key(pairs, cfg)
     if (folder / "modules.json").is_file():
         logger.info("fine-tuned encoder from the cache: %s", folder)
