@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 
 from benchmarks.kb import SHARED
 from benchmarks.loadgen import auth_headers
@@ -102,7 +103,11 @@ def measure(env: dict, folder: Path, settings: Settings) -> dict | str:
         articles, traffic, cfg, pipeline.vector_cache(cfg, settings), refit=True
     )
     models = {"before": cold, "after": learned, "tuned": tuned, "labels": labelled}
-    scores = {name: round(evaluate.evaluate(r.model, held)["ndcg_at_10"], 4) for name, r in models.items()}
+    per_question = {
+        name: np.array([q["ndcg_at_10"] for q in evaluate.per_query(r.model, held)[0]])
+        for name, r in models.items()
+    }
+    scores = {name: round(float(v.mean()), 4) for name, v in per_question.items()}
     return {
         "dataset": DATASET,
         "evaluation_questions": len(held),
@@ -114,7 +119,19 @@ def measure(env: dict, folder: Path, settings: Settings) -> dict | str:
         "ndcg_at_10": scores,
         "gain": round(scores["after"] - scores["before"], 4),
         "gain_with_encoder": round(scores["tuned"] - scores["before"], 4),
+        "gain_95_interval": gain_intervals(per_question),
     }
+
+
+def gain_intervals(per_question: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    """95 % paired bootstrap intervals of each model's mean nDCG@10 gain over `before`, on the
+    same evaluation questions."""
+    from training.model_card import bootstrap
+
+    names = [n for n in per_question if n != "before"]
+    gains = [per_question[n] - per_question["before"] for n in names]
+    metrics = bootstrap(lambda *g: {n: float(x.mean()) for n, x in zip(names, g, strict=True)}, gains, names)
+    return {m.name: [round(m.low, 4), round(m.high, 4)] for m in metrics}
 
 
 def markdown_lines(report: dict) -> list[str]:
@@ -123,14 +140,15 @@ def markdown_lines(report: dict) -> list[str]:
         return []
     if not isinstance(loop, dict):
         return [f"KB learning loop: {loop}", ""]
-    t, s = loop["traffic"], loop["ndcg_at_10"]
+    t, s, ci = loop["traffic"], loop["ndcg_at_10"], loop.get("gain_95_interval", {})
     return [
         f"KB learning loop ({loop['dataset']}; `benchmarks/kb_feedback.py`): {t['questions']} questions "
         f"replayed through /v1/kb/search, the correct answer among the top {SHOWN} for "
         f"{t['correct_shown']}, {t['feedback_posts']} feedback posts; nDCG@10 on the other "
         f"{loop['evaluation_questions']} questions: before {s['before']}, after `train kb "
-        f"--with-feedback` {s['after']} (gain {loop['gain']}), with the encoder fine-tuned on the "
-        f"feedback too {s['tuned']} (gain {loop['gain_with_encoder']}); the frozen pipeline "
-        f"learned from the traffic half's full labels instead: {s['labels']}.",
+        f"--with-feedback` {s['after']} (gain {loop['gain']}, 95 % paired bootstrap interval "
+        f"{ci.get('after')}), with the encoder fine-tuned on the feedback too {s['tuned']} (gain "
+        f"{loop['gain_with_encoder']}, {ci.get('tuned')}); the frozen pipeline learned from the "
+        f"traffic half's full labels instead: {s['labels']} ({ci.get('labels')}).",
         "",
     ]

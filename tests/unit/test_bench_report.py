@@ -115,3 +115,29 @@ def test_the_readme_results_table_has_a_row_per_measured_figure_with_its_bar(tmp
     _replace_block(readme, RESULTS_START, RESULTS_END, table)
     text = readme.read_text()
     assert "old" not in text and "0123456" in text and text.endswith("after\n")
+
+
+def test_the_kb_learning_loop_reports_paired_gains_and_fills_its_readme_rows():
+    import numpy as np
+
+    from benchmarks import kb_feedback
+    from benchmarks.report import results_table
+
+    rng = np.random.default_rng(0)
+    before = rng.uniform(0, 1, 400)
+    per_question = {"before": before, "after": before + 0.05, "tuned": before + rng.normal(0, 0.2, 400)}
+    ci = kb_feedback.gain_intervals(per_question)
+    assert ci["after"] == [0.05, 0.05]  # the same gain on every question
+    assert ci["tuned"][0] < 0 < ci["tuned"][1]  # noise around no gain
+    loop = {"ndcg_at_10": {"before": 0.61, "after": 0.66, "tuned": 0.68, "labels": 0.7}}
+    report = {"git_commit": "0" * 8, "started": "2026-12-06", "machine": {"cpus": 2}, "serving": {},
+              "quality": {"kb_feedback": loop}, "bars": {}}  # fmt: skip
+    table = results_table(report)
+    assert "| knowledge base | BankFAQs loop: nDCG@10 before feedback | | 0.61 | |" in table
+    assert "| knowledge base | BankFAQs loop: after training on feedback | | 0.66 | |" in table
+    assert "| knowledge base | BankFAQs loop: full labels (reference) | | 0.7 | |" in table
+    assert kb_feedback.markdown_lines({"quality": {"kb_feedback": "skipped: absent"}}) == [
+        "KB learning loop: skipped: absent",
+        "",
+    ]
+    assert "one query" not in table and "fraud" not in table  # figures the run did not measure
