@@ -20,11 +20,11 @@ from sklearn.model_selection import KFold
 
 from features.kb.adapter import QueryAdapter
 from features.kb.index import KBIndex
+from training.kb.build import Negatives
 from training.kb.config import AdapterConfig
 
 logger = logging.getLogger(__name__)
 Queries = list[tuple[str, set[str]]]
-Negatives = dict[str, set[str]]  # query text -> articles agents dismissed for it
 NO_PAIRS = "query adapter: no query points at an article of this KB; check the query file"
 
 

@@ -17,6 +17,7 @@ from training.kb.config import KBTrainConfig
 
 logger = logging.getLogger(__name__)
 Queries = list[tuple[str, set[str]]]  # (query text, relevant article ids)
+Negatives = dict[str, set[str]]  # query text -> articles agents dismissed for it
 
 
 def text_key(encoder_path: str, max_tokens: int, text: str) -> str:
@@ -102,18 +103,27 @@ def build_index(
 
 
 def learn_fusion(
-    index: KBIndex, queries: Queries, qvecs: np.ndarray, cfg: KBTrainConfig, negatives: dict | None = None
+    index: KBIndex,
+    queries: Queries,
+    qvecs: np.ndarray,
+    cfg: KBTrainConfig,
+    negatives: Negatives | None = None,
 ) -> Fusion:
     """Learn the line-of-business prior (set on `index`) and the fusion (returned); see
     `training/kb/fusion.py`. Keeps the current fusion when the candidates are all one class.
-    `negatives`: query -> articles agents dismissed (the only rows of a query without answers)."""
+    `negatives`: query -> articles agents dismissed (the only rows of a query without answers).
+    Default weights that give the line of business no weight keep no prior: serving would
+    compute a feature nothing reads."""
     prior, oof = fusion.learn_lob_prior(index, queries, qvecs, cfg.fusion, cfg.seed)
     index.set_lob_prior(prior)
-    rows = fusion.candidate_rows(index, queries, qvecs, oof, negatives or {})
+    rows = fusion.candidate_rows(index, queries, qvecs, oof, negatives)
     if rows.y.sum() == 0 or rows.y.sum() == len(rows.y):
         logger.warning("fusion: the training queries' candidates are all one class; default weights kept")
         index.set_lob_prior(None)
         return index.fusion
     learned, scores = fusion.learn(rows, cfg.fusion, cfg.seed, default_fusion(cfg))
     learned.selection = scores
+    lob = [FEATURES.index(f) for f in ("lob_prob", "lob_prob_log")]
+    if learned.fixed and not learned.weights[lob].any():
+        index.set_lob_prior(None)
     return learned

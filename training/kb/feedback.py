@@ -22,10 +22,9 @@ from features.kb.articles import Article
 from features.kb.feedback import FeedbackStore
 from features.settings import Settings
 from features.text import SPACE
-from training.kb.build import Queries
+from training.kb.build import Negatives, Queries
 
 logger = logging.getLogger(__name__)
-Negatives = dict[str, set[str]]  # query text -> articles an agent dismissed for it
 
 
 @dataclass

@@ -28,7 +28,7 @@ from training.kb import adapter, build, evaluate
 from training.kb.card import kb_card
 from training.kb.config import KBTrainConfig
 from training.kb.data import split_queries
-from training.kb.feedback import Feedback, Negatives, stored, training_queries
+from training.kb.feedback import Feedback, stored, training_queries
 from training.model_card import publish
 from training.registry import apply_decision, ensure_experiment, log_and_register
 
@@ -79,29 +79,32 @@ def fit_and_score(
         index, embedded = build.build_index(articles, cfg, cache, lambda n: progress.advance(task, n))
     model = KBRetriever(index, cfg.encoder, cfg.max_tokens, cfg.snippet_words)
     metrics: dict[str, dict[str, float]] = {}
-    train, test = (
-        ([], [])
-        if len(queries) < 2
-        else split_queries(queries, cfg.test_share, cfg.max_test_queries, cfg.seed)
-    )
-    learn_from = training_queries(train, feedback, held_out=test)
-    if learn_from[0] and cfg.fusion.learn:
-        index.fusion = _learn(index, *learn_from, cfg)
+    train, test = split(queries, cfg)
+    pairs, negatives = training_queries(train, feedback, held_out=test)
+    if pairs and cfg.fusion.learn:
+        index.fusion = _learn(index, pairs, negatives, cfg)
     per_query: list[dict[str, float]] = []
     for method in METHODS if test else ():
         rows, seconds = evaluate.per_query(model, test, method)
         metrics[method] = evaluate.summarise(rows, seconds)
         per_query = rows if method == "hybrid" else per_query
-    learn_from = training_queries(queries, feedback)
-    if refit and learn_from[0] and cfg.fusion.learn:
-        index.fusion = _learn(index, *learn_from, cfg)
+    if refit and cfg.fusion.learn:
+        pairs, negatives = training_queries(queries, feedback)
+        index.fusion = _learn(index, pairs, negatives, cfg) if pairs else index.fusion
     return KBResult(
         model, metrics, len(train), len(test), embedded, time.monotonic() - start, test, per_query,
         feedback=feedback.counts() if feedback else {},
     )  # fmt: skip
 
 
-def _learn(index, queries: build.Queries, negatives: Negatives, cfg: KBTrainConfig):
+def split(queries: build.Queries, cfg: KBTrainConfig) -> tuple[build.Queries, build.Queries]:
+    """(train, test) queries: a seeded split, or nothing held out with fewer than two queries."""
+    if len(queries) < 2:
+        return [], []
+    return split_queries(queries, cfg.test_share, cfg.max_test_queries, cfg.seed)
+
+
+def _learn(index, queries: build.Queries, negatives: build.Negatives, cfg: KBTrainConfig):
     if len(queries) > cfg.fusion.max_train_queries:
         rng = np.random.default_rng(cfg.seed)
         queries = [queries[i] for i in rng.choice(len(queries), cfg.fusion.max_train_queries, replace=False)]

@@ -22,7 +22,7 @@ from features.settings import Settings
 from training.kb import pipeline
 from training.kb.build import Queries
 from training.kb.config import KBTrainConfig, load_kb_config
-from training.kb.data import load_dataset, load_queries, split_queries
+from training.kb.data import load_dataset, load_queries
 from training.kb.encoder_tune import finetune
 from training.kb.feedback import Feedback, stored, training_queries
 from training.registry import ensure_experiment
@@ -116,7 +116,7 @@ def tune_encoder_run(
     experiment = settings.model(pipeline.FAMILY).experiment
     mlflow.set_experiment(experiment_id=ensure_experiment(experiment, settings))
     with mlflow.start_run(run_name=f"kb-encoder-{Path(source).name}"):
-        train, _ = _split(queries, cfg)
+        train, _ = pipeline.split(queries, cfg)
         mlflow.log_params({"source": source, **cfg.tuning.model_dump(), "train_queries": len(train)})
         feedback = stored(settings, articles) if cfg.with_feedback else None
         before = pipeline.fit_and_score(
@@ -138,13 +138,6 @@ def tune_encoder_run(
     return before, after, out
 
 
-def _split(queries: Queries, cfg: KBTrainConfig) -> tuple[Queries, Queries]:
-    """`fit_and_score`'s split: fewer than two queries are not split (nothing is held out)."""
-    if len(queries) < 2:
-        return [], []
-    return split_queries(queries, cfg.test_share, cfg.max_test_queries, cfg.seed)
-
-
 def encoder_key(pairs: list[tuple[str, str]], cfg: KBTrainConfig) -> str:
     """A fine-tuned encoder is a function of its pairs, base encoder and settings (the seed is
     fixed): the hash of those names its cache folder."""
@@ -162,7 +155,7 @@ def cached_encoder(
     """(folder, seconds spent fine-tuning; 0 when cached) of the encoder fine-tuned on the
     training share of `queries` (and the questions of `feedback` with a helpful answer): the
     split `fit_and_score` holds out, so no test query is seen."""
-    train, test = _split(queries, cfg)
+    train, test = pipeline.split(queries, cfg)
     learn_from, _ = training_queries(train, feedback, held_out=test)
     pairs = answer_pairs(articles, [(q, ids) for q, ids in learn_from if ids], cfg)
     folder = settings.state_path / "cache" / "kb_encoders" / encoder_key(pairs, cfg)
